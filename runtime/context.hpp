@@ -1,0 +1,128 @@
+#pragma once
+// The Vulkan instance and the one device vkdrop computes on, with its queue, its pipeline cache and the
+// compiled kernels. Everything else (arenas, recorders, models) is made from a Context and must not outlive it.
+
+#include "runtime/handle.hpp"
+
+#include <vulkan/vulkan.h>
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vkdrop {
+
+class Kernel;
+struct BufferSlice;
+
+// What a device is and the limits that matter for compute.
+struct DeviceInfo {
+  uint32_t index = 0;            // position in vkEnumeratePhysicalDevices order (VKDROP_DEVICE=<index>)
+  std::string name;
+  VkPhysicalDeviceType type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
+  uint32_t vendor_id = 0;
+  uint32_t device_id = 0;
+  std::string driver;            // driver name and info, e.g. "llvmpipe / Mesa 22.3.6 (LLVM 15.0.6)"
+  uint32_t driver_version = 0;
+  uint32_t api_version = 0;
+  std::array<uint8_t, VK_UUID_SIZE> pipeline_cache_uuid{};
+  uint64_t device_local_bytes = 0;  // largest device-local heap
+  uint32_t subgroup_size = 0;
+  std::array<uint32_t, 3> max_workgroup_size{};
+  uint32_t max_workgroup_invocations = 0;
+  std::array<uint32_t, 3> max_workgroup_count{};
+  uint32_t max_shared_memory_bytes = 0;
+  uint64_t max_storage_buffer_range = 0;
+  uint64_t min_storage_buffer_offset_alignment = 0;
+  uint32_t max_push_constants_bytes = 0;
+  float timestamp_period_ns = 0;  // nanoseconds per timestamp tick; 0 when timestamps are unsupported
+  bool is_cpu() const { return type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
+};
+
+const char* device_type_name(VkPhysicalDeviceType type);
+std::string vendor_name(uint32_t vendor_id);
+
+struct ContextOptions {
+  // Index ("1") or case-insensitive name substring ("llvmpipe", "H100"). Empty: the VKDROP_DEVICE
+  // environment variable, and if that is unset the best device (discrete > integrated > virtual > CPU).
+  std::string device;
+  // Enable the Khronos validation layer. Empty: on when VKDROP_VALIDATION=1.
+  std::optional<bool> validation;
+  // Where the pipeline cache lives. Empty: VKDROP_CACHE_DIR, else $XDG_CACHE_HOME/vkdrop, else ~/.cache/vkdrop.
+  std::filesystem::path cache_dir;
+};
+
+class Context {
+ public:
+  explicit Context(ContextOptions options = {});
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // Every Vulkan device on this machine. Throws DeviceError when there is no loader, driver or device.
+  static std::vector<DeviceInfo> list_devices();
+
+  const DeviceInfo& info() const { return info_; }
+  VkInstance instance() const { return instance_; }
+  VkPhysicalDevice physical_device() const { return physical_device_; }
+  VkDevice device() const { return device_; }
+  VkQueue queue() const { return queue_; }
+  uint32_t queue_family() const { return queue_family_; }
+  VkCommandPool command_pool() const { return command_pool_; }
+  VkPipelineCache pipeline_cache() const { return pipeline_cache_; }
+  bool validation_enabled() const { return validation_; }
+  bool timestamps_supported() const { return info_.timestamp_period_ns > 0; }
+  const std::filesystem::path& pipeline_cache_path() const { return pipeline_cache_path_; }
+
+  // Memory type for device-local storage, and for host-visible staging (coherent; cached if `readback`).
+  uint32_t device_memory_type(uint32_t allowed_types) const;
+  uint32_t staging_memory_type(uint32_t allowed_types, bool readback) const;
+
+  // The compiled pipeline for an embedded shader with these specialization constants (constant_id 0, 1,
+  // ...), built once per Context and then shared.
+  const Kernel& kernel(const std::string& shader, std::span<const uint32_t> specialization = {});
+
+  // Copy between host memory and a device buffer through a staging buffer; blocks until done.
+  void upload(const BufferSlice& dst, const void* src, uint64_t bytes);
+  void download(void* dst, const BufferSlice& src, uint64_t bytes);
+
+  // Submit command buffers (the same one may appear several times when recorded for simultaneous use)
+  // and wait for all of them.
+  void submit_and_wait(std::span<const VkCommandBuffer> commands);
+
+  // Write the pipeline cache to disk now (also done by the destructor). A failure is a warning.
+  void save_pipeline_cache() const;
+
+ private:
+  struct Staging;
+  void transfer(const BufferSlice& device_side, void* host, uint64_t bytes, bool to_device);
+
+  DeviceInfo info_;
+  bool validation_ = false;
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_device_ = VK_NULL_HANDLE;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  uint32_t queue_family_ = 0;
+  VkPhysicalDeviceMemoryProperties memory_{};
+  std::filesystem::path pipeline_cache_path_;
+  UniqueCommandPool command_pool_;
+  UniquePipelineCache pipeline_cache_;
+  std::unique_ptr<Staging> staging_;
+  std::mutex kernels_mutex_;
+  std::map<std::string, std::unique_ptr<Kernel>> kernels_;
+};
+
+// Validation messages (warnings and errors) reported by the Khronos layer since the last call, from every
+// Context in the process. The tests fail any test case after which this is not empty.
+std::vector<std::string> take_validation_messages();
+
+}  // namespace vkdrop

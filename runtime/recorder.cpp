@@ -1,0 +1,263 @@
+#include "runtime/recorder.hpp"
+
+#include "runtime/context.hpp"
+#include "runtime/error.hpp"
+#include "runtime/kernel.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace vkdrop {
+
+namespace {
+
+constexpr uint32_t k_sets_per_pool = 256;
+constexpr uint32_t k_max_timestamps = 8192;
+constexpr VkPipelineStageFlags k_compute = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT;
+constexpr VkPipelineStageFlags k_transfer = VK_PIPELINE_STAGE_TRANSFER_BIT;
+
+}  // namespace
+
+Recorder::Recorder(Context& context, RecorderOptions options) : context_(context), options_(options) {
+  VkDevice device = context_.device();
+  VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  alloc.commandPool = context_.command_pool();
+  alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  alloc.commandBufferCount = 1;
+  VKDROP_CHECK(vkAllocateCommandBuffers(device, &alloc, &cmd_));
+
+  VkFenceCreateInfo fence_info{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VkFence fence;
+  VKDROP_CHECK(vkCreateFence(device, &fence_info, nullptr, &fence));
+  fence_ = UniqueFence(device, fence);
+
+  if (options_.timestamps && !context_.timestamps_supported()) options_.timestamps = false;
+  if (options_.timestamps) {
+    VkQueryPoolCreateInfo query_info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    query_info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    query_info.queryCount = k_max_timestamps;
+    VkQueryPool pool;
+    VKDROP_CHECK(vkCreateQueryPool(device, &query_info, nullptr, &pool));
+    queries_ = UniqueQueryPool(device, pool);
+  }
+}
+
+Recorder::~Recorder() {
+  if (pending_) vkWaitForFences(context_.device(), 1, fence_.ptr(), VK_TRUE, UINT64_MAX);
+  vkFreeCommandBuffers(context_.device(), context_.command_pool(), 1, &cmd_);
+}
+
+void Recorder::begin_if_needed() {
+  if (finished_) {
+    throw ArgumentError("This Recorder was finished; record into a new Recorder instead of appending to a replayed one.");
+  }
+  if (begun_) return;
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  begin.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;  // submit(n) lists it n times
+  VKDROP_CHECK(vkBeginCommandBuffer(cmd_, &begin));
+  if (queries_) {
+    vkCmdResetQueryPool(cmd_, queries_, 0, k_max_timestamps);
+    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, 0);
+  }
+  begun_ = true;
+}
+
+VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
+  VkDevice device = context_.device();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!pools_.empty()) {
+      VkDescriptorSetAllocateInfo alloc{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+      alloc.descriptorPool = pools_.back();
+      alloc.descriptorSetCount = 1;
+      alloc.pSetLayouts = &layout;
+      VkDescriptorSet set;
+      VkResult result = vkAllocateDescriptorSets(device, &alloc, &set);
+      if (result == VK_SUCCESS) return set;
+      if (result != VK_ERROR_OUT_OF_POOL_MEMORY && result != VK_ERROR_FRAGMENTED_POOL) VKDROP_CHECK(result);
+    }
+    // A recording holds its sets for its whole life, so pools only grow; a new one when the last is full.
+    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, k_sets_per_pool * 8};
+    VkDescriptorPoolCreateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    info.maxSets = k_sets_per_pool;
+    info.poolSizeCount = 1;
+    info.pPoolSizes = &size;
+    VkDescriptorPool pool;
+    VKDROP_CHECK(vkCreateDescriptorPool(device, &info, nullptr, &pool));
+    pools_.emplace_back(device, pool);
+  }
+  throw Error("Could not allocate a descriptor set from a fresh pool.");
+}
+
+// Emits one barrier when an access conflicts with a range touched since the last barrier.
+void Recorder::order_after_hazards(std::span<const Access> accesses, uint32_t stage) {
+  bool hazard = false;
+  for (const Access& now : accesses) {
+    for (const Access& before : since_barrier_) {
+      if ((now.write || before.write) && now.range.overlaps(before.range)) {
+        hazard = true;
+        break;
+      }
+    }
+    if (hazard) break;
+  }
+  if (hazard) {
+    // Read-after-write, write-after-write or write-after-read between dispatches/copies.
+    // Each access mask names only what its stages can do (compute: shader access; transfer: copies).
+    auto writes_of = [](uint32_t stages) {
+      return ((stages & k_compute) ? VkAccessFlags{VK_ACCESS_SHADER_WRITE_BIT} : 0u) |
+             ((stages & k_transfer) ? VkAccessFlags{VK_ACCESS_TRANSFER_WRITE_BIT} : 0u);
+    };
+    auto accesses_of = [&](uint32_t stages) {
+      return writes_of(stages) | ((stages & k_compute) ? VkAccessFlags{VK_ACCESS_SHADER_READ_BIT} : 0u) |
+             ((stages & k_transfer) ? VkAccessFlags{VK_ACCESS_TRANSFER_READ_BIT} : 0u);
+    };
+    VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    barrier.srcAccessMask = writes_of(stages_since_barrier_);
+    barrier.dstAccessMask = accesses_of(stage);
+    vkCmdPipelineBarrier(cmd_, stages_since_barrier_, stage, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+    ++barriers_;
+    since_barrier_.clear();
+    stages_since_barrier_ = 0;
+  }
+  since_barrier_.insert(since_barrier_.end(), accesses.begin(), accesses.end());
+  stages_since_barrier_ |= stage;
+}
+
+void Recorder::dispatch_bytes(const Kernel& kernel, std::span<const BufferSlice> buffers, const void* push,
+                              size_t push_bytes, std::array<uint32_t, 3> groups, const std::string& label) {
+  if (finished_) throw ArgumentError("Recorder::dispatch after finish(): record into a new Recorder.");
+  const ShaderInterface& iface = kernel.interface();
+  const std::string what = label.empty() ? kernel.name() : fmt::format("{} ({})", label, kernel.name());
+  if (buffers.size() != iface.bindings.size()) {
+    throw ArgumentError(fmt::format("{}: the shader has {} buffer bindings, {} buffers were given.", what,
+                                    iface.bindings.size(), buffers.size()));
+  }
+  if (push_bytes != iface.push_constant_bytes) {
+    throw ArgumentError(fmt::format("{}: the shader's push constants are {} bytes, the C++ struct is {}; keep "
+                                    "them in step.", what, iface.push_constant_bytes, push_bytes));
+  }
+  const auto& max_groups = context_.info().max_workgroup_count;
+  for (int d = 0; d < 3; ++d) {
+    if (groups[d] > max_groups[d]) {
+      throw ArgumentError(fmt::format("{}: {} workgroups in dimension {} exceed the device's limit of {}.", what,
+                                      groups[d], d, max_groups[d]));
+    }
+  }
+  if (groups[0] == 0 || groups[1] == 0 || groups[2] == 0) return;  // no work: nothing to record
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    if (buffers[i].empty()) {
+      throw ArgumentError(fmt::format("{}: buffer '{}' (binding {}) is empty but the dispatch has work.", what,
+                                      iface.bindings[i].name, i));
+    }
+  }
+
+  begin_if_needed();
+
+  std::vector<Access> accesses;
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const ShaderBinding& b = iface.bindings[i];
+    accesses.push_back(Access{buffers[i], b.writes});
+  }
+  order_after_hazards(accesses, k_compute);
+
+  VkDescriptorSet set = allocate_set(kernel.set_layout());
+  std::vector<VkDescriptorBufferInfo> infos(buffers.size());
+  std::vector<VkWriteDescriptorSet> writes(buffers.size());
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    infos[i] = VkDescriptorBufferInfo{buffers[i].buffer, buffers[i].offset, buffers[i].size};
+    writes[i] = VkWriteDescriptorSet{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    writes[i].dstSet = set;
+    writes[i].dstBinding = static_cast<uint32_t>(i);
+    writes[i].descriptorCount = 1;
+    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[i].pBufferInfo = &infos[i];
+  }
+  vkUpdateDescriptorSets(context_.device(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+
+  vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.pipeline());
+  vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.layout(), 0, 1, &set, 0, nullptr);
+  if (push_bytes > 0)
+    vkCmdPushConstants(cmd_, kernel.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, static_cast<uint32_t>(push_bytes), push);
+  vkCmdDispatch(cmd_, groups[0], groups[1], groups[2]);
+  labels_.push_back(label.empty() ? kernel.name() : label);
+  if (queries_ && labels_.size() < k_max_timestamps)
+    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, static_cast<uint32_t>(labels_.size()));
+}
+
+void Recorder::copy(const BufferSlice& src, const BufferSlice& dst) {
+  if (src.size != dst.size) {
+    throw ArgumentError(fmt::format("Recorder::copy: source is {} bytes, destination {}.", src.size, dst.size));
+  }
+  if (src.empty()) return;
+  begin_if_needed();
+  const Access accesses[] = {{src, false}, {dst, true}};
+  order_after_hazards(accesses, k_transfer);
+  VkBufferCopy region{src.offset, dst.offset, src.size};
+  vkCmdCopyBuffer(cmd_, src.buffer, dst.buffer, 1, &region);
+}
+
+void Recorder::fill(const BufferSlice& dst, uint32_t word) {
+  if (dst.empty()) return;
+  if (dst.size % 4 != 0 || dst.offset % 4 != 0) {
+    throw ArgumentError(fmt::format("Recorder::fill: slice of {} bytes at offset {} is not 4-byte aligned.",
+                                    dst.size, dst.offset));
+  }
+  begin_if_needed();
+  const Access accesses[] = {{dst, true}};
+  order_after_hazards(accesses, k_transfer);
+  vkCmdFillBuffer(cmd_, dst.buffer, dst.offset, dst.size, word);
+}
+
+void Recorder::finish() {
+  if (finished_) return;
+  begin_if_needed();  // an empty recording is still a valid command buffer to submit
+  // Make this recording's writes visible to whatever comes next on the queue (the next replay of this
+  // or another recording, a transfer) and to the host.
+  VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                          VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(cmd_, k_compute | k_transfer, k_compute | k_transfer | VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                       &barrier, 0, nullptr, 0, nullptr);
+  VKDROP_CHECK(vkEndCommandBuffer(cmd_));
+  since_barrier_.clear();
+  finished_ = true;
+}
+
+void Recorder::submit(uint32_t times) {
+  if (!finished_) finish();
+  if (times == 0) return;
+  if (pending_) wait();
+  VkDevice device = context_.device();
+  VKDROP_CHECK(vkResetFences(device, 1, fence_.ptr()));
+  std::vector<VkCommandBuffer> commands(times, cmd_);
+  VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  submit.commandBufferCount = times;
+  submit.pCommandBuffers = commands.data();
+  VKDROP_CHECK(vkQueueSubmit(context_.queue(), 1, &submit, fence_));
+  pending_ = true;
+}
+
+void Recorder::wait() {
+  if (!pending_) return;
+  VKDROP_CHECK(vkWaitForFences(context_.device(), 1, fence_.ptr(), VK_TRUE, UINT64_MAX));
+  pending_ = false;
+}
+
+std::vector<DispatchTiming> Recorder::timings() const {
+  std::vector<DispatchTiming> result;
+  if (!queries_ || labels_.empty() || pending_) return result;
+  const uint32_t count = static_cast<uint32_t>(std::min<size_t>(labels_.size() + 1, k_max_timestamps));
+  std::vector<uint64_t> ticks(count);
+  VKDROP_CHECK(vkGetQueryPoolResults(context_.device(), queries_, 0, count, count * sizeof(uint64_t), ticks.data(),
+                                     sizeof(uint64_t), VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+  const double ns_per_tick = context_.info().timestamp_period_ns;
+  for (uint32_t i = 1; i < count; ++i) {
+    const uint64_t delta = ticks[i] >= ticks[i - 1] ? ticks[i] - ticks[i - 1] : 0;
+    result.push_back(DispatchTiming{labels_[i - 1], static_cast<double>(delta) * ns_per_tick * 1e-6});
+  }
+  return result;
+}
+
+}  // namespace vkdrop

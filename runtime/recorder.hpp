@@ -1,0 +1,108 @@
+#pragma once
+// A Recorder is one command buffer, recorded once and replayed many times (Kompute's "Sequence").
+//
+// Barriers are derived, not written by hand: every kernel knows from its SPIR-V which bindings it reads
+// and which it writes (readonly/writeonly in GLSL), and the recorder keeps the byte ranges read and
+// written since the last barrier. A dispatch or copy that reads what an earlier one wrote (RAW), or writes
+// what an earlier one read or wrote (WAR, WAW), gets exactly one compute/transfer barrier in front of it;
+// independent dispatches get none and may overlap. Each recording ends with a barrier that makes its
+// writes visible to the next submission and to the host, so replays chain without further thought.
+//
+// Nothing about a recording changes between replays: per-step values (the RNG step, the batch position,
+// the learning rate) live in device buffers that the recorded kernels themselves advance.
+
+#include "runtime/arena.hpp"
+#include "runtime/handle.hpp"
+
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace vkdrop {
+
+class Context;
+class Kernel;
+
+struct RecorderOptions {
+  bool timestamps = false;  // a GPU timestamp after every dispatch, read back by timings()
+};
+
+struct DispatchTiming {
+  std::string label;    // what the caller named the dispatch, or the kernel name
+  double milliseconds;  // time since the previous timestamp (the previous dispatch's end)
+};
+
+class Recorder {
+ public:
+  explicit Recorder(Context& context, RecorderOptions options = {});
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // --- recording ---------------------------------------------------------------------------------
+  // Bind `buffers` to bindings 0..n-1 of `kernel` (their count must match the shader's), push
+  // `push` (its size must match the shader's push-constant block) and dispatch `groups` workgroups.
+  // A dispatch with zero groups records nothing.
+  template <typename Push>
+  void dispatch(const Kernel& kernel, std::initializer_list<BufferSlice> buffers, const Push& push,
+                std::array<uint32_t, 3> groups, const std::string& label = {}) {
+    static_assert(std::is_trivially_copyable_v<Push>, "push constants are copied bytewise");
+    dispatch_bytes(kernel, std::span<const BufferSlice>(buffers.begin(), buffers.size()), &push, sizeof(Push),
+                   groups, label);
+  }
+  void dispatch(const Kernel& kernel, std::initializer_list<BufferSlice> buffers, std::array<uint32_t, 3> groups,
+                const std::string& label = {}) {
+    dispatch_bytes(kernel, std::span<const BufferSlice>(buffers.begin(), buffers.size()), nullptr, 0, groups, label);
+  }
+  void dispatch_bytes(const Kernel& kernel, std::span<const BufferSlice> buffers, const void* push,
+                      size_t push_bytes, std::array<uint32_t, 3> groups, const std::string& label);
+  void copy(const BufferSlice& src, const BufferSlice& dst);  // sizes must match
+  void fill(const BufferSlice& dst, uint32_t word);           // every 32-bit word of dst = word
+  void finish();  // ends recording; afterwards the recorder can only be submitted
+
+  // --- replay ------------------------------------------------------------------------------------
+  // Queue the recording `times` times in one submission and return without waiting. Waits first for
+  // a previous submission of this recorder that is still running.
+  void submit(uint32_t times = 1);
+  void wait();  // blocks until the last submission has finished
+  void run(uint32_t times = 1) {
+    submit(times);
+    wait();
+  }
+  bool finished() const { return finished_; }
+  bool pending() const { return pending_; }
+
+  size_t dispatch_count() const { return labels_.size(); }
+  size_t barrier_count() const { return barriers_; }
+  // GPU time of each dispatch in the last finished submission (needs RecorderOptions::timestamps).
+  std::vector<DispatchTiming> timings() const;
+
+ private:
+  struct Access {
+    BufferSlice range;
+    bool write;
+  };
+  void begin_if_needed();
+  void order_after_hazards(std::span<const Access> accesses, uint32_t stage);
+  VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+
+  Context& context_;
+  RecorderOptions options_;
+  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  std::vector<UniqueDescriptorPool> pools_;
+  UniqueQueryPool queries_;
+  UniqueFence fence_;
+  std::vector<Access> since_barrier_;  // ranges touched since the last barrier
+  uint32_t stages_since_barrier_ = 0;  // pipeline stages that touched them
+  std::vector<std::string> labels_;
+  size_t barriers_ = 0;
+  bool begun_ = false;
+  bool finished_ = false;
+  bool pending_ = false;
+};
+
+}  // namespace vkdrop

@@ -1,0 +1,21 @@
+#pragma once
+// The SPIR-V of every shaders/*.comp, compiled and embedded at build time (cmake/EmbedShaders.cmake).
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace vkdrop {
+
+struct EmbeddedShader {
+  std::string_view name;             // file name without ".comp", e.g. "matmul"
+  std::span<const uint32_t> spirv;   // SPIR-V words
+};
+
+// All embedded shaders, in file-name order. Defined in the generated build/shaders/shader_registry.cpp.
+std::span<const EmbeddedShader> embedded_shaders();
+
+// The shader called `name`; throws ArgumentError listing the known names if there is none.
+const EmbeddedShader& embedded_shader(std::string_view name);
+
+}  // namespace vkdrop

