@@ -73,6 +73,7 @@ class Recorder {
     submit(times);
     wait();
   }
+  Context& context() const { return context_; }
   bool finished() const { return finished_; }
   bool pending() const { return pending_; }
 

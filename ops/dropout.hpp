@@ -1,0 +1,38 @@
+#pragma once
+// Per-element dropout and per-channel dropout (Dropout2d / SpatialDropout), forward and backward.
+// The mask is never stored: it is regenerated from (seed, step, layer, element) by Philox4x32-10
+// (reference/dropout_mask.hpp documents the counter/key layout; shaders/dropout_mask.glsl is its twin).
+// CPU references: reference/dropout.hpp, reference/dropout2d.hpp.
+
+#include "reference/dropout_scaling.hpp"
+#include "runtime/recorder.hpp"
+#include "runtime/tensor.hpp"
+
+#include <cstdint>
+
+namespace vkdrop::ops {
+
+struct DropoutConfig {
+  double p = 0.5;                                    // probability to DROP, in [0, 1]
+  DropoutScaling scaling = DropoutScaling::Inverted;  // PyTorch's (inverted) or the paper's (vanilla)
+  uint64_t seed = 0;
+  uint32_t layer = 0;                                 // distinct per dropout layer in a model
+};
+
+// `step` is a u32 tensor of shape (2,): the 64-bit step counter (low word, high word) in device memory,
+// so a recorded step is replayed with a new mask without re-recording. In eval mode (training = false)
+// no mask is drawn: inverted → y = x, vanilla → y = x·(1-p).
+// Throws ArgumentError for p outside [0, 1] or NaN, ShapeError for mismatched shapes.
+void dropout_forward(Recorder& rec, const Tensor& y, const Tensor& x, const DropoutConfig& config, bool training,
+                     const Tensor& step);
+// dx = dy · m · scale with the mask of the same (seed, step, layer). dx may be dy.
+void dropout_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const DropoutConfig& config,
+                      const Tensor& step);
+
+// x: (N, C, H, W) or (N, C, L): one draw per (n, c), element index n*C + c, shared by the whole channel.
+void dropout2d_forward(Recorder& rec, const Tensor& y, const Tensor& x, const DropoutConfig& config, bool training,
+                       const Tensor& step);
+void dropout2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const DropoutConfig& config,
+                        const Tensor& step);
+
+}  // namespace vkdrop::ops
