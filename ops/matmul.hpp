@@ -3,6 +3,7 @@
 // Serves Linear: forward Y = X·Wᵀ + b (trans_b), backward dX = dY·W and dW = dYᵀ·X (trans_a).
 // CPU reference: reference/matmul.hpp. Shader: shaders/matmul.comp.
 
+#include "runtime/context.hpp"
 #include "runtime/recorder.hpp"
 #include "runtime/tensor.hpp"
 

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""The peer of bench_train: the same dropout MLP, batch and threads in PyTorch on the CPU.
+
+Prints one JSON line: {"samples_per_s": ..., "threads": ..., "blas": ..., "torch": ...}.
+The data is a preloaded float tensor of MNIST's size, so data loading costs PyTorch nothing, as the
+device-resident data set costs vkdrop nothing.
+"""
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.nn as nn
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hidden", default="1024,1024,1024")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-norm", type=float, default=3.5)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    layers, width = [nn.Dropout(0.2)], 784
+    for h in [int(x) for x in args.hidden.split(",")]:
+        layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(0.5)]
+        width = h
+    layers.append(nn.Linear(width, 10))
+    net = nn.Sequential(*layers)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.95)
+    loss_fn = nn.CrossEntropyLoss()
+    x_all = torch.rand(60000, 784)
+    y_all = torch.randint(0, 10, (60000,))
+    order = torch.randperm(60000)
+
+    def step(i):
+        idx = order[(i * args.batch) % (60000 - args.batch):][: args.batch]
+        x, y = x_all[idx], y_all[idx]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+        if args.max_norm > 0:  # Srivastava et al.: cap each unit's incoming weight norm
+            with torch.no_grad():
+                for m in net:
+                    if isinstance(m, nn.Linear):
+                        m.weight.copy_(torch.renorm(m.weight, 2, 0, args.max_norm))
+        return loss
+
+    net.train()
+    for i in range(args.warmup):
+        step(i)
+    start = time.perf_counter()
+    for i in range(args.steps):
+        loss = step(args.warmup + i)
+    loss.item()
+    seconds = time.perf_counter() - start
+    # Debian's torch calls whichever libblas.so.3 the alternatives system points at.
+    blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    print(json.dumps({"samples_per_s": args.steps * args.batch / seconds, "threads": torch.get_num_threads(),
+                      "blas": blas, "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+#include "layers/linear.hpp"
+
+#include "ops/elementwise.hpp"
+#include "ops/matmul.hpp"
+#include "runtime/error.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace vkdrop {
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias)
+    : in_(in_features), out_(out_features), bias_(bias) {
+  if (in_features <= 0 || out_features <= 0) {
+    throw ArgumentError(fmt::format("Linear({}, {}): feature counts must be positive", in_features, out_features));
+  }
+}
+
+std::string Linear::describe() const {
+  return fmt::format("Linear(in_features={}, out_features={}, bias={})", in_, out_, bias_ ? "True" : "False");
+}
+
+Shape Linear::output_shape(const Shape& input) const {
+  if (input.size() != 2 || input[1] != in_) {
+    throw ShapeError(fmt::format("{} expects input of shape (batch, {}), got {}", describe(), in_, shape_text(input)));
+  }
+  return {input[0], out_};
+}
+
+std::vector<ParameterSpec> Linear::parameters() const {
+  std::vector<ParameterSpec> specs{{"weight", {out_, in_}}};
+  if (bias_) specs.push_back({"bias", {out_}});
+  return specs;
+}
+
+void Linear::initialize(std::span<std::vector<float>> values, std::mt19937_64& rng, Init init) const {
+  // PyTorch: kaiming_uniform_(W, a=sqrt(5)) has bound gain*sqrt(3/fan_in) with gain = sqrt(2/(1+5)),
+  // i.e. 1/sqrt(fan_in); the bias is U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+  const double fan_in = static_cast<double>(in_), fan_out = static_cast<double>(out_);
+  const double w_bound = init == Init::XavierUniform ? std::sqrt(6.0 / (fan_in + fan_out)) : 1.0 / std::sqrt(fan_in);
+  for (float& w : values[0]) w = static_cast<float>(uniform(rng, -w_bound, w_bound));
+  if (bias_) {
+    // Xavier leaves biases at zero (as torch.nn.init users usually do); PyTorch's default draws them.
+    const double b_bound = 1.0 / std::sqrt(fan_in);
+    for (float& b : values[1]) b = init == Init::XavierUniform ? 0.0f : static_cast<float>(uniform(rng, -b_bound, b_bound));
+  }
+}
+
+// y (B, out) = x (B, in) · Wᵀ (in, out) + b (out)
+void Linear::forward(Recorder& rec, const LayerTensors& t, const PassState&) const {
+  ops::matmul(rec, t.output, t.input, t.params[0], /*trans_a=*/false, /*trans_b=*/true,
+              bias_ ? &t.params[1] : nullptr);
+}
+
+// dx (B, in) = dy (B, out) · W (out, in);  dW (out, in) = dyᵀ (out, B) · x (B, in);  db (out) = Σ_rows dy
+void Linear::backward(Recorder& rec, const LayerTensors& t, const PassState&) const {
+  if (!t.grad_input.slice.empty()) ops::matmul(rec, t.grad_input, t.grad_output, t.params[0], false, false);
+  ops::matmul(rec, t.grads[0], t.grad_output, t.input, /*trans_a=*/true, /*trans_b=*/false);
+  if (bias_) ops::bias_backward(rec, t.grads[1], t.grad_output);
+}
+
+}  // namespace vkdrop

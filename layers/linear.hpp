@@ -1,0 +1,28 @@
+#pragma once
+// Linear(in, out): y = x·Wᵀ + b, as torch.nn.Linear (W: (out, in), b: (out)).
+
+#include "layers/layer.hpp"
+
+namespace vkdrop {
+
+class Linear : public Layer {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true);
+
+  std::string describe() const override;
+  Shape output_shape(const Shape& input) const override;
+  std::vector<ParameterSpec> parameters() const override;
+  void initialize(std::span<std::vector<float>> values, std::mt19937_64& rng, Init init) const override;
+  void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
+  void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Linear>(*this); }
+
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
+
+ private:
+  int64_t in_, out_;
+  bool bias_;
+};
+
+}  // namespace vkdrop

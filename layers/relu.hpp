@@ -1,0 +1,17 @@
+#pragma once
+// ReLU: y = max(x, 0), as torch.nn.ReLU; ReLU'(0) = 0.
+
+#include "layers/layer.hpp"
+
+namespace vkdrop {
+
+class ReLU : public Layer {
+ public:
+  std::string describe() const override { return "ReLU()"; }
+  Shape output_shape(const Shape& input) const override { return input; }
+  void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
+  void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<ReLU>(*this); }
+};
+
+}  // namespace vkdrop

@@ -1,0 +1,22 @@
+#include "ops/schedule.hpp"
+
+#include "runtime/context.hpp"
+
+namespace vkdrop::ops {
+
+void schedule(Recorder& rec, const Tensor& hyper, const Tensor& step, const Schedule& s) {
+  s.validate();
+  expect_shape(hyper, {4}, "schedule");
+  expect_shape(step, {2}, "schedule");
+  struct Params {
+    uint32_t decay, steps_per_epoch, step_epochs, total_epochs;
+    float lr, gamma, lr_min, momentum, momentum_start, ramp_epochs;
+  } params{static_cast<uint32_t>(s.decay),     s.steps_per_epoch,
+           s.step_epochs,                      s.total_epochs,
+           static_cast<float>(s.lr),           static_cast<float>(s.gamma),
+           static_cast<float>(s.lr_min),       static_cast<float>(s.momentum),
+           static_cast<float>(s.momentum_start), static_cast<float>(s.ramp_epochs)};
+  rec.dispatch(rec.context().kernel("schedule"), {step.slice, hyper.slice}, params, {1, 1, 1}, "schedule");
+}
+
+}  // namespace vkdrop::ops

@@ -1,0 +1,268 @@
+// The training engine: a Sequential compiled into one recorded step, replayed; determinism, checkpoints,
+// resume, inference modes, and the errors a user can run into.
+#include "gpu.hpp"
+
+#include "datasets/device_dataset.hpp"
+#include "datasets/mnist.hpp"
+#include "layers/dropout.hpp"
+#include "layers/linear.hpp"
+#include "layers/relu.hpp"
+#include "runtime/error.hpp"
+#include "train/model.hpp"
+
+#include <filesystem>
+
+using namespace vkdrop;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t k_features = 16, k_classes = 4;
+
+// A learnable synthetic problem: the class is the position of the largest of the first four bytes.
+struct HostData {
+  std::vector<uint8_t> images;  // (count, k_features)
+  std::vector<uint8_t> labels;  // (count)
+};
+
+HostData synthetic_host(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  HostData d{std::vector<uint8_t>(static_cast<size_t>(count * k_features)), std::vector<uint8_t>(static_cast<size_t>(count))};
+  for (int64_t i = 0; i < count; ++i) {
+    uint8_t* row = &d.images[static_cast<size_t>(i * k_features)];
+    for (int64_t f = 0; f < k_features; ++f) row[f] = static_cast<uint8_t>(rng() % 256);
+    d.labels[static_cast<size_t>(i)] = static_cast<uint8_t>(std::max_element(row, row + k_classes) - row);
+  }
+  return d;
+}
+
+DeviceDataset synthetic(Context& ctx, int64_t count, uint32_t seed, const std::string& name) {
+  const HostData d = synthetic_host(count, seed);
+  return DeviceDataset(ctx, d.images, {k_features}, d.labels, name);
+}
+
+Sequential small_net(double p = 0.2) {
+  return Sequential{Linear(k_features, 32), ReLU(), Dropout(p), Linear(32, k_classes)};
+}
+
+TrainConfig small_config(uint64_t seed = 3) {
+  TrainConfig c;
+  c.batch_size = 16;
+  c.eval_batch_size = 50;
+  c.seed = seed;
+  c.schedule.lr = 0.1;
+  c.schedule.momentum = 0.9;
+  c.max_norm = 3.0;
+  return c;
+}
+
+fs::path temp_path(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / "vkdrop-test-model";
+  fs::create_directories(dir);
+  return dir / name;
+}
+
+void expect_same_weights(Model& a, Model& b) {
+  const auto sa = a.state_dict(), sb = b.state_dict();
+  REQUIRE(sa.size() == sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    INFO(sa[i].name);
+    CHECK(sa[i].values == sb[i].values);  // bit-identical, not merely close
+  }
+}
+
+}  // namespace
+
+TEST_CASE("training lowers the loss and learns a synthetic problem") {
+  Context& ctx = test::context();
+  auto train = synthetic(ctx, 1000, 1, "synthetic train");
+  auto test = synthetic(ctx, 333, 2, "synthetic test");  // 333: the last eval batch is padded
+  Model model(ctx, small_net(), {k_features}, small_config());
+  const Metrics before = model.evaluate(test);
+  CHECK(before.samples == 333);
+  Metrics first{}, last{};
+  for (int e = 0; e < 8; ++e) {
+    last = model.train_epoch(train);
+    if (e == 0) first = last;
+  }
+  CHECK(model.step() == 8 * (1000 / 16));  // the partial batch is dropped
+  CHECK(model.epoch() == 8);
+  CHECK(last.samples == 1000 / 16 * 16);
+  CHECK(last.loss < first.loss);
+  const Metrics after = model.evaluate(test);
+  CHECK(after.error < 0.25);  // chance is 0.75
+  CHECK(after.loss < before.loss);
+}
+
+TEST_CASE("evaluation counts each sample once, padded batch or not") {
+  Context& ctx = test::context();
+  auto data = synthetic(ctx, 333, 5, "padded");
+  Model model(ctx, small_net(), {k_features}, small_config());
+  model.train_epoch(synthetic(ctx, 320, 6, "train"));
+  const Metrics m = model.evaluate(data);
+
+  // The same error computed from predict(): argmax per row on the host.
+  const HostData host = synthetic_host(333, 5);
+  std::vector<float> inputs(host.images.size());
+  for (size_t i = 0; i < inputs.size(); ++i) inputs[i] = host.images[i] * (1.0f / 255.0f);  // as the gather does
+  const auto probs = model.predict(inputs, 333);
+  int wrong = 0;
+  for (int64_t i = 0; i < 333; ++i) {
+    const float* p = &probs[static_cast<size_t>(i * k_classes)];
+    float sum = 0;
+    for (int c = 0; c < k_classes; ++c) sum += p[c];
+    CHECK(sum == Approx(1.0f).epsilon(1e-5));
+    if (std::max_element(p, p + k_classes) - p != host.labels[static_cast<size_t>(i)]) ++wrong;
+  }
+  CHECK(m.error == Approx(wrong / 333.0).margin(1e-9));
+}
+
+TEST_CASE("the same seed on the same device gives bit-identical weights; another seed does not") {
+  Context& ctx = test::context();
+  auto train = synthetic(ctx, 400, 1, "train");
+  Model a(ctx, small_net(0.5), {k_features}, small_config(11));
+  Model b(ctx, small_net(0.5), {k_features}, small_config(11));
+  Model c(ctx, small_net(0.5), {k_features}, small_config(12));
+  for (int e = 0; e < 2; ++e) {
+    a.train_epoch(train);
+    b.train_epoch(train);
+    c.train_epoch(train);
+  }
+  expect_same_weights(a, b);
+  CHECK(a.state_dict()[0].values != c.state_dict()[0].values);
+}
+
+TEST_CASE("resuming from a checkpoint gives the weights of an uninterrupted run") {
+  Context& ctx = test::context();
+  auto train = synthetic(ctx, 400, 1, "train");
+  for (bool adam : {false, true}) {
+    INFO((adam ? "Adam" : "SGD with momentum"));
+    TrainConfig config = small_config(21);
+    if (adam) {
+      config.optimizer = Adam{};
+      config.schedule.lr = 0.01;
+    }
+    Model uninterrupted(ctx, small_net(0.5), {k_features}, config);
+    for (int e = 0; e < 3; ++e) uninterrupted.train_epoch(train);
+
+    const fs::path path = temp_path(adam ? "resume-adam.safetensors" : "resume-sgd.safetensors");
+    {
+      Model first(ctx, small_net(0.5), {k_features}, config);
+      first.train_epoch(train);
+      first.save(path);
+    }
+    Model resumed(ctx, small_net(0.5), {k_features}, config);
+    resumed.load(path);
+    CHECK(resumed.epoch() == 1);
+    CHECK(resumed.step() == 400 / 16);
+    resumed.train_epoch(train);
+    resumed.train_epoch(train);
+    expect_same_weights(uninterrupted, resumed);
+  }
+}
+
+TEST_CASE("checkpoints name tensors as PyTorch's state_dict and refuse another architecture") {
+  Context& ctx = test::context();
+  Model model(ctx, small_net(), {k_features}, small_config());
+  const auto state = model.state_dict();
+  REQUIRE(state.size() == 4);
+  CHECK(state[0].name == "0.weight");
+  CHECK(state[0].shape == Shape{32, k_features});
+  CHECK(state[1].name == "0.bias");
+  CHECK(state[2].name == "3.weight");
+  CHECK(state[3].name == "3.bias");
+
+  const fs::path path = temp_path("arch.safetensors");
+  model.save(path);
+  CHECK(fs::exists(path));
+  CHECK(fs::exists(fs::path(path.string() + ".optim")));
+  CHECK(read_safetensors(path).metadata.at("format") == "vkdrop");
+
+  Sequential other{Linear(k_features, 64), ReLU(), Linear(64, k_classes)};
+  Model wrong(ctx, other, {k_features}, small_config());
+  CHECK_THROWS_AS(wrong.load(path), DataError);
+  CHECK_THROWS_WITH(wrong.load(path), Catch::Matchers::Contains("0.weight: the model has (64, 16), the checkpoint (32, 16)") &&
+                                          Catch::Matchers::Contains("missing 2.weight") &&
+                                          Catch::Matchers::Contains("unexpected 3.weight"));
+
+  Model other_seed(ctx, small_net(), {k_features}, small_config(99));
+  CHECK_THROWS_WITH(other_seed.load(path), Catch::Matchers::Contains("seed"));
+  CHECK_NOTHROW(other_seed.load(path, /*with_optimizer=*/false));  // weights alone: fine
+  expect_same_weights(model, other_seed);
+
+  fs::remove(fs::path(path.string() + ".optim"));
+  CHECK_THROWS_WITH(model.load(path), Catch::Matchers::Contains(".optim: missing"));
+}
+
+TEST_CASE("predict: eval is deterministic, train mode draws new dropout masks (Monte Carlo dropout)") {
+  Context& ctx = test::context();
+  Model model(ctx, small_net(0.5), {k_features}, small_config());
+  const auto inputs = test::random_floats(7 * k_features, 9, 0.0f, 1.0f);
+  CHECK_FALSE(model.is_training());
+  const auto e1 = model.predict(inputs, 7), e2 = model.predict(inputs, 7);
+  CHECK(e1 == e2);
+  model.train();
+  const auto t1 = model.predict(inputs, 7), t2 = model.predict(inputs, 7);
+  CHECK(t1 != t2);
+  CHECK(t1 != e1);
+  model.eval();
+  CHECK(model.predict(inputs, 7) == e1);
+  CHECK_THROWS_AS(model.predict(inputs, 8), ShapeError);
+}
+
+TEST_CASE("bad configurations and data are clear errors") {
+  Context& ctx = test::context();
+  TrainConfig config = small_config();
+  config.batch_size = 0;
+  CHECK_THROWS_WITH(Model(ctx, small_net(), {k_features}, config), Catch::Matchers::Contains("batch size must be positive"));
+  CHECK_THROWS_AS(Model(ctx, Sequential{Linear(k_features, 8), Linear(9, 2)}, {k_features}, small_config()), ShapeError);
+
+  Model model(ctx, small_net(), {k_features}, small_config());
+  auto tiny = synthetic(ctx, 5, 1, "tiny");
+  CHECK_THROWS_WITH(model.train_epoch(tiny), Catch::Matchers::Contains("fewer than one batch"));
+  std::vector<uint8_t> images(64 * 8, 1), labels(64, 0);
+  DeviceDataset wrong_shape(ctx, images, {8}, labels, "eight features");
+  CHECK_THROWS_AS(model.train_epoch(wrong_shape), ShapeError);
+
+  std::vector<uint8_t> bad_labels(64, 7);  // 7 >= 4 classes
+  std::vector<uint8_t> ok_images(64 * k_features, 1);
+  DeviceDataset mislabelled(ctx, ok_images, {k_features}, bad_labels, "mislabelled");
+  CHECK_THROWS_WITH(model.train_epoch(mislabelled), Catch::Matchers::Contains("label outside [0, 4)"));
+}
+
+TEST_CASE("a diverging run stops with the step named") {
+  Context& ctx = test::context();
+  TrainConfig config = small_config();
+  config.schedule.lr = 1e30;  // certain to overflow
+  config.max_norm = 0;
+  Model model(ctx, small_net(0.0), {k_features}, config);
+  auto train = synthetic(ctx, 400, 1, "train");
+  REQUIRE_THROWS_AS(model.train_epoch(train), NumericalError);
+  Model again(ctx, small_net(0.0), {k_features}, config);
+  CHECK_THROWS_WITH(again.train_epoch(train), Catch::Matchers::Contains("NaN or inf at step"));
+}
+
+TEST_CASE("integration: a dropout MLP learns real MNIST from 6000 images in one epoch") {
+  const fs::path dir = default_data_dir();
+  if (!fs::exists(dir / "train-images-idx3-ubyte")) {
+    FAIL("MNIST is not in " << dir.string() << ": run ./vkdrop.sh data (./vkdrop.sh test does it)");
+  }
+  Mnist mnist = load_mnist(dir);
+  mnist.train.count = 6000;
+  mnist.train.images.resize(6000 * 784);
+  mnist.train.labels.resize(6000);
+  Context& ctx = test::context();
+  auto train = DeviceDataset::mnist(ctx, mnist.train, "MNIST train subset");
+  auto test = DeviceDataset::mnist(ctx, mnist.test, "MNIST test");
+  TrainConfig config;
+  config.batch_size = 64;
+  config.seed = 1;
+  config.schedule.lr = 0.05;
+  config.schedule.momentum = 0.9;
+  Model model(ctx, Sequential{Dropout(0.2), Linear(784, 256), ReLU(), Dropout(0.5), Linear(256, 10)}, {784}, config);
+  model.train_epoch(train);
+  const Metrics m = model.evaluate(test);
+  INFO("test error " << 100 * m.error << "%");
+  CHECK(m.error < 0.10);
+  CHECK(m.samples == 10000);
+}

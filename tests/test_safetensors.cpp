@@ -1,0 +1,131 @@
+// Checkpoint files: the safetensors format, atomic writes, and clear errors for damaged files.
+#include "runtime/error.hpp"
+#include "train/safetensors.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+using namespace vkdrop;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir() {
+  fs::path dir = fs::temp_directory_path() / "vkdrop-test-safetensors";
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_all(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A file with the given JSON header and `data_bytes` zero bytes of data.
+std::string handmade(const std::string& json, size_t data_bytes) {
+  uint64_t n = json.size();
+  std::string bytes(reinterpret_cast<const char*>(&n), 8);
+  return bytes + json + std::string(data_bytes, '\0');
+}
+
+}  // namespace
+
+TEST_CASE("safetensors round-trips names, shapes, values and metadata") {
+  const fs::path path = temp_dir() / "roundtrip.safetensors";
+  SafetensorsFile file;
+  file.metadata = {{"step", "42"}, {"format", "vkdrop"}};
+  file.tensors.push_back({"0.weight", {2, 3}, {1, 2, 3, 4, 5, -6.5f}});
+  file.tensors.push_back({"0.bias", {2}, {0.25f, -0.0f}});
+  file.tensors.push_back({"empty", {0, 4}, {}});
+  write_safetensors(path, file);
+
+  // The layout PyTorch's loader expects: 8-byte little-endian length, JSON, then data at 8-byte alignment.
+  const std::string bytes = read_all(path);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  CHECK(n % 8 == 0);
+  CHECK(bytes.size() == 8 + n + (6 + 2) * 4);
+  CHECK(bytes.substr(8, n).find("\"0.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}") !=
+        std::string::npos);
+
+  const SafetensorsFile back = read_safetensors(path);
+  REQUIRE(back.tensors.size() == 3);
+  const NamedTensor* w = back.find("0.weight");
+  REQUIRE(w != nullptr);
+  CHECK(w->shape == Shape{2, 3});
+  CHECK(w->values == file.tensors[0].values);
+  CHECK(back.find("0.bias")->values == file.tensors[1].values);
+  CHECK(back.metadata.at("step") == "42");
+  CHECK(back.find("nope") == nullptr);
+
+  // No temporary file is left beside it.
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(temp_dir()))
+    if (e.path().filename().string().rfind("roundtrip.safetensors", 0) == 0) ++files;
+  CHECK(files == 1);
+}
+
+TEST_CASE("a rewrite replaces the file whole") {
+  const fs::path path = temp_dir() / "replace.safetensors";
+  SafetensorsFile a;
+  a.tensors.push_back({"x", {1000}, std::vector<float>(1000, 1.0f)});
+  write_safetensors(path, a);
+  SafetensorsFile b;
+  b.tensors.push_back({"x", {3}, {7, 8, 9}});
+  write_safetensors(path, b);
+  CHECK(read_safetensors(path).find("x")->values == std::vector<float>{7, 8, 9});
+}
+
+TEST_CASE("a write into a directory that does not exist is a DataError and leaves nothing") {
+  SafetensorsFile a;
+  a.tensors.push_back({"x", {1}, {1}});
+  CHECK_THROWS_AS(write_safetensors(temp_dir() / "no" / "such" / "dir.safetensors", a), DataError);
+  SafetensorsFile wrong;
+  wrong.tensors.push_back({"x", {2}, {1}});
+  CHECK_THROWS_AS(write_safetensors(temp_dir() / "wrong.safetensors", wrong), ArgumentError);
+}
+
+TEST_CASE("damaged checkpoints are refused with the file named") {
+  const fs::path path = temp_dir() / "bad.safetensors";
+  const std::string name = path.string();
+  SECTION("missing") {
+    CHECK_THROWS_WITH(read_safetensors(temp_dir() / "missing.safetensors"),
+                      Catch::Matchers::Contains("missing.safetensors") && Catch::Matchers::Contains("cannot open"));
+  }
+  SECTION("shorter than the header length") {
+    write_all(path, "abc");
+    CHECK_THROWS_AS(read_safetensors(path), DataError);
+  }
+  SECTION("header length beyond the file") {
+    write_all(path, handmade("{}", 0).substr(0, 9));
+    CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains(name) && Catch::Matchers::Contains("truncated"));
+  }
+  SECTION("not JSON") {
+    write_all(path, handmade("{not json", 0));
+    CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("not valid JSON"));
+  }
+  SECTION("another dtype") {
+    write_all(path, handmade(R"({"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})", 4));
+    CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("F16"));
+  }
+  SECTION("offsets that do not match the shape") {
+    write_all(path, handmade(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8));
+    CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("needs 12 bytes"));
+  }
+  SECTION("data cut short") {
+    write_all(path, handmade(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})", 8));
+    CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("truncated"));
+  }
+  SECTION("a malformed entry") {
+    write_all(path, handmade(R"({"w":{"dtype":"F32"}})", 0));
+    CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("malformed"));
+  }
+}

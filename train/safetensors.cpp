@@ -1,0 +1,143 @@
+#include "train/safetensors.hpp"
+
+#include "runtime/error.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <bit>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <unistd.h>
+
+namespace vkdrop {
+
+static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian; so is this code");
+
+const NamedTensor* SafetensorsFile::find(const std::string& name) const {
+  for (const NamedTensor& t : tensors)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+void write_safetensors(const std::filesystem::path& path, const SafetensorsFile& file) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
+  uint64_t offset = 0;
+  for (const NamedTensor& t : file.tensors) {
+    if (static_cast<int64_t>(t.values.size()) != element_count(t.shape)) {
+      throw ArgumentError(fmt::format("write_safetensors: tensor {} has {} values for shape {}", t.name,
+                                      t.values.size(), shape_text(t.shape)));
+    }
+    const uint64_t bytes = t.values.size() * sizeof(float);
+    header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned
+  const uint64_t length = json.size();
+
+  std::filesystem::path tmp = path;
+  tmp += fmt::format(".tmp-{}", ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw DataError(fmt::format("{}: cannot create (check the directory exists and is writable)", tmp.string()));
+    out.write(reinterpret_cast<const char*>(&length), sizeof length);
+    out.write(json.data(), static_cast<std::streamsize>(json.size()));
+    for (const NamedTensor& t : file.tensors)
+      out.write(reinterpret_cast<const char*>(t.values.data()), static_cast<std::streamsize>(t.values.size() * sizeof(float)));
+    out.flush();
+    if (!out) {
+      std::filesystem::remove(tmp);
+      throw DataError(fmt::format("{}: write failed (disk full?); the previous checkpoint is untouched", path.string()));
+    }
+  }
+  // fsync before the rename, so the rename never publishes data that is still only in the page cache.
+  if (FILE* f = std::fopen(tmp.c_str(), "rb")) {
+    ::fsync(fileno(f));
+    std::fclose(f);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp);
+    throw DataError(fmt::format("{}: cannot replace ({})", path.string(), ec.message()));
+  }
+}
+
+SafetensorsFile read_safetensors(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(fmt::format("{}: cannot open checkpoint (does it exist?)", name));
+  const uint64_t size = std::filesystem::file_size(path);
+  uint64_t length = 0;
+  if (size < 8 || !in.read(reinterpret_cast<char*>(&length), 8)) {
+    throw DataError(fmt::format("{}: truncated: shorter than the 8-byte header length", name));
+  }
+  if (length > size - 8) {
+    throw DataError(fmt::format("{}: truncated or not safetensors: header length {} exceeds the file ({} bytes)", name,
+                                length, size));
+  }
+  std::string json(length, '\0');
+  in.read(json.data(), static_cast<std::streamsize>(length));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(fmt::format("{}: the header is not valid JSON ({})", name, e.what()));
+  }
+  if (!header.is_object()) throw DataError(fmt::format("{}: the header is not a JSON object", name));
+  const uint64_t data_size = size - 8 - length;
+
+  SafetensorsFile file;
+  struct Entry {
+    std::string name;
+    Shape shape;
+    uint64_t begin, end;
+  };
+  std::vector<Entry> entries;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      for (auto m = it->begin(); m != it->end(); ++m)
+        file.metadata[m.key()] = m->is_string() ? m->get<std::string>() : m->dump();
+      continue;
+    }
+    const nlohmann::json& t = *it;
+    try {
+      const std::string dtype = t.at("dtype").get<std::string>();
+      if (dtype != "F32") {
+        throw DataError(fmt::format("{}: tensor {} has dtype {}; vkdrop reads F32 only", name, it.key(), dtype));
+      }
+      Entry e{it.key(), t.at("shape").get<Shape>(), t.at("data_offsets").at(0).get<uint64_t>(),
+              t.at("data_offsets").at(1).get<uint64_t>()};
+      for (int64_t d : e.shape)
+        if (d < 0) throw DataError(fmt::format("{}: tensor {} has a negative dimension", name, e.name));
+      const uint64_t want = static_cast<uint64_t>(element_count(e.shape)) * sizeof(float);
+      if (e.end < e.begin || e.end - e.begin != want) {
+        throw DataError(fmt::format("{}: tensor {} of shape {} needs {} bytes, its offsets [{}, {}) say otherwise",
+                                    name, e.name, shape_text(e.shape), want, e.begin, e.end));
+      }
+      if (e.end > data_size) {
+        throw DataError(fmt::format("{}: truncated: tensor {} ends at byte {} of the data, which has {}", name, e.name,
+                                    e.end, data_size));
+      }
+      entries.push_back(std::move(e));
+    } catch (const nlohmann::json::exception& ex) {
+      throw DataError(fmt::format("{}: tensor {}: malformed entry ({})", name, it.key(), ex.what()));
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  for (const Entry& e : entries) {
+    NamedTensor t{e.name, e.shape, std::vector<float>((e.end - e.begin) / sizeof(float))};
+    in.seekg(static_cast<std::streamoff>(8 + length + e.begin));
+    if (!in.read(reinterpret_cast<char*>(t.values.data()), static_cast<std::streamsize>(e.end - e.begin))) {
+      throw DataError(fmt::format("{}: could not read tensor {}", name, e.name));
+    }
+    file.tensors.push_back(std::move(t));
+  }
+  return file;
+}
+
+}  // namespace vkdrop
