@@ -15,20 +15,33 @@ struct SgdConfig {
   float weight_decay = 0;
   bool nesterov = false;  // requires momentum > 0 at every step
 };
+// lr and momentum live on the device, so they are not validated here: keeping lr >= 0, momentum >= 0 and,
+// with Nesterov, momentum > 0 is the schedule's job (Nesterov with momentum 0 is plain SGD, not an error).
+// v is written at every step, also with momentum 0 (v = g' then). w, g, v and hyper must not overlap.
+// Throws ShapeError for shapes that differ, ArgumentError for a wrong dtype or weight_decay < 0.
 void sgd_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, const Tensor& hyper,
               const SgdConfig& config);
 
 // step: (2) u32, the 64-bit count of steps already taken (t - 1; the shader uses t = step + 1 for the bias
 // correction). m, v: same shape as w.
 struct AdamConfig {
-  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  // double, as PyTorch keeps them: 1 - β and the bias corrections 1 - β^t are taken before rounding to float
+  // (0.999f is 0.99900001, whose 1 - β would be 1.3e-5 off PyTorch's).
+  double beta1 = 0.9, beta2 = 0.999;
+  float eps = 1e-8f;
   float weight_decay = 0;
   bool decoupled = false;  // AdamW
 };
+// Only hyper[0] (lr) is read. `step` is read, never advanced: record counter_add on it after everything
+// in the step that reads it. The bias corrections are computed per dispatch in float (as -expm1(t·ln β)
+// with ln β from the host in double), within ~1e-7 relative of PyTorch's double ones.
+// Throws ShapeError for shapes that differ, ArgumentError for a wrong dtype, β outside [0, 1), eps < 0 or
+// weight_decay < 0.
 void adam_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& m, const Tensor& v,
                const Tensor& hyper, const Tensor& step, const AdamConfig& config);
 
-// w: (out, in); each row (one unit's incoming weights) with L2 norm > c is scaled to norm c.
+// w: (out, in); each row (one unit's incoming weights) with L2 norm > c is scaled to norm c; the norm is
+// summed in float. Throws ArgumentError unless c > 0, ShapeError unless w is 2-D.
 void max_norm(Recorder& rec, const Tensor& w, float c);
 
 }  // namespace vkdrop::ops

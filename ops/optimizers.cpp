@@ -1,0 +1,160 @@
+// Optimizer steps and the max-norm constraint: argument checks and dispatch sizing. The math is in
+// shaders/sgd_step.comp, shaders/adam_step.comp and shaders/max_norm.comp.
+#include "ops/optimizers.hpp"
+
+#include "ops/launch.hpp"
+#include "runtime/context.hpp"
+#include "runtime/error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace vkdrop::ops {
+
+namespace {
+
+// Throws ShapeError unless `tensor` (the argument `role` of `op`) has `shape`, ArgumentError unless its
+// elements are `dtype`. `why` says where the expected shape comes from.
+void check_tensor(const char* op, const char* role, const Tensor& tensor, const Shape& shape, DType dtype,
+                  const std::string& why) {
+  if (tensor.shape != shape) {
+    throw ShapeError(fmt::format("{}: {} '{}' has shape {}, expected {} ({})", op, role, tensor.name,
+                                 shape_text(tensor.shape), shape_text(shape), why));
+  }
+  if (tensor.dtype != dtype) {
+    throw ArgumentError(fmt::format("{}: {} '{}' is {}, expected {}", op, role, tensor.name,
+                                    dtype_name(tensor.dtype), dtype_name(dtype)));
+  }
+}
+
+// The state tensors are read and written in place by one invocation per element; aliasing any two of them
+// would make an update read values it has just written.
+void check_disjoint(const char* op, std::initializer_list<const Tensor*> tensors) {
+  for (auto a = tensors.begin(); a != tensors.end(); ++a) {
+    for (auto b = a + 1; b != tensors.end(); ++b) {
+      if ((*a)->slice.overlaps((*b)->slice)) {
+        throw ArgumentError(fmt::format("{}: '{}' and '{}' overlap in memory; each needs its own storage", op,
+                                        (*a)->name, (*b)->name));
+      }
+    }
+  }
+}
+
+void check_hyper(const char* op, const Tensor& hyper) {
+  check_tensor(op, "hyper", hyper, {4}, DType::f32, "[lr, momentum, unused, unused]");
+}
+
+// Validated as PyTorch validates its arguments (NaN fails every comparison, so it is refused too).
+void check_value(const char* op, bool ok, const char* name, double value, const char* expected) {
+  if (!ok) throw ArgumentError(fmt::format("{}: invalid {} = {}: expected {}", op, name, value, expected));
+}
+
+std::array<uint32_t, 3> elementwise_groups(int64_t n, const DeviceInfo& device) {
+  return groups_1d(n, elementwise_workgroup(device), device);
+}
+
+}  // namespace
+
+void sgd_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, const Tensor& hyper,
+              const SgdConfig& config) {
+  constexpr const char* op = "sgd_step";
+  check_value(op, config.weight_decay >= 0 && std::isfinite(config.weight_decay), "weight decay",
+              config.weight_decay, "finite and >= 0");
+  const std::string like_w = fmt::format("the shape of w '{}'", w.name);
+  check_tensor(op, "w", w, w.shape, DType::f32, "");
+  check_tensor(op, "g", g, w.shape, DType::f32, like_w);
+  check_tensor(op, "v", v, w.shape, DType::f32, like_w);
+  check_hyper(op, hyper);
+  check_disjoint(op, {&w, &g, &v, &hyper});
+  const int64_t n = w.numel();
+  if (n == 0) return;
+  struct Params {
+    uint32_t n;
+    float weight_decay;
+    uint32_t nesterov;
+  } params{to_u32(n, op), config.weight_decay, config.nesterov ? 1u : 0u};
+  const DeviceInfo& device = rec.context().info();
+  rec.dispatch(rec.context().kernel("sgd_step", std::vector<uint32_t>{elementwise_workgroup(device)}),
+               {w.slice, g.slice, v.slice, hyper.slice}, params, elementwise_groups(n, device), "sgd_step");
+}
+
+void adam_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& m, const Tensor& v,
+               const Tensor& hyper, const Tensor& step, const AdamConfig& config) {
+  const char* op = config.decoupled ? "adamw_step" : "adam_step";
+  check_value(op, config.beta1 >= 0 && config.beta1 < 1, "beta1", config.beta1, "in [0, 1)");
+  check_value(op, config.beta2 >= 0 && config.beta2 < 1, "beta2", config.beta2, "in [0, 1)");
+  check_value(op, config.eps >= 0 && std::isfinite(config.eps), "eps", config.eps, "finite and >= 0");
+  check_value(op, config.weight_decay >= 0 && std::isfinite(config.weight_decay), "weight decay",
+              config.weight_decay, "finite and >= 0");
+  const std::string like_w = fmt::format("the shape of w '{}'", w.name);
+  check_tensor(op, "w", w, w.shape, DType::f32, "");
+  check_tensor(op, "g", g, w.shape, DType::f32, like_w);
+  check_tensor(op, "m", m, w.shape, DType::f32, like_w);
+  check_tensor(op, "v", v, w.shape, DType::f32, like_w);
+  check_hyper(op, hyper);
+  check_tensor(op, "step", step, {2}, DType::u32, "the 64-bit count of steps taken, (low, high)");
+  check_disjoint(op, {&w, &g, &m, &v, &hyper, &step});
+  const int64_t n = w.numel();
+  if (n == 0) return;
+
+  // The scalars PyTorch derives from β on the host in double, rounded once here. ln 0 = -inf is what the
+  // shader expects for β = 0 (no bias correction).
+  const double beta1 = config.beta1, beta2 = config.beta2;
+  const float log_beta1 = beta1 == 0 ? -std::numeric_limits<float>::infinity() : static_cast<float>(std::log(beta1));
+  const float log_beta2 = beta2 == 0 ? -std::numeric_limits<float>::infinity() : static_cast<float>(std::log(beta2));
+  struct Params {
+    uint32_t n;
+    float beta1, beta2, one_minus_beta1, one_minus_beta2, eps, weight_decay, log_beta1, log_beta2;
+    uint32_t decoupled;
+  } params{to_u32(n, op),
+           static_cast<float>(beta1),
+           static_cast<float>(beta2),
+           static_cast<float>(1.0 - beta1),
+           static_cast<float>(1.0 - beta2),
+           config.eps,
+           config.weight_decay,
+           log_beta1,
+           log_beta2,
+           config.decoupled ? 1u : 0u};
+  const DeviceInfo& device = rec.context().info();
+  rec.dispatch(rec.context().kernel("adam_step", std::vector<uint32_t>{elementwise_workgroup(device)}),
+               {w.slice, g.slice, m.slice, v.slice, hyper.slice, step.slice}, params, elementwise_groups(n, device),
+               op);
+}
+
+void max_norm(Recorder& rec, const Tensor& w, float c) {
+  constexpr const char* op = "max_norm";
+  check_value(op, c > 0, "max-norm bound c", c, "> 0");
+  if (w.rank() != 2) {
+    throw ShapeError(fmt::format("{}: w '{}' has shape {}, expected (out, in): one row per unit", op, w.name,
+                                 shape_text(w.shape)));
+  }
+  check_tensor(op, "w", w, w.shape, DType::f32, "");
+  const int64_t rows = w.dim(0), cols = w.dim(1);
+  if (rows == 0 || cols == 0) return;
+  to_u32(w.numel(), op);  // the shader indexes row * cols + j in 32 bits
+  struct Params {
+    uint32_t rows, cols;
+    float c;
+  } params{to_u32(rows, op), to_u32(cols, op), c};
+  const DeviceInfo& device = rec.context().info();
+  // One group per row, as wide as the element-wise kernels (each invocation then sums a few columns of a
+  // typical 784- or 1024-wide row) but no wider than the row: idle invocations still pay the barriers. A
+  // power of two, as the reduction tree needs.
+  const uint32_t hi = std::bit_floor(
+      std::min({elementwise_workgroup(device), device.max_workgroup_size[0], device.max_workgroup_invocations}));
+  const uint32_t lo = std::min(device.is_cpu() ? 8u : 32u, hi);
+  const uint32_t workgroup =
+      static_cast<uint32_t>(std::clamp<uint64_t>(std::bit_ceil(static_cast<uint64_t>(cols)), lo, hi));
+  const std::array<uint32_t, 3> groups{std::min(params.rows, device.max_workgroup_count[0]), 1, 1};
+  rec.dispatch(rec.context().kernel("max_norm", std::vector<uint32_t>{workgroup}), {w.slice}, params, groups,
+               "max_norm");
+}
+
+}  // namespace vkdrop::ops

@@ -1,0 +1,116 @@
+// Softmax cross-entropy and the metric sums: argument checks and dispatch sizing. The math is in
+// shaders/softmax_xent.comp and shaders/metrics_accumulate.comp.
+#include "ops/softmax_xent.hpp"
+
+#include "ops/launch.hpp"
+#include "runtime/context.hpp"
+#include "runtime/error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <string>
+#include <vector>
+
+namespace vkdrop::ops {
+
+namespace {
+
+// Throws ShapeError unless `tensor` (the argument `role` of `op`) has `shape`, ArgumentError unless its
+// elements are `dtype`. `why` says where the expected shape comes from.
+void check_tensor(const char* op, const char* role, const Tensor& tensor, const Shape& shape, DType dtype,
+                  const std::string& why) {
+  if (tensor.shape != shape) {
+    throw ShapeError(fmt::format("{}: {} '{}' has shape {}, expected {} ({})", op, role, tensor.name,
+                                 shape_text(tensor.shape), shape_text(shape), why));
+  }
+  if (tensor.dtype != dtype) {
+    throw ArgumentError(fmt::format("{}: {} '{}' is {}, expected {}", op, role, tensor.name,
+                                    dtype_name(tensor.dtype), dtype_name(dtype)));
+  }
+}
+
+void check_disjoint(const char* op, const char* out_role, const Tensor& out, const char* in_role, const Tensor& in) {
+  if (out.slice.overlaps(in.slice)) {
+    throw ArgumentError(fmt::format("{}: {} '{}' overlaps {} '{}' in memory; the shader assumes they do not alias",
+                                    op, out_role, out.name, in_role, in.name));
+  }
+}
+
+// One workgroup per row: wide enough that each invocation has a few columns, no wider than the row (a
+// reduction over idle invocations costs barriers for nothing). A CPU runs a group as a loop over its
+// SIMD-wide chunks, so small groups suit it; a GPU wants at least a warp. Always a power of two: the
+// shaders' reduction trees halve it.
+uint32_t row_workgroup(int64_t columns, const DeviceInfo& device) {
+  const uint32_t hi = std::bit_floor(std::min<uint32_t>({device.is_cpu() ? 64u : 256u, device.max_workgroup_size[0],
+                                                         device.max_workgroup_invocations}));
+  const uint32_t lo = std::min(device.is_cpu() ? 8u : 32u, hi);
+  const auto wanted = std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(columns, 1)));
+  return static_cast<uint32_t>(std::clamp<uint64_t>(wanted, lo, hi));
+}
+
+}  // namespace
+
+void softmax_xent(Recorder& rec, const Tensor& dlogits, const Tensor& row_loss, const Tensor& row_correct,
+                  const Tensor& logits, const Tensor& labels, const Tensor& status) {
+  constexpr const char* op = "softmax_xent";
+  if (logits.rank() != 2) {
+    throw ShapeError(fmt::format("{}: logits '{}' has shape {}, expected (B, C)", op, logits.name,
+                                 shape_text(logits.shape)));
+  }
+  const int64_t B = logits.dim(0), C = logits.dim(1);
+  const std::string rows = fmt::format("one per row of logits {}", shape_text(logits.shape));
+  check_tensor(op, "logits", logits, logits.shape, DType::f32, "");
+  check_tensor(op, "labels", labels, {B}, DType::i32, rows);
+  check_tensor(op, "row_loss", row_loss, {B}, DType::f32, rows);
+  check_tensor(op, "row_correct", row_correct, {B}, DType::u32, rows);
+  check_tensor(op, "status", status, {1}, DType::u32, "one word of flags");
+  const bool gradient = dlogits.numel() > 0;
+  if (gradient) check_tensor(op, "dlogits", dlogits, logits.shape, DType::f32, "the shape of logits, or empty");
+  if (B > 0 && C == 0) {
+    throw ArgumentError(fmt::format("{}: logits '{}' has shape {}: cross-entropy needs at least one class", op,
+                                    logits.name, shape_text(logits.shape)));
+  }
+  if (gradient) check_disjoint(op, "dlogits", dlogits, "logits", logits);
+  for (const Tensor* out : {&row_loss, &row_correct}) {
+    check_disjoint(op, "output", *out, "logits", logits);
+    check_disjoint(op, "output", *out, "labels", labels);
+  }
+  if (B == 0) return;
+
+  const DeviceInfo& device = rec.context().info();
+  const uint32_t workgroup = row_workgroup(C, device);
+  const Kernel& kernel =
+      rec.context().kernel("softmax_xent", std::vector<uint32_t>{workgroup, gradient ? 1u : 0u});
+  struct Params {
+    uint32_t B, C;
+  } params{to_u32(B, op), to_u32(C, op)};
+  to_u32(B * C, op);  // the shader indexes row * C + j in 32 bits
+  const std::array<uint32_t, 3> groups{std::min(params.B, device.max_workgroup_count[0]), 1, 1};
+  // Without a gradient the shader never touches binding 0, but a binding cannot be empty: row_loss stands in.
+  rec.dispatch(kernel, {gradient ? dlogits.slice : row_loss.slice, row_loss.slice, row_correct.slice, logits.slice,
+                        labels.slice, status.slice},
+               params, groups, gradient ? "softmax_xent" : "softmax_xent (no gradient)");
+}
+
+void accumulate_metrics(Recorder& rec, const Tensor& totals, const Tensor& row_loss, const Tensor& row_correct) {
+  constexpr const char* op = "accumulate_metrics";
+  if (row_loss.rank() != 1) {
+    throw ShapeError(fmt::format("{}: row_loss '{}' has shape {}, expected (B)", op, row_loss.name,
+                                 shape_text(row_loss.shape)));
+  }
+  const int64_t B = row_loss.dim(0);
+  check_tensor(op, "row_loss", row_loss, {B}, DType::f32, "");
+  check_tensor(op, "row_correct", row_correct, {B}, DType::u32,
+               fmt::format("one per row, as row_loss {}", shape_text(row_loss.shape)));
+  check_tensor(op, "totals", totals, {4}, DType::f32, "[Σ loss, Σ correct, rows, unused]");
+  if (B == 0) return;
+  const DeviceInfo& device = rec.context().info();
+  // One group, as wide as rows allow (up to the element-wise width): the B rows are few.
+  const uint32_t workgroup = row_workgroup(B, device);
+  rec.dispatch(rec.context().kernel("metrics_accumulate", std::vector<uint32_t>{workgroup}),
+               {totals.slice, row_loss.slice, row_correct.slice}, to_u32(B, op), {1, 1, 1}, "accumulate_metrics");
+}
+
+}  // namespace vkdrop::ops

@@ -1,0 +1,281 @@
+// ops::sgd_step, ops::adam_step and ops::max_norm against reference/optimizers.hpp.
+//
+// Each optimizer test records one step once and replays it several times, uploading a new gradient, the
+// learning rate (hyper) and, for Adam, the step count before each replay, as a training loop does.
+// Tolerances: the shader runs the reference's float arithmetic in the same order, but may contract a·b + c
+// into one fma and its sqrt and division may differ from the host's by an ulp; over 6 steps the state
+// agrees to rtol 1e-5 (atol 1e-7 for values near 0). Adam's bias corrections are computed on the device
+// in float (the reference: in double, as PyTorch) but without cancellation, to ~1e-7 relative: the update
+// w_new - w_old of weights small enough that their own rounding does not mask it agrees to rtol 1e-5.
+#include "gpu.hpp"
+
+#include "ops/optimizers.hpp"
+#include "reference/optimizers.hpp"
+#include "runtime/error.hpp"
+#include "runtime/recorder.hpp"
+#include "runtime/tensor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+using namespace vkdrop;
+
+namespace {
+
+constexpr int kSteps = 6;
+
+std::vector<float> difference(const std::vector<float>& a, const std::vector<float>& b) {
+  std::vector<float> d(a.size());
+  for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
+  return d;
+}
+
+void upload_hyper(const Tensor& hyper, float lr, float momentum) {
+  upload(test::context(), hyper, std::span<const float>(std::vector<float>{lr, momentum, 0.0f, 0.0f}));
+}
+
+}  // namespace
+
+TEST_CASE("sgd_step matches torch.optim.SGD step after step") {
+  Context& ctx = test::context();
+  struct Case {
+    float momentum, weight_decay;
+    bool nesterov;
+  };
+  const std::vector<Case> cases = {{0.9f, 1e-4f, false}, {0.9f, 1e-4f, true}, {0.0f, 0.0f, false},
+                                   {0.5f, 0.0f, true}};
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{1000}, int64_t{4099}}) {
+    for (const Case& c : cases) {
+      const std::string what = fmt::format("sgd n = {}, momentum {}, wd {}, nesterov {}", n, c.momentum,
+                                           c.weight_decay, c.nesterov);
+      INFO(what);
+      Arena arena(ctx, 1 << 20);
+      // A (n/7, 7)-ish weight would do as well: the optimizer sees numel only; keep one 2-D case.
+      const Shape shape = n == 7 ? Shape{1, 7} : Shape{n};
+      Tensor w = make_tensor(arena, shape, DType::f32, "w"), g = make_tensor(arena, shape, DType::f32, "g"),
+             v = make_tensor(arena, shape, DType::f32, "v");
+      Tensor hyper = make_tensor(arena, {4}, DType::f32, "hyper");
+      const size_t count = static_cast<size_t>(n);
+      std::vector<float> w_ref = test::random_floats(count, 1), v_ref(count, 0.0f);
+      upload(ctx, w, std::span<const float>(w_ref));
+      upload(ctx, v, std::span<const float>(v_ref));
+
+      Recorder rec(ctx);
+      ops::sgd_step(rec, w, g, v, hyper, ops::SgdConfig{.weight_decay = c.weight_decay, .nesterov = c.nesterov});
+      rec.finish();
+      for (int step = 0; step < kSteps; ++step) {
+        INFO("step " << step);
+        const float lr = 0.1f / static_cast<float>(step + 1);  // a schedule: hyper changes between replays
+        const std::vector<float> grads = test::random_floats(count, 100 + static_cast<uint32_t>(step));
+        upload(ctx, g, std::span<const float>(grads));
+        upload_hyper(hyper, lr, c.momentum);
+        rec.run();
+        ref::sgd_step(w_ref.data(), grads.data(), v_ref.data(), static_cast<int>(n), lr, c.momentum, c.weight_decay,
+                      c.nesterov);
+        test::expect_close(download_f32(ctx, w), w_ref, 1e-7, 1e-5, what + ", w");
+        test::expect_close(download_f32(ctx, v), v_ref, 1e-7, 1e-5, what + ", v");
+      }
+    }
+  }
+}
+
+TEST_CASE("adam_step matches torch.optim.Adam and AdamW with t advancing") {
+  Context& ctx = test::context();
+  struct Case {
+    ops::AdamConfig config;
+    const char* name;
+  };
+  const std::vector<Case> cases = {
+      {ops::AdamConfig{}, "Adam"},
+      {ops::AdamConfig{.weight_decay = 0.01f}, "Adam wd 0.01"},
+      {ops::AdamConfig{.weight_decay = 0.01f, .decoupled = true}, "AdamW wd 0.01"},
+      {ops::AdamConfig{.beta1 = 0.0, .beta2 = 0.99, .eps = 1e-6f, .weight_decay = 0.1f, .decoupled = true},
+       "AdamW beta1 0, beta2 0.99"},
+  };
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{1000}}) {
+    for (const Case& c : cases) {
+      const std::string what = fmt::format("{} n = {}", c.name, n);
+      INFO(what);
+      Arena arena(ctx, 1 << 20);
+      Tensor w = make_tensor(arena, {n}, DType::f32, "w"), g = make_tensor(arena, {n}, DType::f32, "g"),
+             m = make_tensor(arena, {n}, DType::f32, "m"), v = make_tensor(arena, {n}, DType::f32, "v");
+      Tensor hyper = make_tensor(arena, {4}, DType::f32, "hyper");
+      Tensor step = make_tensor(arena, {2}, DType::u32, "step");
+      const size_t count = static_cast<size_t>(n);
+      // Small weights: their rounding (an ulp of w) stays far below the update, which is compared too.
+      std::vector<float> w_ref = test::random_floats(count, 2, -0.01f, 0.01f), m_ref(count, 0.0f), v_ref(count, 0.0f);
+      upload(ctx, w, std::span<const float>(w_ref));
+      upload(ctx, m, std::span<const float>(m_ref));
+      upload(ctx, v, std::span<const float>(v_ref));
+
+      Recorder rec(ctx);
+      ops::adam_step(rec, w, g, m, v, hyper, step, c.config);
+      rec.finish();
+      const ops::AdamConfig& k = c.config;
+      for (int t = 1; t <= kSteps; ++t) {
+        INFO("t = " << t);
+        const float lr = 1e-3f * static_cast<float>(t);  // a warm-up: hyper changes between replays
+        const std::vector<float> grads = test::random_floats(count, 200 + static_cast<uint32_t>(t));
+        upload(ctx, g, std::span<const float>(grads));
+        upload_hyper(hyper, lr, 0.0f);
+        upload(ctx, step, std::span<const uint32_t>(std::vector<uint32_t>{static_cast<uint32_t>(t - 1), 0}));
+        const std::vector<float> w_before = w_ref;
+        rec.run();
+        ref::adam_step(w_ref.data(), grads.data(), m_ref.data(), v_ref.data(), static_cast<int>(n), lr, k.beta1,
+                       k.beta2, k.eps, k.weight_decay, t, k.decoupled);
+        const std::vector<float> w_got = download_f32(ctx, w);
+        test::expect_close(w_got, w_ref, 1e-7, 1e-5, what + ", w");
+        test::expect_close(download_f32(ctx, m), m_ref, 1e-7, 1e-5, what + ", m");
+        test::expect_close(download_f32(ctx, v), v_ref, 1e-9, 1e-5, what + ", v");
+        test::expect_close(difference(w_got, w_before), difference(w_ref, w_before), 2e-9, 1e-5,
+                           what + ", the update w_new - w_old");
+        upload(ctx, w, std::span<const float>(w_ref));  // the next step starts from the same w on both sides
+      }
+    }
+  }
+}
+
+TEST_CASE("adam_step reads the 64-bit step count: late steps have no bias correction left") {
+  Context& ctx = test::context();
+  const int64_t n = 33;
+  const size_t count = static_cast<size_t>(n);
+  Arena arena(ctx, 1 << 20);
+  Tensor w = make_tensor(arena, {n}, DType::f32, "w"), g = make_tensor(arena, {n}, DType::f32, "g"),
+         m = make_tensor(arena, {n}, DType::f32, "m"), v = make_tensor(arena, {n}, DType::f32, "v");
+  Tensor hyper = make_tensor(arena, {4}, DType::f32, "hyper");
+  Tensor step = make_tensor(arena, {2}, DType::u32, "step");
+  const std::vector<float> w0 = test::random_floats(count, 3, -0.01f, 0.01f),
+                           m0 = test::random_floats(count, 4, -0.1f, 0.1f),
+                           v0 = test::random_floats(count, 5, 0.0f, 0.01f), grads = test::random_floats(count, 6);
+  upload_hyper(hyper, 1e-3f, 0.0f);
+  upload(ctx, g, std::span<const float>(grads));
+  // (steps taken as (low, high) words, the t the reference is given)
+  const std::vector<std::pair<std::vector<uint32_t>, int>> steps = {
+      {{99, 0}, 100}, {{9999, 0}, 10000}, {{5, 1}, 1 << 30}};  // 2^32 + 6: β^t is 0 either way
+  for (const auto& [words, t] : steps) {
+    INFO("t = " << t);
+    upload(ctx, w, std::span<const float>(w0));
+    upload(ctx, m, std::span<const float>(m0));
+    upload(ctx, v, std::span<const float>(v0));
+    upload(ctx, step, std::span<const uint32_t>(words));
+    Recorder rec(ctx);
+    ops::adam_step(rec, w, g, m, v, hyper, step, ops::AdamConfig{});
+    rec.run();
+    std::vector<float> w_ref = w0, m_ref = m0, v_ref = v0;
+    ref::adam_step(w_ref.data(), grads.data(), m_ref.data(), v_ref.data(), static_cast<int>(n), 1e-3f, 0.9, 0.999,
+                   1e-8f, 0.0, t, false);
+    const std::vector<float> w_got = download_f32(ctx, w);
+    test::expect_close(w_got, w_ref, 1e-7, 1e-5, fmt::format("adam late step t = {}, w", t));
+    test::expect_close(difference(w_got, w0), difference(w_ref, w0), 2e-9, 1e-5,
+                       fmt::format("adam late step t = {}, the update", t));
+  }
+  CHECK(download_u32(ctx, step) == std::vector<uint32_t>{5, 1});  // the step count is read, never advanced
+}
+
+TEST_CASE("max_norm scales the rows above c to norm c and leaves the others bit for bit") {
+  Context& ctx = test::context();
+  // The last shape has more rows than the device launches workgroups (65535 on lavapipe): the shader's row
+  // loop reaches them.
+  const int64_t many_rows = std::min<int64_t>(ctx.info().max_workgroup_count[0] + 5, 1 << 17);
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{1, 1},     {7, 33},  {10, 1024},
+                                                           {1024, 784}, {3, 129}, {many_rows, 3}};
+  uint32_t seed = 10;
+  for (auto [rows, cols] : shapes) {
+    for (float c : {1.0f, 3.5f}) {
+      const std::string what = fmt::format("max_norm w ({}, {}), c = {}", rows, cols, c);
+      INFO(what);
+      // Rows at 2c, 0.5c, 1.01c, 0.99c and, in row 4, zeros: clearly above or below c, so float rounding of
+      // the norm cannot flip the decision.
+      std::vector<float> w_host = test::random_floats(static_cast<size_t>(rows * cols), seed++);
+      const double targets[] = {2.0, 0.5, 1.01, 0.99, 0.0};
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = w_host.data() + r * cols;
+        double norm = 0;
+        for (int64_t j = 0; j < cols; ++j) norm += double(row[j]) * row[j];
+        norm = std::sqrt(norm);
+        const double scale = targets[r % 5] * c / norm;
+        for (int64_t j = 0; j < cols; ++j) row[j] = static_cast<float>(row[j] * scale);
+      }
+      Arena arena(ctx, 8 << 20);
+      Tensor w = make_tensor(arena, {rows, cols}, DType::f32, "w");
+      upload(ctx, w, std::span<const float>(w_host));
+      Recorder rec(ctx);
+      ops::max_norm(rec, w, c);
+      rec.run();
+      std::vector<float> want = w_host;
+      ref::max_norm(want.data(), static_cast<int>(rows), static_cast<int>(cols), c);
+      const std::vector<float> got = download_f32(ctx, w);
+      test::expect_close(got, want, 1e-7, 1e-5, what);
+      for (int64_t r = 0; r < rows; ++r) {
+        if (targets[r % 5] > 1.0) continue;
+        const auto begin = static_cast<std::ptrdiff_t>(r * cols), end = static_cast<std::ptrdiff_t>((r + 1) * cols);
+        CHECK(std::equal(got.begin() + begin, got.begin() + end, w_host.begin() + begin));
+      }
+      double norm = 0;  // row 0 started at 2c: it really is at norm c now
+      for (int64_t j = 0; j < cols; ++j) norm += double(got[static_cast<size_t>(j)]) * got[static_cast<size_t>(j)];
+      CHECK(std::sqrt(norm) == Approx(c).epsilon(1e-5));
+    }
+  }
+}
+
+TEST_CASE("optimizers refuse bad arguments and record nothing for empty tensors") {
+  Context& ctx = test::context();
+  Arena arena(ctx, 1 << 20);
+  Tensor w = make_tensor(arena, {10, 20}, DType::f32, "w"), g = make_tensor(arena, {10, 20}, DType::f32, "g"),
+         m = make_tensor(arena, {10, 20}, DType::f32, "m"), v = make_tensor(arena, {10, 20}, DType::f32, "v");
+  Tensor g_small = make_tensor(arena, {10, 19}, DType::f32, "g_small");
+  Tensor g_flat = make_tensor(arena, {200}, DType::f32, "g_flat");
+  Tensor hyper = make_tensor(arena, {4}, DType::f32, "hyper"), step = make_tensor(arena, {2}, DType::u32, "step");
+  Tensor hyper3 = make_tensor(arena, {3}, DType::f32, "hyper3"), hyper_u32 = make_tensor(arena, {4}, DType::u32, "hu");
+  Tensor step1 = make_tensor(arena, {1}, DType::u32, "step1"), step_f32 = make_tensor(arena, {2}, DType::f32, "sf");
+  Tensor flat = make_tensor(arena, {200}, DType::f32, "flat");
+  Recorder rec(ctx);
+  using Catch::Matchers::Contains;
+  const ops::SgdConfig sgd{.weight_decay = 1e-4f, .nesterov = true};
+  const ops::AdamConfig adam{};
+
+  CHECK_THROWS_AS(ops::sgd_step(rec, w, g_small, v, hyper, sgd), ShapeError);
+  CHECK_THROWS_WITH(ops::sgd_step(rec, w, g_small, v, hyper, sgd),
+                    Contains("g_small") && Contains("(10, 19)") && Contains("(10, 20)"));
+  CHECK_THROWS_AS(ops::sgd_step(rec, w, g_flat, v, hyper, sgd), ShapeError);
+  CHECK_THROWS_AS(ops::sgd_step(rec, w, g, g_small, hyper, sgd), ShapeError);
+  CHECK_THROWS_AS(ops::sgd_step(rec, w, g, v, hyper3, sgd), ShapeError);
+  CHECK_THROWS_WITH(ops::sgd_step(rec, w, g, v, hyper3, sgd), Contains("hyper3") && Contains("lr, momentum"));
+  CHECK_THROWS_AS(ops::sgd_step(rec, w, g, v, hyper_u32, sgd), ArgumentError);
+  CHECK_THROWS_AS(ops::sgd_step(rec, w, g, v, hyper, ops::SgdConfig{.weight_decay = -1.0f}), ArgumentError);
+  CHECK_THROWS_AS(ops::sgd_step(rec, w, g, v, hyper, ops::SgdConfig{.weight_decay = NAN}), ArgumentError);
+  CHECK_THROWS_WITH(ops::sgd_step(rec, w, w, v, hyper, sgd), Contains("overlap"));
+
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g_small, m, v, hyper, step, adam), ShapeError);
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, g_small, v, hyper, step, adam), ShapeError);
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, m, g_small, hyper, step, adam), ShapeError);
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, m, v, hyper3, step, adam), ShapeError);
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, m, v, hyper_u32, step, adam), ArgumentError);
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, m, v, hyper, step1, adam), ShapeError);
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, m, v, hyper, step_f32, adam), ArgumentError);
+  CHECK_THROWS_WITH(ops::adam_step(rec, w, g, m, v, hyper, step, ops::AdamConfig{.beta1 = 1.0}),
+                    Contains("beta1") && Contains("[0, 1)"));
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, m, v, hyper, step, ops::AdamConfig{.beta2 = -0.5}), ArgumentError);
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, m, v, hyper, step, ops::AdamConfig{.beta2 = NAN}), ArgumentError);
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, m, v, hyper, step, ops::AdamConfig{.eps = -1.0f}), ArgumentError);
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, m, v, hyper, step, ops::AdamConfig{.weight_decay = -0.1f}),
+                  ArgumentError);
+  CHECK_THROWS_AS(ops::adam_step(rec, w, g, m, m, hyper, step, adam), ArgumentError);  // m and v alias
+
+  CHECK_THROWS_AS(ops::max_norm(rec, w, 0.0f), ArgumentError);
+  CHECK_THROWS_WITH(ops::max_norm(rec, w, -1.0f), Contains("c = -1") && Contains("> 0"));
+  CHECK_THROWS_AS(ops::max_norm(rec, w, NAN), ArgumentError);
+  CHECK_THROWS_AS(ops::max_norm(rec, flat, 1.0f), ShapeError);
+  CHECK_THROWS_WITH(ops::max_norm(rec, flat, 1.0f), Contains("flat") && Contains("(out, in)"));
+  CHECK_THROWS_AS(ops::max_norm(rec, hyper_u32, 1.0f), ShapeError);
+
+  Tensor empty = make_tensor(arena, {0}, DType::f32, "empty"), empty_rows = make_tensor(arena, {0, 5}, DType::f32, "e");
+  ops::sgd_step(rec, empty, empty, empty, hyper, ops::SgdConfig{});
+  ops::adam_step(rec, empty, empty, empty, empty, hyper, step, adam);
+  ops::max_norm(rec, empty_rows, 1.0f);
+  CHECK_THROWS_AS(ops::max_norm(rec, empty_rows, 0.0f), ArgumentError);  // arguments are checked even then
+  CHECK(rec.dispatch_count() == 0);
+}
