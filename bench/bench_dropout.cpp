@@ -1,0 +1,225 @@
+// Memory bandwidth of dropout, Dropout2d and ReLU against a plain copy, the yardstick: an element-wise
+// kernel that reads and writes each element once can at best match it. Each kernel's result is first
+// checked bit for bit against its CPU reference, then timed with GPU timestamps over replays (median).
+//
+//   build/bench/bench_dropout [--elements N ...] [--replays R]
+//
+// The last column counts the bytes per element a kernel leaves behind for its backward pass. Ours keep
+// none: the backward pass regenerates the mask from (seed, step, layer). PyTorch's dropout keeps a
+// 1-byte bool mask per element between forward and backward.
+
+#include "ops/dropout.hpp"
+#include "ops/elementwise.hpp"
+#include "reference/dropout.hpp"
+#include "reference/dropout2d.hpp"
+#include "reference/relu.hpp"
+#include "runtime/arena.hpp"
+#include "runtime/context.hpp"
+#include "runtime/error.hpp"
+#include "runtime/kernel.hpp"
+#include "runtime/recorder.hpp"
+#include "runtime/tensor.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace vkdrop;
+
+namespace {
+
+constexpr uint64_t kSeed = 0x5eed'0000'1234'abcdull;
+constexpr uint64_t kStep = 41;
+constexpr uint32_t kLayer = 3;
+constexpr double kP = 0.5;
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Bit-for-bit equality: the kernels here compute exactly what their references compute.
+void verify(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  if (got.size() != want.size() || std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) != 0) {
+    size_t i = 0;
+    while (i < got.size() && std::memcmp(&got[i], &want[i], sizeof(float)) == 0) ++i;
+    throw Error(fmt::format("{}: result differs from the CPU reference at element {} (got {}, want {})", what, i,
+                            i < got.size() ? got[i] : 0.0f, i < want.size() ? want[i] : 0.0f));
+  }
+}
+
+double gbps(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
+
+// One timed kernel: a recording holding its one dispatch.
+struct Case {
+  std::string name;
+  int64_t elements;
+  double bytes;  // read + written
+  std::string extra_bytes;
+  std::unique_ptr<Recorder> rec;
+  std::vector<double> ms;
+};
+
+// Records `record` once, runs it and checks `out` against `want` bit for bit, and returns the case.
+Case make_case(Context& ctx, std::string name, int64_t elements, double bytes, std::string extra_bytes,
+               const std::function<void(Recorder&)>& record, const Tensor& out, const std::vector<float>& want) {
+  Case c{std::move(name), elements, bytes, std::move(extra_bytes),
+         std::make_unique<Recorder>(ctx, RecorderOptions{.timestamps = true}), {}};
+  record(*c.rec);
+  c.rec->finish();
+  c.rec->run();
+  std::vector<float> got = download_f32(ctx, out);
+  got.resize(want.size());
+  verify(got, want, fmt::format("{} ({} elements)", c.name, elements));
+  if (c.rec->dispatch_count() != 1) throw Error(c.name + ": expected exactly one timed dispatch");
+  return c;
+}
+
+// The cases of one size: copy first (the yardstick), then ours, all on the same tensors.
+void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) {
+  const size_t count = static_cast<size_t>(n);
+  Tensor x = make_tensor(arena, {n}, DType::f32, "x");        // (n)
+  Tensor y = make_tensor(arena, {n}, DType::f32, "y");        // (n)
+  Tensor dx = make_tensor(arena, {n}, DType::f32, "dx");      // (n)
+  Tensor step = make_tensor(arena, {2}, DType::u32, "step");  // (2)
+  const std::vector<float> xs = random_floats(count, 7);
+  upload(ctx, x, std::span<const float>(xs));
+  const std::vector<uint32_t> step_words = {uint32_t(kStep), uint32_t(kStep >> 32)};
+  upload(ctx, step, std::span<const uint32_t>(step_words));
+  const ops::DropoutConfig config{kP, DropoutScaling::Inverted, kSeed, kLayer};
+  const double bytes = 8.0 * static_cast<double>(n);  // one f32 read and one written per element
+  std::vector<float> want(count);
+
+  // copy.comp has one invocation per element and no grid-stride loop, so its workgroup must be large
+  // enough for the group count to fit the device limit; 1024 fits every size up to 64M elements.
+  const uint32_t local = n / 256 <= ctx.info().max_workgroup_count[0] ? 256u : 1024u;
+  const Kernel& copy = ctx.kernel("copy", std::vector<uint32_t>{local});
+  const uint32_t copy_groups = static_cast<uint32_t>((n + local - 1) / local);
+  cases.push_back(make_case(ctx, fmt::format("copy (yardstick, workgroup {})", local), n, bytes, "—",
+                            [&](Recorder& rec) {
+                              rec.dispatch(copy, {x.slice, y.slice}, static_cast<uint32_t>(n), {copy_groups, 1, 1},
+                                           "copy");
+                            },
+                            y, xs));
+
+  ref::dropout_forward(want.data(), xs.data(), int(n), kP, config.scaling, true, kSeed, kStep, kLayer);
+  cases.push_back(make_case(ctx, "dropout forward (train)", n, bytes, "0",
+                            [&](Recorder& rec) { ops::dropout_forward(rec, y, x, config, true, step); }, y, want));
+
+  ref::dropout_backward(want.data(), xs.data(), int(n), kP, config.scaling, kSeed, kStep, kLayer);
+  cases.push_back(make_case(ctx, "dropout backward", n, bytes, "0",
+                            [&](Recorder& rec) { ops::dropout_backward(rec, dx, x, config, step); }, dx, want));
+
+  // Eval mode with vanilla scaling runs dropout.comp without drawing the mask: the same loads, stores and
+  // launch shape as training, so the gap between the two rows is the cost of Philox.
+  const ops::DropoutConfig vanilla{kP, DropoutScaling::Vanilla, kSeed, kLayer};
+  ref::dropout_forward(want.data(), xs.data(), int(n), kP, vanilla.scaling, false, kSeed, kStep, kLayer);
+  cases.push_back(make_case(ctx, "dropout forward (eval, vanilla: no mask drawn)", n, bytes, "0",
+                            [&](Recorder& rec) { ops::dropout_forward(rec, y, x, vanilla, false, step); }, y, want));
+
+  // (N, C, 8, 8): 8x8 feature maps, N = 64, as many channels as fit in n.
+  const int64_t batch = 64, channels = n / (batch * 64);
+  if (channels > 0) {
+    const int64_t n2 = batch * channels * 64;
+    const uint64_t bytes2 = static_cast<uint64_t>(n2) * 4;
+    Tensor x4{x.slice.sub(0, bytes2), {batch, channels, 8, 8}, DType::f32, "x"};  // (N, C, 8, 8)
+    Tensor y4{y.slice.sub(0, bytes2), {batch, channels, 8, 8}, DType::f32, "y"};  // (N, C, 8, 8)
+    std::vector<float> want2(static_cast<size_t>(n2));
+    ref::dropout2d_forward(want2.data(), xs.data(), int(batch), int(channels), 64, kP, config.scaling, true, kSeed,
+                           kStep, kLayer);
+    cases.push_back(make_case(ctx, fmt::format("dropout2d forward (train, {}x{}x8x8)", batch, channels), n2,
+                              8.0 * static_cast<double>(n2), "0",
+                              [&](Recorder& rec) { ops::dropout2d_forward(rec, y4, x4, config, true, step); }, y,
+                              want2));
+  }
+
+  ref::relu_forward(want.data(), xs.data(), int(n));
+  const std::vector<float> relu_y = want;
+  cases.push_back(make_case(ctx, "relu forward", n, bytes, "0", [&](Recorder& rec) { ops::relu_forward(rec, y, x); },
+                            y, want));
+
+  // relu backward reads dy and y and writes dx: 12 bytes per element. y holds relu's output from above.
+  ref::relu_backward(want.data(), xs.data(), relu_y.data(), int(n));
+  cases.push_back(make_case(ctx, "relu backward", n, 12.0 * static_cast<double>(n), "0",
+                            [&](Recorder& rec) { ops::relu_backward(rec, dx, x, y); }, dx, want));
+}
+
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int64_t> sizes;
+  int replays = 21;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--elements" && i + 1 < argc) {
+      sizes.push_back(std::atoll(argv[++i]));
+    } else if (arg == "--replays" && i + 1 < argc) {
+      replays = std::max(1, std::atoi(argv[++i]));
+    } else {
+      fmt::print(stderr, "usage: {} [--elements N ...] [--replays R]\n", argv[0]);
+      return 2;
+    }
+  }
+  // 16M floats is 64 MiB per tensor, under lavapipe's 128 MiB per binding; 1M fits in caches.
+  if (sizes.empty()) sizes = {int64_t{1} << 24, int64_t{1} << 20};
+  try {
+    Context ctx;
+    if (!ctx.timestamps_supported()) {
+      fmt::print(stderr, "{} has no timestamps on its compute queue\n", ctx.info().name);
+      return 1;
+    }
+    // Arenas first: the cases' tensors live in them.
+    std::vector<Arena> arenas;
+    arenas.reserve(sizes.size());
+    std::vector<std::vector<Case>> sized(sizes.size());
+    for (size_t s = 0; s < sizes.size(); ++s) {
+      arenas.emplace_back(ctx, static_cast<uint64_t>(sizes[s]) * 4 + 4096);
+      add_cases(ctx, arenas.back(), sizes[s], sized[s]);
+    }
+    // Round-robin replays: every round times each kernel once, so a change in machine load (the cores may
+    // be shared) shifts all kernels alike instead of whichever happened to run at the time.
+    for (auto& cases : sized) {
+      for (Case& c : cases) c.rec->run(2);  // warm-up
+      for (int r = 0; r < replays; ++r) {
+        for (Case& c : cases) {
+          c.rec->run();
+          c.ms.push_back(c.rec->timings().at(0).milliseconds);
+        }
+      }
+    }
+    fmt::print("device: {} ({}), p = {}, median of {} replays, GPU timestamps\n\n", ctx.info().name,
+               ctx.info().driver, kP, replays);
+    fmt::print("| kernel | elements | GB/s | % of copy | extra bytes/element kept for backward |\n");
+    fmt::print("|---|---:|---:|---:|---:|\n");
+    for (auto& cases : sized) {
+      const double copy = gbps(cases.front().bytes, median(cases.front().ms));
+      for (const Case& c : cases) {
+        const double rate = gbps(c.bytes, median(c.ms));
+        fmt::print("| {} | {} | {:.2f} | {:.0f}% | {} |\n", c.name, c.elements, rate, 100.0 * rate / copy,
+                   c.extra_bytes);
+      }
+    }
+    fmt::print("\nGB/s counts the bytes each kernel reads and writes (8 per element; 12 for relu backward). "
+               "PyTorch's dropout keeps a 1-byte mask per element for backward; these kernels keep none.\n");
+  } catch (const Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,46 @@
+#version 450
+// db = Σ over rows of dy: the bias gradient of Linear. dy (M, N) row-major, db (N). Written (=), not
+// accumulated. Deterministic: the order of summation depends only on M and the workgroup shape.
+//
+// A workgroup owns COLS consecutive columns and has ROWS invocations per column. Invocation (col, slice)
+// sums rows slice, slice + ROWS, ...; neighbouring invocations read neighbouring columns of the same row,
+// so every row read is contiguous across the workgroup. The ROWS partial sums of a column are then added
+// in shared memory. ROWS = 1 skips shared memory and barriers altogether (ops/elementwise.cpp picks it
+// on lavapipe, where it is fastest).
+layout(local_size_x_id = 0, local_size_y_id = 1) in;  // (COLS, ROWS); ROWS a power of two
+
+layout(binding = 0) readonly buffer DY { float dy[]; };   // (M, N)
+layout(binding = 1) writeonly buffer DB { float db[]; };  // (N)
+layout(push_constant) uniform Params {
+  uint rows;  // M
+  uint cols;  // N
+};
+
+shared float partial[gl_WorkGroupSize.y][gl_WorkGroupSize.x];
+
+void main() {
+  // Push constants are read once, outside all control flow (inside it, llvmpipe gathers them per lane).
+  const uint row_count = rows, col_count = cols;
+  const uint lane = gl_LocalInvocationID.x, slice = gl_LocalInvocationID.y;
+  const uint block_stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  // Column blocks are grid-strided, so any N fits the device's workgroup-count limit. The loop bound is
+  // the same for the whole workgroup, which keeps the barriers below in uniform control flow.
+  for (uint block = gl_WorkGroupID.x * gl_WorkGroupSize.x; block < col_count; block += block_stride) {
+    const uint col = block + lane;
+    float sum = 0.0;
+    if (col < col_count) {
+      for (uint row = slice; row < row_count; row += gl_WorkGroupSize.y) sum += dy[row * col_count + col];
+    }
+    if (gl_WorkGroupSize.y == 1) {
+      if (col < col_count) db[col] = sum;
+      continue;
+    }
+    barrier();  // the previous column block's reads of `partial` are done
+    partial[slice][lane] = sum;
+    for (uint half_rows = gl_WorkGroupSize.y >> 1; half_rows > 0u; half_rows >>= 1) {
+      barrier();
+      if (slice < half_rows) partial[slice][lane] += partial[slice + half_rows][lane];
+    }
+    if (slice == 0u && col < col_count) db[col] = partial[0][lane];
+  }
+}

@@ -1,0 +1,54 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Element-wise dropout, forward and backward: y = keep ? x * scale : 0. Backward is the same computation
+// on (dy -> dx) with the forward's (seed, step, layer): it regenerates the forward's mask instead of
+// reading a stored one. The spec of this shader is reference/dropout.hpp.
+//
+// Each invocation handles quads of four consecutive elements 4q .. 4q+3, the four elements whose keep
+// decisions one Philox call yields (dropout_keep4, the mask contract in dropout_mask.glsl).
+//
+// A dropped element is written as +0 by a select, never as x * 0, so p = 1 gives exact zeros even for
+// inf or NaN inputs. With DRAW_MASK = false (eval mode with vanilla scaling) every element is kept,
+// y = x * scale, and no random number is drawn.
+//
+// Written for lavapipe as much as for GPUs: x is read unconditionally and the mask only selects the
+// result (a load under a random mask costs llvmpipe a mispredicted branch per lane), and the push
+// constants are read once, outside all control flow (inside it, llvmpipe gathers them per lane).
+layout(local_size_x_id = 0) in;                        // workgroup size
+layout(constant_id = 1) const bool DRAW_MASK = true;  // false: eval mode, y = x * scale
+
+#include "dropout_mask.glsl"
+
+layout(binding = 0) readonly buffer X { float x[]; };      // (n)
+layout(binding = 1) writeonly buffer Y { float y[]; };     // (n); may be the same memory as x
+layout(binding = 2) readonly buffer Step { uint step[]; };  // (2): the 64-bit step counter, low word first
+layout(push_constant) uniform Params {
+  uint seed_lo;    // 64-bit seed, low word
+  uint seed_hi;    // and high word
+  uint n;          // element count
+  uint layer;      // the dropout layer's id
+  uint threshold;  // keep iff (word >> 8) < threshold; ref::keep_threshold(p)
+  float scale;     // applied to kept elements; ref::dropout_scale(p, scaling, training)
+};
+
+void main() {
+  const uvec2 seed = uvec2(seed_lo, seed_hi);
+  // The step lives in device memory so one recorded training step replays with a new mask each time.
+  const uvec2 current_step = uvec2(step[0], step[1]);
+  const uint count = n;
+  const uint layer_id = layer;
+  const uint keep_below = threshold;
+  const float factor = scale;
+  const uint quads = (count >> 2) + ((count & 3u) != 0u ? 1u : 0u);  // written this way: n + 3 may overflow
+  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  for (uint q = gl_GlobalInvocationID.x; q < quads; q += stride) {
+    const bvec4 keep = DRAW_MASK ? dropout_keep4(seed, current_step, layer_id, q, keep_below) : bvec4(true);
+    const uint i = q << 2;
+    for (uint k = 0u; k < 4u; ++k) {
+      if (k < count - i) {  // the last quad may be partial
+        const float v = x[i + k];
+        y[i + k] = mix(0.0, v * factor, keep[k]);  // mix with a bool is a select
+      }
+    }
+  }
+}

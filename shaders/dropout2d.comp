@@ -1,0 +1,65 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Channel-wise dropout (Dropout2d / Dropout1d), forward and backward: x (N, C, H, W) or (N, C, L) is seen
+// as N*C channels of S = H*W or L elements; one keep decision per channel, shared by its S elements:
+// y = keep[channel] ? x * scale : 0. Backward is the same computation on (dy -> dx) with the forward's
+// (seed, step, layer). The spec of this shader is reference/dropout2d.hpp. Eval mode is element-wise and
+// uses dropout.comp.
+//
+// Each invocation handles one position s of one channel quad 4Q .. 4Q+3 (the channels whose decisions
+// one Philox call yields), i.e. the four elements (4Q + k)*S + s. Neighbouring invocations take
+// neighbouring positions, so each of the four accesses is contiguous across a subgroup. A dropped element
+// is written as +0 by a select, so p = 1 gives exact zeros even for inf or NaN inputs.
+layout(local_size_x_id = 0) in;  // workgroup size
+
+#include "dropout_mask.glsl"
+
+layout(binding = 0) readonly buffer X { float x[]; };      // (channels, spatial)
+layout(binding = 1) writeonly buffer Y { float y[]; };     // (channels, spatial); may be the same memory as x
+layout(binding = 2) readonly buffer Step { uint step[]; };  // (2): the 64-bit step counter, low word first
+layout(push_constant) uniform Params {
+  uint seed_lo;    // 64-bit seed, low word
+  uint seed_hi;    // and high word
+  uint channels;   // N*C; the mask element of channel c of sample n is n*C + c
+  uint spatial;    // S, elements per channel (>= 1)
+  uint layer;      // the dropout layer's id
+  uint threshold;  // keep iff (word >> 8) < threshold; ref::keep_threshold(p)
+  float scale;     // applied to kept elements; ref::dropout_scale(p, scaling, true)
+};
+
+void main() {
+  // Push constants are read once, outside all control flow (inside it, llvmpipe gathers them per lane).
+  const uvec2 seed = uvec2(seed_lo, seed_hi);
+  // The step lives in device memory so one recorded training step replays with a new mask each time.
+  const uvec2 current_step = uvec2(step[0], step[1]);
+  const uint channel_count = channels;
+  const uint size = spatial;
+  const uint layer_id = layer;
+  const uint keep_below = threshold;
+  const float factor = scale;
+  const uint channel_quads = (channel_count >> 2) + ((channel_count & 3u) != 0u ? 1u : 0u);
+
+  // Work item t = Q*S + s, grid-strided. (Q, s) advance by the stride without a division per step.
+  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  const uint stride_quads = stride / size, stride_rest = stride - stride_quads * size;
+  uint quad = gl_GlobalInvocationID.x / size;
+  uint s = gl_GlobalInvocationID.x - quad * size;
+  while (quad < channel_quads) {
+    const bvec4 keep = dropout_keep4(seed, current_step, layer_id, quad, keep_below);
+    const uint first = quad << 2;  // the quad's first channel
+    const uint base = first * size + s;
+    for (uint k = 0u; k < 4u; ++k) {
+      if (k < channel_count - first) {  // the last channel quad may be partial
+        const uint i = base + k * size;
+        const float v = x[i];
+        y[i] = mix(0.0, v * factor, keep[k]);  // mix with a bool is a select
+      }
+    }
+    s += stride_rest;
+    quad += stride_quads;
+    if (s >= size) {
+      s -= size;
+      ++quad;
+    }
+  }
+}
