@@ -230,9 +230,11 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
                                       tiling.shared ? 1u : 0u,
                                       tm,
                                       tn,
-                                      tiling.shared ? tiling.tile_m : tm,
-                                      tiling.shared ? tiling.tile_n : lanes * tn,
-                                      tiling.shared ? tiling.tile_k : 4 * lanes,
+                                      // The shared-memory tiles; 1 x 1 on the register path, which declares
+                                      // the shared arrays too but does not use them.
+                                      tiling.shared ? tiling.tile_m : 1,
+                                      tiling.shared ? tiling.tile_n : 1,
+                                      tiling.shared ? tiling.tile_k : 1,
                                       o.transposed ? 1u : 0u,
                                       z4};
   const Kernel& kernel = rec.context().kernel("matmul", spec);

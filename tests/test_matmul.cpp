@@ -28,7 +28,7 @@ struct Case {
 };
 
 std::string describe(const Case& c, const std::string& path) {
-  return fmt::format("matmul forward, c ({}, {}), K {}{}{}{}, {}", c.M, c.N, c.K, c.trans_a ? ", aT" : "",
+  return fmt::format("matmul, c ({}, {}), K {}{}{}{}, {}", c.M, c.N, c.K, c.trans_a ? ", aT" : "",
                      c.trans_b ? ", bT" : "", c.bias ? ", bias" : "", path);
 }
 
@@ -112,13 +112,14 @@ TEST_CASE("matmul matches the reference on aligned shapes (vec4 loads and stores
 }
 
 TEST_CASE("matmul serves Linear's three products with the device's own tiling") {
-  // Forward Y = X·Wᵀ + b, dX = dY·W and dW = dYᵀ·X with matmul_tiling(): a 784 -> 1024 layer at batch
-  // 128 (smaller for the backward products, with edges, still taking the largest block), and the forward
-  // of a 1024 -> 10 output layer.
+  // Forward Y = X·Wᵀ + b, dX = dY·W and dW = dYᵀ·X with matmul_tiling(): a 784 -> 1024 layer at batch 128
+  // (smaller backward products, with edges, still taking the largest block), and a 784 -> 10 one.
   check_case({128, 1024, 784, false, true, true});
   check_case({100, 260, 512, false, false, false});
   check_case({260, 196, 64, true, false, false});
   check_case({128, 10, 784, false, true, true});
+  check_case({128, 784, 10, false, false, false});
+  check_case({10, 784, 128, true, false, false});
 }
 
 TEST_CASE("matmul with empty sizes records nothing, or the bias for K = 0") {
