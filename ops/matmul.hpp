@@ -1,17 +1,23 @@
 #pragma once
-// C = op(A)·op(B) (+ bias per column), f32, tiled in shared memory with register blocking.
+// C = op(A)·op(B) (+ bias per column), f32: tiled in shared memory with register blocking on GPUs,
+// register blocks read straight from the buffers on CPU devices (lavapipe), see shaders/matmul.comp.
 // Serves Linear: forward Y = X·Wᵀ + b (trans_b), backward dX = dY·W and dW = dYᵀ·X (trans_a).
-// CPU reference: reference/matmul.hpp. Shader: shaders/matmul.comp.
+// CPU reference: reference/matmul.hpp.
 
 #include "runtime/context.hpp"
 #include "runtime/recorder.hpp"
 #include "runtime/tensor.hpp"
 
+#include <cstdint>
+#include <string>
+
 namespace vkdrop::ops {
 
 // c: (M, N); a: (M, K), or (K, M) when trans_a; b: (K, N), or (N, K) when trans_b;
-// bias: (N) added to every row of c, or nullptr. Any M, N, K >= 0 (not only tile multiples).
-// Throws ShapeError naming the tensors and shapes when they do not chain.
+// bias: (N) added to every row of c, or nullptr. Any M, N, K >= 0 (not only tile multiples); M = 0 or
+// N = 0 records nothing, K = 0 writes c = bias (or 0), as the reference and torch.mm do.
+// Throws ShapeError naming the tensors and shapes when they do not chain, ArgumentError for a tensor that
+// is not f32 or an output that overlaps an input.
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
             const Tensor* bias = nullptr);
 
@@ -20,7 +26,21 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
 struct MatmulTiling {
   uint32_t tile_m, tile_n, tile_k;   // output tile per workgroup, and K-slice staged in shared memory
   uint32_t thread_m, thread_n;       // outputs per invocation (register block)
+  // true: stage tiles in shared memory (GPUs). false (CPU devices): a workgroup is one subgroup with no
+  // shared memory, each invocation a thread_m x thread_n block read straight from the buffers; tile_m =
+  // thread_m, tile_n = subgroup size * thread_n, tile_k = 4 (the k-step of one vec4 load). thread_m and
+  // thread_n are then upper bounds: small matrices get smaller blocks (see matmul.cpp).
+  bool shared = true;
 };
 MatmulTiling matmul_tiling(const DeviceInfo& device);
+
+// matmul with an explicit tiling instead of matmul_tiling(device): for benchmarks comparing tilings and
+// for testing the shared-memory (GPU) path on a CPU device. Throws ArgumentError for a tiling the device
+// cannot run.
+void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+            const Tensor* bias, const MatmulTiling& tiling);
+
+// A description of a tiling for logs and benchmark headers, e.g. "registers 32x16 per invocation, 8 lanes".
+std::string matmul_tiling_text(const MatmulTiling& tiling);
 
 }  // namespace vkdrop::ops

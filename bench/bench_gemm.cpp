@@ -1,0 +1,177 @@
+// matmul against OpenBLAS's sgemm on the same machine, in the same run: each product is first checked
+// against OpenBLAS's result, then both are timed in three alternating rounds, so that whatever else runs
+// on the machine slows both alike. Prints one markdown table.
+//
+//   bench_gemm [--block TMxTN] [--samples N]
+//
+// --block overrides the register block of the CPU path (matmul_tiling's thread_m x thread_n), to compare
+// blocks; ours/OpenBLAS is the ratio of median times. OpenBLAS uses its default threads (all cores), as
+// lavapipe does.
+#include "ops/matmul.hpp"
+#include "runtime/context.hpp"
+#include "runtime/error.hpp"
+#include "runtime/recorder.hpp"
+#include "runtime/tensor.hpp"
+
+#include <cblas.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace vkdrop;
+
+namespace {
+
+struct Product {
+  int M, N, K;
+  bool trans_a, trans_b;
+  const char* role;  // which Linear pass has this shape and these transposes
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+void sgemm(const Product& p, const float* a, const float* b, float* c) {
+  const int lda = p.trans_a ? p.M : p.K, ldb = p.trans_b ? p.K : p.N;
+  cblas_sgemm(CblasRowMajor, p.trans_a ? CblasTrans : CblasNoTrans, p.trans_b ? CblasTrans : CblasNoTrans, p.M,
+              p.N, p.K, 1.0f, a, lda, b, ldb, 0.0f, c, p.N);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int samples = 7;
+  uint32_t block_m = 0, block_n = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--block") == 0 && i + 1 < argc) {
+      if (std::sscanf(argv[++i], "%ux%u", &block_m, &block_n) != 2) {
+        fmt::print(stderr, "--block wants TMxTN, e.g. 16x16\n");
+        return 2;
+      }
+    } else if (std::strcmp(argv[i], "--samples") == 0 && i + 1 < argc) {
+      samples = std::max(1, std::atoi(argv[++i]));
+    } else {
+      fmt::print(stderr, "usage: bench_gemm [--block TMxTN] [--samples N]\n");
+      return 2;
+    }
+  }
+
+  try {
+    Context ctx;
+    ops::MatmulTiling tiling = ops::matmul_tiling(ctx.info());
+    if (block_m > 0) {
+      const uint32_t lanes = tiling.shared ? 1 : tiling.tile_n / tiling.thread_n;
+      tiling.thread_m = block_m;
+      tiling.thread_n = block_n;
+      tiling.tile_m = tiling.shared ? tiling.tile_m : block_m;
+      tiling.tile_n = tiling.shared ? tiling.tile_n : lanes * block_n;
+    }
+    fmt::print("device: {} ({})\n", ctx.info().name, ctx.info().driver);
+    fmt::print("tiling: {}\n", ops::matmul_tiling_text(tiling));
+    fmt::print("OpenBLAS: {} (core {}, {} threads)", openblas_get_config(), openblas_get_corename(),
+               openblas_get_num_threads());
+    if (const char* core = std::getenv("OPENBLAS_CORETYPE")) fmt::print(", OPENBLAS_CORETYPE={}", core);
+    fmt::print("\ntimes: median of 3 rounds of {} samples each, vkdrop (wall time of Recorder::run replaying the "
+               "product) and OpenBLAS (cblas_sgemm) alternating, after a warm-up run\n\n",
+               samples);
+
+    const std::vector<Product> products = {
+        {128, 1024, 784, false, true, "Linear forward, 784 -> 1024, batch 128"},
+        {128, 1024, 1024, false, true, "Linear forward, 1024 -> 1024"},
+        {1024, 1024, 128, true, false, "Linear dW = dYT X"},
+        {128, 10, 1024, false, true, "Linear forward, 1024 -> 10"},
+        {1024, 1024, 1024, false, false, "square, dX = dY W"},
+    };
+
+    std::vector<std::string> rows;
+    bool all_correct = true;
+    for (const Product& p : products) {
+      const int64_t M = p.M, N = p.N, K = p.K;
+      const auto av = random_floats(size_t(M * K), 1), bv = random_floats(size_t(K * N), 2);
+      Arena arena(ctx);
+      // a (M, K) or (K, M); b (K, N) or (N, K); c (M, N).
+      Tensor a = make_tensor(arena, p.trans_a ? Shape{K, M} : Shape{M, K}, DType::f32, "a");
+      Tensor b = make_tensor(arena, p.trans_b ? Shape{N, K} : Shape{K, N}, DType::f32, "b");
+      Tensor c = make_tensor(arena, {M, N}, DType::f32, "c");
+      upload(ctx, a, std::span<const float>(av));
+      upload(ctx, b, std::span<const float>(bv));
+      Recorder rec(ctx);
+      ops::matmul(rec, c, a, b, p.trans_a, p.trans_b, nullptr, tiling);
+      rec.finish();
+      rec.run();  // warm-up; on lavapipe the first run also compiles the kernel
+
+      // Check against OpenBLAS: the largest difference relative to the largest element.
+      std::vector<float> want(size_t(M * N));
+      sgemm(p, av.data(), bv.data(), want.data());
+      const std::vector<float> got = download_f32(ctx, c);
+      double diff = 0, scale = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        diff = std::max(diff, double(std::abs(got[i] - want[i])));
+        scale = std::max(scale, double(std::abs(want[i])));
+      }
+      const double rel = diff / std::max(scale, 1e-30);
+      const bool correct = rel < 1e-5;
+      all_correct = all_correct && correct;
+
+      // A sample is `reps` back-to-back products, at least ~20 ms of work, so the submission overhead of
+      // a Recorder::run (tens of microseconds) does not count against the small shapes: vkdrop replays the
+      // recording reps times in one submission, OpenBLAS is called reps times.
+      const double flops = 2.0 * double(M) * double(N) * double(K);
+      const uint32_t reps = static_cast<uint32_t>(std::clamp(2e-2 / (flops / 5e9), 1.0, 1000.0));
+      // Three rounds of each, not interleaved sample by sample: OpenBLAS's threads keep spinning for a
+      // while after a call and would take a core from lavapipe's. Hence also the pause before ours.
+      std::vector<double> ours, theirs;
+      for (int round = 0; round < 3; ++round) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        for (int s = 0; s < samples; ++s) {
+          const auto start = std::chrono::steady_clock::now();
+          rec.run(reps);
+          ours.push_back(seconds_since(start) / reps);
+        }
+        for (int s = 0; s < samples; ++s) {
+          const auto start = std::chrono::steady_clock::now();
+          for (uint32_t r = 0; r < reps; ++r) sgemm(p, av.data(), bv.data(), want.data());
+          theirs.push_back(seconds_since(start) / reps);
+        }
+      }
+      const double ours_gf = flops / median(ours) / 1e9, theirs_gf = flops / median(theirs) / 1e9;
+      const char* op = p.trans_a ? (p.trans_b ? "aT bT" : "aT b") : (p.trans_b ? "a bT" : "a b");
+      rows.push_back(fmt::format("| {} | {} | {} | {} | {:.1f} | {:.1f} | {:.2f} | {:.1e}{} | {} |", M, N, K, op, ours_gf,
+                                 theirs_gf, ours_gf / theirs_gf, rel, correct ? "" : " WRONG", p.role));
+    }
+
+    fmt::print("| M | N | K | op | vkdrop GFLOP/s | OpenBLAS GFLOP/s | ours/OpenBLAS | max rel. diff | shape |\n");
+    fmt::print("|---|---|---|---|---|---|---|---|---|\n");
+    for (const std::string& row : rows) fmt::print("{}\n", row);
+    if (!all_correct) {
+      fmt::print(stderr, "vkdrop's product differs from OpenBLAS's beyond 1e-5 of the largest element\n");
+      return 1;
+    }
+  } catch (const Error& e) {
+    fmt::print(stderr, "bench_gemm: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

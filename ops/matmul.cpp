@@ -1,0 +1,266 @@
+#include "ops/matmul.hpp"
+
+#include "ops/launch.hpp"
+#include "runtime/error.hpp"
+#include "runtime/kernel.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <thread>
+#include <vector>
+
+namespace vkdrop::ops {
+namespace {
+
+// Push constants of matmul.comp; keep in step with its Params block.
+struct MatmulParams {
+  uint32_t R, Q, K;
+  uint32_t ldx, ldy;
+  uint32_t zr, zq;
+  uint32_t bias_mode;  // 0: none, 1: bias[q], 2: bias[r]
+};
+
+// The product as the shader sees it: Z (R, Q) = X (R, K) · Y (K, Q), where Z is C or Cᵀ.
+struct Oriented {
+  bool transposed;         // Z = Cᵀ: X = op(B)ᵀ, Y = op(A)ᵀ
+  uint32_t R, Q;
+  bool x_k, y_k;           // X, Y stored k-contiguous
+  uint32_t ldx, ldy;       // their row strides as stored
+  const Tensor* x;
+  const Tensor* y;
+};
+
+Oriented orient(bool transposed, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, uint32_t M,
+                uint32_t N, uint32_t K) {
+  // a is stored (M, K), or (K, M) when trans_a; b is (K, N), or (N, K) when trans_b.
+  const uint32_t lda = trans_a ? M : K, ldb = trans_b ? K : N;
+  if (!transposed) return {false, M, N, !trans_a, trans_b, lda, ldb, &a, &b};
+  // Cᵀ = op(B)ᵀ·op(A)ᵀ: op(B)ᵀ(n, k) = op(B)(k, n) is k-contiguous when b is stored (N, K), and
+  // op(A)ᵀ(k, m) = op(A)(m, k) is k-contiguous when a is stored (M, K).
+  return {true, N, M, trans_b, !trans_a, ldb, lda, &b, &a};
+}
+
+uint32_t ceil_div(uint32_t n, uint32_t d) { return (n + d - 1) / d; }
+
+// vec4 loads need every quad of X and Y 16-byte aligned: row strides multiples of 4 (for an r- or
+// q-contiguous operand that is R or Q, so its quads never straddle the edge).
+bool vec4_loads(const Oriented& o) { return o.ldx % 4 == 0 && o.ldy % 4 == 0; }
+
+// A multiple of 4, at least 4, at most n (rounded down).
+uint32_t quad_multiple(uint32_t n) { return std::max(4u, n / 4 * 4); }
+
+struct RegisterChoice {
+  Oriented o;
+  uint32_t tm, tn;
+};
+
+// The register path's block for this product: the tiling's, a quarter of its rows, or an eighth of its
+// rows and half its columns (few sizes, because each is a pipeline that LLVM compiles for up to 2 s), in
+// either orientation. Per 8 k-steps a tm x tn block costs about 300 instructions per vec4 load (lavapipe's
+// per-lane load loop; some 170 per scalar load) for tm/4 loads of X (tm with scalar loads) and 2*tn of Y
+// (8*tn), 21 per accumulator update and 8 shuffles per row; workgroups run in waves over the cores. Ties
+// keep the earlier candidate: the larger block, C before Cᵀ.
+RegisterChoice choose_registers(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, uint32_t M,
+                                uint32_t N, uint32_t K, const MatmulTiling& tiling, uint32_t lanes) {
+  const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::array<std::array<uint32_t, 2>, 3> blocks = {{{tiling.thread_m, tiling.thread_n},
+                                                          {quad_multiple(tiling.thread_m / 4), tiling.thread_n},
+                                                          {quad_multiple(tiling.thread_m / 8), quad_multiple(tiling.thread_n / 2)}}};
+  RegisterChoice best{};
+  double best_cost = -1;
+  for (bool transposed : {false, true}) {
+    const Oriented o = orient(transposed, a, b, trans_a, trans_b, M, N, K);
+    const bool vec4 = vec4_loads(o);
+    for (auto [tm, tn] : blocks) {
+      // Scalar loads (rows not 16-byte aligned) make the largest block's pipeline twice as slow to compile
+      // (4 s); such shapes are rare enough to do without it.
+      if (!vec4 && tm == tiling.thread_m && tn == tiling.thread_n && tm * tn > 128) continue;
+      const double tiles = double(ceil_div(o.R, tm)) * ceil_div(o.Q, lanes * tn);
+      const double waves = std::ceil(tiles / cores);
+      const double loads = vec4 ? 300.0 * (tm / 4.0 + 2.0 * tn) : 170.0 * (tm + 8.0 * tn);
+      const double cost = waves * (loads + 21.0 * tm * tn + 8.0 * tm);
+      if (best_cost < 0 || cost < best_cost) {
+        best = {o, tm, tn};
+        best_cost = cost;
+      }
+    }
+  }
+  return best;
+}
+
+// The register path needs subgroup shuffles in compute shaders and one subgroup of at least 8 lanes per
+// workgroup (it moves X values between lanes 8 k-steps at a time).
+bool register_path_runs(const Context& context, uint32_t lanes) {
+  VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceProperties2 properties{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  properties.pNext = &subgroup;
+  vkGetPhysicalDeviceProperties2(context.physical_device(), &properties);
+  return (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
+         (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) != 0 && subgroup.subgroupSize == lanes &&
+         lanes >= 8;
+}
+
+// The conventional GPU tiling: 64 x 64 per workgroup of 256, 4 x 4 per invocation, K-slices of 16.
+constexpr MatmulTiling k_shared_tiling{64, 64, 16, 4, 4, true};
+
+std::string shape_of(const Tensor& t) { return fmt::format("{} {}", t.name, shape_text(t.shape)); }
+
+void expect_f32_matrix(const Tensor& t, const char* role) {
+  if (t.dtype != DType::f32) {
+    throw ArgumentError(fmt::format("matmul: {} ({}) is {}, expected f32", role, shape_of(t), dtype_name(t.dtype)));
+  }
+  if (t.rank() != 2) throw ShapeError(fmt::format("matmul: {} ({}) is not a matrix", role, shape_of(t)));
+}
+
+void check_tiling(const MatmulTiling& t, const DeviceInfo& device) {
+  const auto refuse = [&](const std::string& why) {
+    throw ArgumentError(fmt::format("matmul: tiling {} cannot run on {}: {}", matmul_tiling_text(t), device.name, why));
+  };
+  if (t.thread_m == 0 || t.thread_n == 0 || t.tile_m == 0 || t.tile_n == 0 || t.tile_k == 0) refuse("a size is 0");
+  if (t.tile_m % t.thread_m != 0 || t.tile_n % t.thread_n != 0) refuse("tiles are not whole register blocks");
+  const uint64_t threads = uint64_t(t.tile_m / t.thread_m) * (t.tile_n / t.thread_n);
+  if (threads > device.max_workgroup_invocations || threads > device.max_workgroup_size[0])
+    refuse(fmt::format("{} invocations per workgroup", threads));
+  if (t.shared) {
+    const uint64_t bytes = uint64_t(t.tile_k) * (t.tile_m + t.tile_n) * sizeof(float);
+    if (bytes > device.max_shared_memory_bytes) refuse(fmt::format("{} bytes of shared memory", bytes));
+  } else if (t.tile_m != t.thread_m) {
+    refuse("the register path has one row of lanes (tile_m = thread_m)");
+  } else if (t.thread_m % 4 != 0 || t.thread_n % 4 != 0) {
+    refuse("the register path moves rows and columns in quads (thread_m, thread_n multiples of 4)");
+  }
+}
+
+}  // namespace
+
+MatmulTiling matmul_tiling(const DeviceInfo& device) {
+  if (device.is_cpu() && device.subgroup_size >= 8) {
+    // One subgroup per workgroup; 64 x 8 accumulators per lane measured fastest on lavapipe among the
+    // blocks LLVM compiles in about 2 s (64 x 16 is some 10% faster but takes 6 s). X is staged 32
+    // k-steps at a time.
+    const uint32_t lanes = device.subgroup_size;
+    return {64, lanes * 8, 4 * lanes, 64, 8, false};
+  }
+  return k_shared_tiling;
+}
+
+std::string matmul_tiling_text(const MatmulTiling& t) {
+  if (t.shared) {
+    return fmt::format("shared-memory tiles {}x{}, K-slice {}, {}x{} per invocation, {} invocations", t.tile_m,
+                       t.tile_n, t.tile_k, t.thread_m, t.thread_n, (t.tile_m / t.thread_m) * (t.tile_n / t.thread_n));
+  }
+  return fmt::format("register blocks up to {}x{} per lane, {} lanes per workgroup, no shared memory", t.thread_m,
+                     t.thread_n, t.tile_n / std::max(1u, t.thread_n));
+}
+
+void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+            const Tensor* bias) {
+  MatmulTiling tiling = matmul_tiling(rec.context().info());
+  if (!tiling.shared && !register_path_runs(rec.context(), tiling.tile_n / tiling.thread_n)) tiling = k_shared_tiling;
+  matmul(rec, c, a, b, trans_a, trans_b, bias, tiling);
+}
+
+void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+            const Tensor* bias, const MatmulTiling& tiling) {
+  expect_f32_matrix(c, "c");
+  expect_f32_matrix(a, "a");
+  expect_f32_matrix(b, "b");
+  // op(a) is (M, K) and op(b) is (K, N).
+  const int64_t M = trans_a ? a.dim(1) : a.dim(0), K = trans_a ? a.dim(0) : a.dim(1);
+  const int64_t Kb = trans_b ? b.dim(1) : b.dim(0), N = trans_b ? b.dim(0) : b.dim(1);
+  if (K != Kb) {
+    throw ShapeError(fmt::format("matmul: a ({}) and b ({}) do not chain: op(a) = {} is ({}, {}), op(b) = {} is "
+                                 "({}, {}); the inner sizes {} and {} differ",
+                                 shape_of(a), shape_of(b), trans_a ? "aT" : "a", M, K, trans_b ? "bT" : "b", Kb, N, K,
+                                 Kb));
+  }
+  if (c.shape != Shape{M, N}) {
+    throw ShapeError(fmt::format("matmul: c ({}) should be ({}, {}) = rows of op(a) ({}) x columns of op(b) ({})",
+                                 shape_of(c), M, N, shape_of(a), shape_of(b)));
+  }
+  if (bias != nullptr) {
+    if (bias->dtype != DType::f32)
+      throw ArgumentError(fmt::format("matmul: bias ({}) is {}, expected f32", shape_of(*bias), dtype_name(bias->dtype)));
+    if (bias->shape != Shape{N})
+      throw ShapeError(fmt::format("matmul: bias ({}) should be ({}), one per column of c ({})", shape_of(*bias), N,
+                                   shape_of(c)));
+  }
+  for (const Tensor* input : {&a, &b, bias}) {
+    if (input != nullptr && c.slice.overlaps(input->slice))
+      throw ArgumentError(fmt::format("matmul: c ({}) overlaps input {}; write the product elsewhere", shape_of(c),
+                                      shape_of(*input)));
+  }
+  const DeviceInfo& device = rec.context().info();
+  check_tiling(tiling, device);
+  const uint32_t lanes = tiling.tile_n / tiling.thread_n;
+  if (!tiling.shared && !register_path_runs(rec.context(), lanes)) {
+    throw ArgumentError(fmt::format("matmul: tiling {} needs subgroup shuffles in compute shaders with subgroups of "
+                                    "exactly {} >= 8 lanes; {} has {}",
+                                    matmul_tiling_text(tiling), lanes, device.name, device.subgroup_size));
+  }
+  const uint32_t m32 = to_u32(M, "matmul rows"), n32 = to_u32(N, "matmul columns"), k32 = to_u32(K, "matmul K");
+  if (m32 == 0 || n32 == 0) return;
+  if (k32 == 0 && bias == nullptr) {
+    rec.fill(c.slice, 0);  // an empty sum; 0.0f is all zero bits
+    return;
+  }
+
+  Oriented o;
+  uint32_t tm = tiling.thread_m, tn = tiling.thread_n;
+  if (tiling.shared) {
+    o = orient(false, a, b, trans_a, trans_b, m32, n32, k32);
+  } else {
+    RegisterChoice choice = choose_registers(a, b, trans_a, trans_b, m32, n32, k32, tiling, lanes);
+    o = choice.o;
+    tm = choice.tm;
+    tn = choice.tn;
+  }
+  const uint32_t threads = tiling.shared ? (tiling.tile_m / tm) * (tiling.tile_n / tn) : lanes;
+  // The register path reads X and Y as vec4 when their rows are 16-byte aligned, and writes c as vec4 when
+  // its rows are (N a multiple of 4: c's quads then lie along Z's columns, or along its rows when Z = Cᵀ).
+  const uint32_t vec4 = !tiling.shared && vec4_loads(o) ? 1 : 0;
+  const uint32_t z4 = !tiling.shared && n32 % 4 == 0 ? 1 : 0;
+  const std::vector<uint32_t> spec = {threads,
+                                      o.x_k ? 1u : 0u,
+                                      o.y_k ? 1u : 0u,
+                                      vec4,
+                                      tiling.shared ? 1u : 0u,
+                                      tm,
+                                      tn,
+                                      // The shared-memory tiles; 1 x 1 on the register path, which declares
+                                      // the shared arrays too but does not use them.
+                                      tiling.shared ? tiling.tile_m : 1,
+                                      tiling.shared ? tiling.tile_n : 1,
+                                      tiling.shared ? tiling.tile_k : 1,
+                                      o.transposed ? 1u : 0u,
+                                      z4};
+  const Kernel& kernel = rec.context().kernel("matmul", spec);
+
+  MatmulParams p{};
+  p.R = o.R;
+  p.Q = o.Q;
+  p.K = k32;
+  p.ldx = o.ldx;
+  p.ldy = o.ldy;
+  // c is (M, N) row-major: Z = C has strides (N, 1), Z = Cᵀ has (1, N); the bias follows C's columns,
+  // which are Z's rows when Z = Cᵀ.
+  p.zr = o.transposed ? 1 : n32;
+  p.zq = o.transposed ? n32 : 1;
+  p.bias_mode = bias == nullptr ? 0 : o.transposed ? 2 : 1;
+
+  // Bindings that are not read still need a buffer: with K = 0 the operands are empty, so the bias stands
+  // in for them; without a bias, X stands in for it.
+  const BufferSlice x = k32 > 0 ? o.x->slice : bias->slice;
+  const BufferSlice y = k32 > 0 ? o.y->slice : bias->slice;
+  const BufferSlice bias_slice = bias != nullptr ? bias->slice : x;
+  const uint32_t tile_r = tiling.shared ? tiling.tile_m : tm;
+  const uint32_t tile_q = tiling.shared ? tiling.tile_n : lanes * tn;
+  const std::array<uint32_t, 3> groups = {ceil_div(o.Q, tile_q), ceil_div(o.R, tile_r), 1};
+  rec.dispatch(kernel, {c.slice, c.slice, x, y, x, y, bias_slice}, p, groups,
+               fmt::format("matmul {}x{}x{}{}{}", M, N, K, trans_a ? " aT" : "", trans_b ? " bT" : ""));
+}
+
+}  // namespace vkdrop::ops

@@ -1,0 +1,186 @@
+// matmul against reference::matmul (double accumulation): every transpose combination, odd shapes that are
+// not tile multiples, with and without bias, empty products, both shader paths, and the shape errors.
+//
+// Tolerance: |got - want| <= 1e-5 * sqrt(K) + 1e-5 * |want|. Inputs are uniform in [-1, 1]; an f32 sum of K
+// such products drifts from the exact one by about 2e-8 * K (a random walk of roundings of partial sums of
+// size ~sqrt(K)/3), well inside 1e-5 * sqrt(K) for any K here, while a wrong element or a missed k-step is
+// off by ~0.1 or more.
+#include "gpu.hpp"
+
+#include "ops/matmul.hpp"
+#include "reference/matmul.hpp"
+#include "runtime/error.hpp"
+#include "runtime/recorder.hpp"
+#include "runtime/tensor.hpp"
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace vkdrop;
+
+namespace {
+
+struct Case {
+  int M, N, K;
+  bool trans_a, trans_b, bias;
+};
+
+std::string describe(const Case& c, const std::string& path) {
+  return fmt::format("matmul, c ({}, {}), K {}{}{}{}, {}", c.M, c.N, c.K, c.trans_a ? ", aT" : "",
+                     c.trans_b ? ", bT" : "", c.bias ? ", bias" : "", path);
+}
+
+// Runs one product on the GPU and compares it with the CPU reference.
+void check_case(const Case& cs, const std::optional<ops::MatmulTiling>& tiling = std::nullopt) {
+  Context& ctx = test::context();
+  const std::string what = describe(cs, tiling ? ops::matmul_tiling_text(*tiling) : "default tiling");
+  INFO(what);
+  const int64_t M = cs.M, N = cs.N, K = cs.K;
+  Arena arena(ctx, 16 << 20);
+  // a (M, K) or (K, M); b (K, N) or (N, K); c (M, N); bias (N).
+  Tensor a = make_tensor(arena, cs.trans_a ? Shape{K, M} : Shape{M, K}, DType::f32, "a");
+  Tensor b = make_tensor(arena, cs.trans_b ? Shape{N, K} : Shape{K, N}, DType::f32, "b");
+  Tensor c = make_tensor(arena, {M, N}, DType::f32, "c");
+  Tensor bias = make_tensor(arena, {N}, DType::f32, "bias");
+  const auto av = test::random_floats(size_t(M * K), 11), bv = test::random_floats(size_t(K * N), 12);
+  const auto biasv = test::random_floats(size_t(N), 13);
+  if (M * K > 0) upload(ctx, a, std::span<const float>(av));
+  if (K * N > 0) upload(ctx, b, std::span<const float>(bv));
+  if (N > 0) upload(ctx, bias, std::span<const float>(biasv));
+
+  Recorder rec(ctx);
+  if (M * N > 0) rec.fill(c.slice, 0x7fc00000u);  // NaN: an element the kernel misses cannot pass
+  if (tiling) {
+    ops::matmul(rec, c, a, b, cs.trans_a, cs.trans_b, cs.bias ? &bias : nullptr, *tiling);
+  } else {
+    ops::matmul(rec, c, a, b, cs.trans_a, cs.trans_b, cs.bias ? &bias : nullptr);
+  }
+  rec.run();
+  if (M * N == 0) return;
+
+  std::vector<float> want(size_t(M * N));
+  ref::matmul(want.data(), av.data(), bv.data(), cs.M, cs.N, cs.K, cs.trans_a, cs.trans_b);
+  if (cs.bias) {
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) want[size_t(m * N + n)] += biasv[size_t(n)];
+  }
+  test::expect_close(download_f32(ctx, c), want, 1e-5 * std::sqrt(double(std::max<int64_t>(K, 1))), 1e-5, what);
+}
+
+// Most cases run with smaller register blocks than matmul_tiling() gives a CPU device: the same shader
+// code with other specialization constants, which LLVM compiles in a tenth of the time (the largest block
+// takes lavapipe about 2.5 s per variant; the Linear case below runs those). GPUs use their own tiling.
+std::optional<ops::MatmulTiling> test_tiling() {
+  const DeviceInfo& device = test::context().info();
+  ops::MatmulTiling tiling = ops::matmul_tiling(device);
+  if (tiling.shared) return std::nullopt;
+  const uint32_t lanes = tiling.tile_n / tiling.thread_n;
+  return ops::MatmulTiling{16, lanes * 8, tiling.tile_k, 16, 8, false};
+}
+
+void check_all_transposes(int M, int N, int K, const std::optional<ops::MatmulTiling>& tiling = test_tiling()) {
+  for (bool trans_a : {false, true}) {
+    for (bool trans_b : {false, true}) check_case({M, N, K, trans_a, trans_b, (M + N + K) % 2 == 0}, tiling);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("matmul matches the reference for every transpose combination at odd shapes") {
+  // Not multiples of 4 (scalar loads and stores, the K remainder), single rows and columns, and shapes
+  // whose edges cut through the register blocks.
+  for (auto [M, N, K] : {std::array{1, 1, 1}, std::array{7, 33, 129}, std::array{1000, 7, 129},
+                         std::array{33, 1, 7}, std::array{5, 3, 2}}) {
+    check_all_transposes(M, N, K);
+  }
+  check_case({129, 65, 33, false, false, true}, test_tiling());
+  check_case({129, 65, 33, true, true, false}, test_tiling());
+}
+
+TEST_CASE("matmul matches the reference on aligned shapes (vec4 loads and stores)") {
+  // Multiples of 4 that are not multiples of the blocks, K remainders of the 32-step chunks, Z = Cᵀ with
+  // vec4 stores along its rows (128 x 20), and K = 10 where only the r- and q-contiguous operands
+  // (aT, b) can be read as vec4.
+  for (auto [M, N, K] : {std::array{12, 100, 64}, std::array{4, 4, 4}, std::array{300, 44, 36}}) {
+    check_all_transposes(M, N, K);
+  }
+  check_case({128, 20, 12, false, true, true}, test_tiling());
+  check_case({128, 20, 12, true, false, false}, test_tiling());
+  check_case({12, 260, 10, true, false, true}, test_tiling());
+}
+
+TEST_CASE("matmul serves Linear's three products with the device's own tiling") {
+  // Forward Y = X·Wᵀ + b, dX = dY·W and dW = dYᵀ·X with matmul_tiling(): a 784 -> 1024 layer at batch 128
+  // (smaller backward products, with edges, still taking the largest block), and a 784 -> 10 one.
+  check_case({128, 1024, 784, false, true, true});
+  check_case({100, 260, 512, false, false, false});
+  check_case({260, 196, 64, true, false, false});
+  check_case({128, 10, 784, false, true, true});
+  check_case({128, 784, 10, false, false, false});
+  check_case({10, 784, 128, true, false, false});
+}
+
+TEST_CASE("matmul with empty sizes records nothing, or the bias for K = 0") {
+  check_case({0, 5, 3, false, false, true});
+  check_case({4, 0, 3, false, true, false});
+  check_case({3, 5, 0, false, false, false});  // an empty sum: c = 0
+  check_case({3, 5, 0, true, true, true});     // c = bias in every row
+  Context& ctx = test::context();
+  Arena arena(ctx, 1 << 20);
+  Tensor a = make_tensor(arena, {0, 3}), b = make_tensor(arena, {3, 4}), c = make_tensor(arena, {0, 4});
+  Recorder rec(ctx);
+  ops::matmul(rec, c, a, b, false, false);
+  CHECK(rec.dispatch_count() == 0);
+}
+
+TEST_CASE("matmul's shared-memory (GPU) path matches the reference") {
+  // The tiling matmul_tiling() gives GPUs, here on whatever device runs the tests, and a smaller one with
+  // 2 x 4 blocks.
+  const ops::MatmulTiling gpu{64, 64, 16, 4, 4, true};
+  const ops::MatmulTiling small{16, 32, 8, 2, 4, true};
+  check_all_transposes(70, 65, 20, gpu);
+  check_case({7, 33, 129, false, true, true}, gpu);
+  check_case({70, 65, 20, true, false, true}, small);
+}
+
+TEST_CASE("matmul's register (CPU) path matches the reference with another block size") {
+  Context& ctx = test::context();
+  if (ops::matmul_tiling(ctx.info()).shared) {
+    WARN("this device runs matmul's shared-memory path; the register path is for CPU devices");
+    return;
+  }
+  const uint32_t lanes = ctx.info().subgroup_size;
+  const ops::MatmulTiling wide{12, lanes * 12, 4 * lanes, 12, 12, false};
+  check_case({40, 100, 20, false, true, true}, wide);
+  check_case({40, 100, 20, true, false, false}, wide);
+}
+
+TEST_CASE("matmul rejects shapes that do not chain and a bias of the wrong length") {
+  Context& ctx = test::context();
+  Arena arena(ctx, 1 << 20);
+  Tensor x = make_tensor(arena, {128, 784}, DType::f32, "x");
+  Tensor w = make_tensor(arena, {100, 783}, DType::f32, "w");
+  Tensor y = make_tensor(arena, {128, 100}, DType::f32, "y");
+  Tensor w_ok = make_tensor(arena, {100, 784}, DType::f32, "w_ok");
+  Tensor b_bad = make_tensor(arena, {99}, DType::f32, "b_bad");
+  Tensor y_bad = make_tensor(arena, {128, 99}, DType::f32, "y_bad");
+  Tensor labels = make_tensor(arena, {128, 784}, DType::i32, "labels");
+  Recorder rec(ctx);
+  CHECK_THROWS_AS(ops::matmul(rec, y, x, w, false, true), ShapeError);
+  CHECK_THROWS_WITH(ops::matmul(rec, y, x, w, false, true),
+                    Catch::Matchers::Contains("x (128, 784)") && Catch::Matchers::Contains("w (100, 783)") &&
+                        Catch::Matchers::Contains("do not chain"));
+  CHECK_THROWS_AS(ops::matmul(rec, y, x, w_ok, false, false), ShapeError);  // forgot trans_b
+  CHECK_THROWS_AS(ops::matmul(rec, y_bad, x, w_ok, false, true), ShapeError);
+  CHECK_THROWS_WITH(ops::matmul(rec, y_bad, x, w_ok, false, true), Catch::Matchers::Contains("y_bad (128, 99)"));
+  CHECK_THROWS_AS(ops::matmul(rec, y, x, w_ok, false, true, &b_bad), ShapeError);
+  CHECK_THROWS_WITH(ops::matmul(rec, y, x, w_ok, false, true, &b_bad),
+                    Catch::Matchers::Contains("bias") && Catch::Matchers::Contains("b_bad (99,)"));
+  CHECK_THROWS_AS(ops::matmul(rec, y, labels, w_ok, false, true), ArgumentError);  // not f32
+  CHECK_THROWS_AS(ops::matmul(rec, x, x, w_ok, true, false), ShapeError);          // c (128, 784) != (784, 784)
+  Tensor square = make_tensor(arena, {16, 16}, DType::f32, "square");
+  CHECK_THROWS_AS(ops::matmul(rec, square, square, square, false, false), ArgumentError);  // c overlaps a
+  CHECK(rec.dispatch_count() == 0);
+}
