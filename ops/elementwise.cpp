@@ -39,14 +39,6 @@ void expect_same_or_disjoint(const char* op, const char* out_name, const Tensor&
 
 std::vector<uint32_t> workgroup(const DeviceInfo& device) { return {elementwise_workgroup(device)}; }
 
-// Workgroups for n elements. lavapipe pays a fixed cost per workgroup, so there each invocation takes
-// 16 elements through the grid-stride loop (relu forward of 1M elements: 4.1 ms instead of 8.3 ms with
-// one element per invocation); a GPU wants every element in flight at once.
-std::array<uint32_t, 3> elementwise_groups(int64_t n, const DeviceInfo& device) {
-  const int64_t per_invocation = device.is_cpu() ? 16 : 1;
-  return groups_1d(n, elementwise_workgroup(device) * per_invocation, device);
-}
-
 // bias_backward's workgroup (COLS, ROWS), see bias_backward.comp. A GPU wants 256 invocations, with rows
 // split 8 ways so that even few columns keep warps busy. lavapipe runs a workgroup's invocations as SIMD
 // lanes on one core: one invocation per column and no barriers is fastest there (128 x 1024: 0.27 ms,

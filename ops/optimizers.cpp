@@ -55,10 +55,6 @@ void check_value(const char* op, bool ok, const char* name, double value, const 
   if (!ok) throw ArgumentError(fmt::format("{}: invalid {} = {}: expected {}", op, name, value, expected));
 }
 
-std::array<uint32_t, 3> elementwise_groups(int64_t n, const DeviceInfo& device) {
-  return groups_1d(n, elementwise_workgroup(device), device);
-}
-
 }  // namespace
 
 void sgd_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, const Tensor& hyper,

@@ -17,14 +17,21 @@ layout(push_constant) uniform Params {
 };
 
 void main() {
+  // Push constants and hyper-parameters copied to locals once: lavapipe re-reads them per lane inside loops.
   const float lr = hyper[0];
   const float momentum = hyper[1];
-  for (uint i = gl_GlobalInvocationID.x; i < n; i += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
-    float grad = g[i];
-    if (weight_decay != 0.0) grad += weight_decay * w[i];
+  const uint count = n;
+  const float wd = weight_decay;
+  const bool use_nesterov = nesterov != 0u;
+  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  for (uint i = gl_GlobalInvocationID.x; i < count; i += stride) {
+    // Every load unconditional and the choices made by select: lavapipe turns a conditional load into a
+    // branch per lane. With wd = 0, g + 0·w is g.
+    const float weight = w[i];
+    const float grad = g[i] + wd * weight;
     const float velocity = momentum * v[i] + grad;
     v[i] = velocity;
-    const float step = nesterov != 0u ? grad + momentum * velocity : velocity;
-    w[i] -= lr * step;
+    const float step = use_nesterov ? grad + momentum * velocity : velocity;
+    w[i] = weight - lr * step;
   }
 }

@@ -162,11 +162,15 @@ Model::Model(Context& context, const Sequential& net, Shape sample_shape, TrainC
     auto acts = std::make_unique<Activations>();
     acts->batch = batch;
     const auto shapes = net_.shapes(with_batch(batch, sample_shape_));
+    // The gradient at boundary i is needed only if a layer before it has parameters: nobody needs dL/dx of
+    // the data, nor of what parameter-free layers (an input Dropout) made of it.
+    bool parameters_below = false;
     for (size_t i = 0; i < shapes.size(); ++i) {
       acts->act.push_back(make_tensor(arena_, shapes[i], DType::f32, fmt::format("activation {}", i)));
-      // Nobody needs the gradient of the data (i = 0).
-      acts->grad.push_back(with_grads && i > 0 ? make_tensor(arena_, shapes[i], DType::f32, fmt::format("gradient {}", i))
-                                               : Tensor{BufferSlice{}, shapes[i], DType::f32, "unused gradient"});
+      acts->grad.push_back(with_grads && parameters_below
+                               ? make_tensor(arena_, shapes[i], DType::f32, fmt::format("gradient {}", i))
+                               : Tensor{BufferSlice{}, shapes[i], DType::f32, "unused gradient"});
+      if (i < net_.size() && !net_[i].parameters().empty()) parameters_below = true;
     }
     acts->labels = make_tensor(arena_, {batch}, DType::i32, "labels");
     acts->row_loss = make_tensor(arena_, {batch}, DType::f32, "row loss");
