@@ -2,11 +2,11 @@
 // against OpenBLAS's result, then both are timed in three alternating rounds, so that whatever else runs
 // on the machine slows both alike. Prints one markdown table.
 //
-//   bench_gemm [--block TMxTN] [--samples N]
+//   bench_gemm [--block TMxTN] [--shared] [--samples N]
 //
 // --block overrides the register block of the CPU path (matmul_tiling's thread_m x thread_n), to compare
-// blocks; ours/OpenBLAS is the ratio of median times. OpenBLAS uses its default threads (all cores), as
-// lavapipe does.
+// blocks; --shared runs the shared-memory tiling matmul_tiling gives GPUs instead. ours/OpenBLAS is the
+// ratio of median times. OpenBLAS uses its default threads (all cores), as lavapipe does.
 #include "ops/matmul.hpp"
 #include "runtime/context.hpp"
 #include "runtime/error.hpp"
@@ -64,16 +64,19 @@ void sgemm(const Product& p, const float* a, const float* b, float* c) {
 int main(int argc, char** argv) {
   int samples = 7;
   uint32_t block_m = 0, block_n = 0;
+  bool shared = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--block") == 0 && i + 1 < argc) {
       if (std::sscanf(argv[++i], "%ux%u", &block_m, &block_n) != 2) {
         fmt::print(stderr, "--block wants TMxTN, e.g. 16x16\n");
         return 2;
       }
+    } else if (std::strcmp(argv[i], "--shared") == 0) {
+      shared = true;
     } else if (std::strcmp(argv[i], "--samples") == 0 && i + 1 < argc) {
       samples = std::max(1, std::atoi(argv[++i]));
     } else {
-      fmt::print(stderr, "usage: bench_gemm [--block TMxTN] [--samples N]\n");
+      fmt::print(stderr, "usage: bench_gemm [--block TMxTN] [--shared] [--samples N]\n");
       return 2;
     }
   }
@@ -81,6 +84,7 @@ int main(int argc, char** argv) {
   try {
     Context ctx;
     ops::MatmulTiling tiling = ops::matmul_tiling(ctx.info());
+    if (shared) tiling = ops::MatmulTiling{64, 64, 16, 4, 4, true};
     if (block_m > 0) {
       const uint32_t lanes = tiling.shared ? 1 : tiling.tile_n / tiling.thread_n;
       tiling.thread_m = block_m;

@@ -152,8 +152,9 @@ std::string matmul_tiling_text(const MatmulTiling& t) {
     return fmt::format("shared-memory tiles {}x{}, K-slice {}, {}x{} per invocation, {} invocations", t.tile_m,
                        t.tile_n, t.tile_k, t.thread_m, t.thread_n, (t.tile_m / t.thread_m) * (t.tile_n / t.thread_n));
   }
-  return fmt::format("register blocks up to {}x{} per lane, {} lanes per workgroup, no shared memory", t.thread_m,
-                     t.thread_n, t.tile_n / std::max(1u, t.thread_n));
+  return fmt::format("register blocks up to {}x{} per lane, {} lanes per workgroup, {} k-steps staged per lane "
+                     "and shared by subgroup shuffles, no shared memory",
+                     t.thread_m, t.thread_n, t.tile_n / std::max(1u, t.thread_n), t.tile_k);
 }
 
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,

@@ -26,10 +26,11 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
 struct MatmulTiling {
   uint32_t tile_m, tile_n, tile_k;   // output tile per workgroup, and K-slice staged in shared memory
   uint32_t thread_m, thread_n;       // outputs per invocation (register block)
-  // true: stage tiles in shared memory (GPUs). false (CPU devices): a workgroup is one subgroup with no
-  // shared memory, each invocation a thread_m x thread_n block read straight from the buffers; tile_m =
-  // thread_m, tile_n = subgroup size * thread_n, tile_k = 4 (the k-step of one vec4 load). thread_m and
-  // thread_n are then upper bounds: small matrices get smaller blocks (see matmul.cpp).
+  // true: stage tiles in shared memory (GPUs). false (CPU devices): a workgroup is one subgroup without
+  // shared memory, each lane a thread_m x thread_n block read straight from the buffers; tile_m =
+  // thread_m, tile_n = lanes * thread_n (lanes = the subgroup size, at least 8, with subgroup shuffles),
+  // tile_k = 4 * lanes (k-steps of A or B staged per lane, shared by shuffles); thread_m and thread_n are
+  // multiples of 4 and upper bounds: smaller products get smaller blocks (see matmul.cpp).
   bool shared = true;
 };
 MatmulTiling matmul_tiling(const DeviceInfo& device);

@@ -3,7 +3,7 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 // Z = X·Y (+ bias), f32. ops/matmul.cpp maps C = op(A)·op(B) onto this either directly (X = op(A), Y = op(B))
-// or transposed (Z = Cᵀ, X = op(B)ᵀ, Y = op(A)ᵀ), whichever wastes less of a tile, so the shader sees only:
+// or transposed (Z = Cᵀ, X = op(B)ᵀ, Y = op(A)ᵀ), whichever its cost model prefers, so the shader sees only:
 //   X (R, K): the "row" operand, stored k-contiguous x[r*ldx + k] (X_K = 1) or r-contiguous x[k*ldx + r];
 //   Y (K, Q): the "column" operand, stored k-contiguous y[q*ldy + k] (Y_K = 1) or q-contiguous y[k*ldy + q];
 //   Z (R, Q): z[r*zr + q*zq], plus bias[q] or bias[r] (bias_mode 1 or 2).
@@ -175,10 +175,10 @@ void main_registers() {
   }
 
   // Accumulators past the edge hold exactly the values of the row_of / column_of element they read, so
-  // storing them there again writes the same bits, from the same subgroup, in lane order: no branch per
-  // store. Every store is a loop over the lanes and LLVM takes seconds to compile TM*TN of them, so a
-  // loop that is not unrolled stores four rows per iteration, picking them out of the accumulators with
-  // selects (cheap SIMD instructions).
+  // storing them there again writes the same bits, from the same subgroup (lavapipe stores lane after
+  // lane): no branch per store. This path runs only on CPU devices. Every store is a loop over the lanes
+  // and LLVM takes seconds to compile TM*TN of them, so a loop that is not unrolled stores four rows per
+  // iteration, picking them out of the accumulators with selects (cheap SIMD instructions).
   float column_bias[TN];
   [[unroll]] for (uint j = 0; j < TN; ++j) column_bias[j] = 0.0;
   if (bias_mode == 1) {
