@@ -2,6 +2,7 @@
 // shaders/sgd_step.comp, shaders/adam_step.comp and shaders/max_norm.comp.
 #include "ops/optimizers.hpp"
 
+#include "ops/arguments.hpp"
 #include "ops/launch.hpp"
 #include "runtime/context.hpp"
 #include "runtime/error.hpp"
@@ -18,20 +19,6 @@
 namespace vkdrop::ops {
 
 namespace {
-
-// Throws ShapeError unless `tensor` (the argument `role` of `op`) has `shape`, ArgumentError unless its
-// elements are `dtype`. `why` says where the expected shape comes from.
-void check_tensor(const char* op, const char* role, const Tensor& tensor, const Shape& shape, DType dtype,
-                  const std::string& why) {
-  if (tensor.shape != shape) {
-    throw ShapeError(fmt::format("{}: {} '{}' has shape {}, expected {} ({})", op, role, tensor.name,
-                                 shape_text(tensor.shape), shape_text(shape), why));
-  }
-  if (tensor.dtype != dtype) {
-    throw ArgumentError(fmt::format("{}: {} '{}' is {}, expected {}", op, role, tensor.name,
-                                    dtype_name(tensor.dtype), dtype_name(dtype)));
-  }
-}
 
 // The state tensors are read and written in place by one invocation per element; aliasing any two of them
 // would make an update read values it has just written.

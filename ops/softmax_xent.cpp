@@ -2,6 +2,7 @@
 // shaders/softmax_xent.comp and shaders/metrics_accumulate.comp.
 #include "ops/softmax_xent.hpp"
 
+#include "ops/arguments.hpp"
 #include "ops/launch.hpp"
 #include "runtime/context.hpp"
 #include "runtime/error.hpp"
@@ -16,20 +17,6 @@
 namespace vkdrop::ops {
 
 namespace {
-
-// Throws ShapeError unless `tensor` (the argument `role` of `op`) has `shape`, ArgumentError unless its
-// elements are `dtype`. `why` says where the expected shape comes from.
-void check_tensor(const char* op, const char* role, const Tensor& tensor, const Shape& shape, DType dtype,
-                  const std::string& why) {
-  if (tensor.shape != shape) {
-    throw ShapeError(fmt::format("{}: {} '{}' has shape {}, expected {} ({})", op, role, tensor.name,
-                                 shape_text(tensor.shape), shape_text(shape), why));
-  }
-  if (tensor.dtype != dtype) {
-    throw ArgumentError(fmt::format("{}: {} '{}' is {}, expected {}", op, role, tensor.name,
-                                    dtype_name(tensor.dtype), dtype_name(dtype)));
-  }
-}
 
 void check_disjoint(const char* op, const char* out_role, const Tensor& out, const char* in_role, const Tensor& in) {
   if (out.slice.overlaps(in.slice)) {
