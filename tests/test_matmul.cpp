@@ -180,7 +180,7 @@ TEST_CASE("matmul rejects shapes that do not chain and a bias of the wrong lengt
   CHECK_THROWS_WITH(ops::matmul(rec, y, x, w_ok, false, true, &b_bad),
                     Catch::Matchers::Contains("bias") && Catch::Matchers::Contains("b_bad (99,)"));
   CHECK_THROWS_AS(ops::matmul(rec, y, labels, w_ok, false, true), ArgumentError);  // not f32
-  CHECK_THROWS_AS(ops::matmul(rec, x, x, w_ok, true, false), ShapeError);          // c (128, 784) != (784, 784)
+  CHECK_THROWS_AS(ops::matmul(rec, x, x, w_ok, true, false), ShapeError);          // xT (784, 128), w_ok (100, 784)
   Tensor square = make_tensor(arena, {16, 16}, DType::f32, "square");
   CHECK_THROWS_AS(ops::matmul(rec, square, square, square, false, false), ArgumentError);  // c overlaps a
   CHECK(rec.dispatch_count() == 0);
