@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <span>
 #include <string>
@@ -53,6 +54,21 @@ inline void expect_close(std::span<const float> got, std::span<const float> want
   if (bad > 0) {
     FAIL(fmt::format("{}: {} of {} elements differ beyond atol={} rtol={} (max |diff| {:.3g}); first:{}", what, bad,
                      got.size(), atol, rtol, worst, first));
+  }
+}
+
+// Bit-for-bit equality, so +0 and -0 (and NaN payloads) are told apart: for kernels that compute exactly
+// what their references compute (dropout's mask and scale, ReLU).
+inline void expect_bits(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  INFO(what);
+  REQUIRE(got.size() == want.size());
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && bad++ == 0) first = i;
+  }
+  if (bad > 0) {
+    FAIL(fmt::format("{}: {} of {} elements differ; first [{}] got {}, want {}", what, bad, got.size(), first,
+                     got[first], want[first]));
   }
 }
 

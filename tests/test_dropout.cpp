@@ -23,20 +23,6 @@ constexpr uint64_t kSeed = 0x0123'4567'89ab'cdefull;  // both halves of the key 
 constexpr uint64_t kStep = (uint64_t{1} << 32) + 5;    // both halves of the counter's step matter
 constexpr uint32_t kLayer = 7;
 
-// Bit-for-bit equality, so +0 and -0 (and NaN) are told apart.
-void expect_bits(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  INFO(what);
-  REQUIRE(got.size() == want.size());
-  size_t bad = 0, first = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && bad++ == 0) first = i;
-  }
-  if (bad > 0) {
-    FAIL(fmt::format("{}: {} of {} elements differ; first [{}] got {}, want {}", what, bad, got.size(), first,
-                     got[first], want[first]));
-  }
-}
-
 void set_step(Context& ctx, const Tensor& step, uint64_t value) {
   const std::vector<uint32_t> words = {static_cast<uint32_t>(value), static_cast<uint32_t>(value >> 32)};
   upload(ctx, step, std::span<const uint32_t>(words));
@@ -91,8 +77,8 @@ TEST_CASE("dropout forward and backward match the reference bit for bit") {
         std::vector<float> want_y(count), want_dx(count);
         ref::dropout_forward(want_y.data(), xs.data(), int(n), config.p, scaling, training, kSeed, kStep, kLayer);
         ref::dropout_backward(want_dx.data(), dys.data(), int(n), config.p, scaling, kSeed, kStep, kLayer);
-        expect_bits(download_f32(ctx, pr.y), want_y, "dropout forward y, " + what);
-        expect_bits(download_f32(ctx, pr.dx), want_dx, "dropout backward dx, " + what);
+        test::expect_bits(download_f32(ctx, pr.y), want_y, "dropout forward y, " + what);
+        test::expect_bits(download_f32(ctx, pr.dx), want_dx, "dropout backward dx, " + what);
       }
     }
   }
@@ -114,8 +100,8 @@ TEST_CASE("dropout runs in place") {
   std::vector<float> want_y(count), want_dx(count);
   ref::dropout_forward(want_y.data(), xs.data(), int(n), config.p, config.scaling, true, kSeed, kStep, kLayer);
   ref::dropout_backward(want_dx.data(), dys.data(), int(n), config.p, config.scaling, kSeed, kStep, kLayer);
-  expect_bits(download_f32(ctx, pr.x), want_y, "dropout forward in place");
-  expect_bits(download_f32(ctx, pr.dy), want_dx, "dropout backward in place");
+  test::expect_bits(download_f32(ctx, pr.x), want_y, "dropout forward in place");
+  test::expect_bits(download_f32(ctx, pr.dy), want_dx, "dropout backward in place");
 }
 
 TEST_CASE("dropout with p = 0 is the identity, with p = 1 exact zeros even for inf and NaN") {
@@ -131,21 +117,21 @@ TEST_CASE("dropout with p = 0 is the identity, with p = 1 exact zeros even for i
   xs[count - 1] = std::numeric_limits<float>::infinity();
   for (DropoutScaling scaling : {DropoutScaling::Inverted, DropoutScaling::Vanilla}) {
     const std::string name = scaling_name(scaling);
-    expect_bits(gpu_forward(ctx, pr, xs, {0.0, scaling, kSeed, kLayer}, true), xs, "p = 0, train, " + name);
-    expect_bits(gpu_forward(ctx, pr, xs, {0.0, scaling, kSeed, kLayer}, false), xs, "p = 0, eval, " + name);
+    test::expect_bits(gpu_forward(ctx, pr, xs, {0.0, scaling, kSeed, kLayer}, true), xs, "p = 0, train, " + name);
+    test::expect_bits(gpu_forward(ctx, pr, xs, {0.0, scaling, kSeed, kLayer}, false), xs, "p = 0, eval, " + name);
     const std::vector<float> zeros(count, 0.0f);
-    expect_bits(gpu_forward(ctx, pr, xs, {1.0, scaling, kSeed, kLayer}, true), zeros, "p = 1, train, " + name);
+    test::expect_bits(gpu_forward(ctx, pr, xs, {1.0, scaling, kSeed, kLayer}, true), zeros, "p = 1, train, " + name);
 
     upload(ctx, pr.dy, std::span<const float>(xs));
     Recorder rec(ctx);
     ops::dropout_backward(rec, pr.dx, pr.dy, {1.0, scaling, kSeed, kLayer}, pr.step);
     rec.run();
-    expect_bits(download_f32(ctx, pr.dx), zeros, "p = 1, backward, " + name);
+    test::expect_bits(download_f32(ctx, pr.dx), zeros, "p = 1, backward, " + name);
   }
   // Eval with vanilla scaling and p = 1 multiplies by 0: inf and NaN stay NaN, as in the reference.
   std::vector<float> want(count);
   ref::dropout_forward(want.data(), xs.data(), int(n), 1.0, DropoutScaling::Vanilla, false, kSeed, kStep, kLayer);
-  expect_bits(gpu_forward(ctx, pr, xs, {1.0, DropoutScaling::Vanilla, kSeed, kLayer}, false), want,
+  test::expect_bits(gpu_forward(ctx, pr, xs, {1.0, DropoutScaling::Vanilla, kSeed, kLayer}, false), want,
               "p = 1, eval, vanilla");
 }
 
@@ -192,10 +178,10 @@ TEST_CASE("the step in device memory picks the mask: a replay with a new step dr
   };
   const std::vector<float> a = mask_at(100), b = mask_at(101), a_again = mask_at(100);
   CHECK(a != b);
-  expect_bits(a_again, a, "the same step, replayed");
+  test::expect_bits(a_again, a, "the same step, replayed");
   std::vector<float> want(count);
   ref::dropout_forward(want.data(), ones.data(), int(n), config.p, config.scaling, true, kSeed, 101, kLayer);
-  expect_bits(b, want, "step 101 against the reference");
+  test::expect_bits(b, want, "step 101 against the reference");
 
   // A recording that advances its own step (as a training step does) draws a new mask every replay.
   set_step(ctx, pr.step, 100);
@@ -206,7 +192,7 @@ TEST_CASE("the step in device memory picks the mask: a replay with a new step dr
   };
   step_rec.dispatch(ctx.kernel("counter_add"), {pr.step.slice}, CounterParams{0, 1}, {1, 1, 1});
   step_rec.run(2);  // steps 100 and 101; the second replay's y is step 101's
-  expect_bits(download_f32(ctx, pr.y), want, "second replay of a self-advancing recording");
+  test::expect_bits(download_f32(ctx, pr.y), want, "second replay of a self-advancing recording");
   CHECK(download_u32(ctx, pr.step) == std::vector<uint32_t>{102, 0});
 
   // Another layer, or another seed, at the same step: another mask.

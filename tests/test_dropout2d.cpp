@@ -21,19 +21,6 @@ constexpr uint64_t kSeed = 0xfeed'beef'0000'0042ull;
 constexpr uint64_t kStep = (uint64_t{3} << 32) + 17;
 constexpr uint32_t kLayer = 2;
 
-void expect_bits(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  INFO(what);
-  REQUIRE(got.size() == want.size());
-  size_t bad = 0, first = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && bad++ == 0) first = i;
-  }
-  if (bad > 0) {
-    FAIL(fmt::format("{}: {} of {} elements differ; first [{}] got {}, want {}", what, bad, got.size(), first,
-                     got[first], want[first]));
-  }
-}
-
 // Channels N*C and elements per channel S of an (N, C, H, W) or (N, C, L) shape.
 int channels_of(const Shape& s) { return int(s[0] * s[1]); }
 int spatial_of(const Shape& s) { return int(element_count(s) / (s[0] * s[1])); }
@@ -80,8 +67,8 @@ TEST_CASE("dropout2d forward and backward match the reference bit for bit") {
         const int N = int(shape[0]), C = int(shape[1]), S = spatial_of(shape);
         ref::dropout2d_forward(want_y.data(), xs.data(), N, C, S, config.p, scaling, training, kSeed, kStep, kLayer);
         ref::dropout2d_backward(want_dx.data(), dys.data(), N, C, S, config.p, scaling, kSeed, kStep, kLayer);
-        expect_bits(download_f32(ctx, pr.y), want_y, "dropout2d forward y, " + what);
-        expect_bits(download_f32(ctx, pr.dx), want_dx, "dropout2d backward dx, " + what);
+        test::expect_bits(download_f32(ctx, pr.y), want_y, "dropout2d forward y, " + what);
+        test::expect_bits(download_f32(ctx, pr.dx), want_dx, "dropout2d backward dx, " + what);
       }
     }
   }
@@ -116,7 +103,7 @@ TEST_CASE("dropout2d drops whole channels, at rate p, in place too") {
     std::vector<float> want(count);
     ref::dropout2d_forward(want.data(), xs.data(), int(shape[0]), int(shape[1]), spatial, p,
                            DropoutScaling::Inverted, true, kSeed, kStep, kLayer);
-    expect_bits(y, want, fmt::format("dropout2d in place, p = {}", p));
+    test::expect_bits(y, want, fmt::format("dropout2d in place, p = {}", p));
   }
 }
 
@@ -135,14 +122,14 @@ TEST_CASE("dropout2d with p = 0 is the identity, with p = 1 exact zeros even for
     Recorder keep_all(ctx);
     ops::dropout2d_forward(keep_all, pr.y, pr.x, {0.0, scaling, kSeed, kLayer}, true, pr.step);
     keep_all.run();
-    expect_bits(download_f32(ctx, pr.y), xs, "dropout2d p = 0");
+    test::expect_bits(download_f32(ctx, pr.y), xs, "dropout2d p = 0");
     Recorder drop_all(ctx);
     ops::dropout2d_forward(drop_all, pr.y, pr.x, {1.0, scaling, kSeed, kLayer}, true, pr.step);
     ops::dropout2d_backward(drop_all, pr.dx, pr.dy, {1.0, scaling, kSeed, kLayer}, pr.step);
     drop_all.run();
     const std::vector<float> zeros(count, 0.0f);
-    expect_bits(download_f32(ctx, pr.y), zeros, "dropout2d p = 1, forward");
-    expect_bits(download_f32(ctx, pr.dx), zeros, "dropout2d p = 1, backward");
+    test::expect_bits(download_f32(ctx, pr.y), zeros, "dropout2d p = 1, forward");
+    test::expect_bits(download_f32(ctx, pr.dx), zeros, "dropout2d p = 1, backward");
   }
 }
 

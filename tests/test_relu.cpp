@@ -30,18 +30,6 @@ std::vector<float> relu_inputs(size_t n, uint32_t seed) {
   return v;
 }
 
-// Bit-for-bit equality, so +0 and -0 (and NaN) are told apart.
-void expect_bits(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  INFO(what);
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0) {
-      FAIL(fmt::format("{}: element {} is {} (sign {}), want {} (sign {})", what, i, got[i], std::signbit(got[i]),
-                       want[i], std::signbit(want[i])));
-    }
-  }
-}
-
 }  // namespace
 
 TEST_CASE("relu forward and backward match the reference bit for bit") {
@@ -67,8 +55,8 @@ TEST_CASE("relu forward and backward match the reference bit for bit") {
     std::vector<float> want_y(count), want_dx(count);
     ref::relu_forward(want_y.data(), xs.data(), int(n));
     ref::relu_backward(want_dx.data(), dys.data(), xs.data(), int(n));
-    expect_bits(download_f32(ctx, y), want_y, "relu forward y " + at);
-    expect_bits(download_f32(ctx, dx), want_dx, "relu backward dx " + at);
+    test::expect_bits(download_f32(ctx, y), want_y, "relu forward y " + at);
+    test::expect_bits(download_f32(ctx, dx), want_dx, "relu backward dx " + at);
   }
 }
 
@@ -85,8 +73,8 @@ TEST_CASE("relu's gradient at exactly 0 is 0, and -0 and NaN give +0") {
   ops::relu_forward(rec, y, x);
   ops::relu_backward(rec, dx, dy, y);
   rec.run();
-  expect_bits(download_f32(ctx, y), {0.0f, 0.0f, 0.0f, 1e-30f, 0.0f, 2.0f}, "relu forward at the edges");
-  expect_bits(download_f32(ctx, dx), {0.0f, 0.0f, 0.0f, 3.0f, 0.0f, 3.0f}, "relu backward at the edges");
+  test::expect_bits(download_f32(ctx, y), {0.0f, 0.0f, 0.0f, 1e-30f, 0.0f, 2.0f}, "relu forward at the edges");
+  test::expect_bits(download_f32(ctx, dx), {0.0f, 0.0f, 0.0f, 3.0f, 0.0f, 3.0f}, "relu backward at the edges");
 }
 
 TEST_CASE("relu runs in place") {
@@ -106,8 +94,8 @@ TEST_CASE("relu runs in place") {
   std::vector<float> want_y(count), want_dx(count);
   ref::relu_forward(want_y.data(), xs.data(), int(n));
   ref::relu_backward(want_dx.data(), gs.data(), xs.data(), int(n));
-  expect_bits(download_f32(ctx, x), want_y, "relu forward in place");
-  expect_bits(download_f32(ctx, g), want_dx, "relu backward in place");
+  test::expect_bits(download_f32(ctx, x), want_y, "relu forward in place");
+  test::expect_bits(download_f32(ctx, g), want_dx, "relu backward in place");
 }
 
 TEST_CASE("relu rejects tensors that do not match") {
