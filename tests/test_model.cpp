@@ -210,6 +210,46 @@ TEST_CASE("predict: eval is deterministic, train mode draws new dropout masks (M
   CHECK_THROWS_AS(model.predict(inputs, 8), ShapeError);
 }
 
+TEST_CASE("predict_mc: T stochastic passes in one submission average what T train-mode predicts draw") {
+  Context& ctx = test::context();
+  constexpr int passes = 5;
+  const auto inputs = test::random_floats(7 * k_features, 9, 0.0f, 1.0f);
+  Model one_call(ctx, small_net(0.5), {k_features}, small_config());
+  const auto mean = one_call.predict_mc(inputs, 7, passes);
+
+  Model many_calls(ctx, small_net(0.5), {k_features}, small_config());
+  many_calls.train();
+  std::vector<float> sum(mean.size(), 0.0f);
+  std::vector<std::vector<float>> draws;
+  for (int t = 0; t < passes; ++t) {
+    draws.push_back(many_calls.predict(inputs, 7));
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] += draws.back()[i];
+  }
+  for (float& v : sum) v *= 1.0f / passes;
+  CHECK(mean == sum);  // same masks, same order of additions: bit for bit
+  CHECK(draws[0] != draws[1]);
+  for (int64_t r = 0; r < 7; ++r) {
+    double row = 0;
+    for (int64_t c = 0; c < k_classes; ++c) row += mean[static_cast<size_t>(r * k_classes + c)];
+    CHECK(row == Approx(1.0).epsilon(1e-5));
+  }
+
+  // Dropout on whatever the mode; without dropout layers the mean is the deterministic prediction.
+  CHECK_FALSE(one_call.is_training());
+  CHECK(one_call.predict_mc(inputs, 7, 1) != one_call.predict(inputs, 7));
+  Model plain(ctx, small_net(0.0), {k_features}, small_config());
+  test::expect_close(plain.predict_mc(inputs, 7, 3), plain.predict(inputs, 7), 1e-6, 1e-6, "predict_mc without dropout");
+
+  // More samples than one evaluation batch (50): every batch gets its passes.
+  const auto many = test::random_floats(120 * k_features, 10, 0.0f, 1.0f);
+  const auto big = one_call.predict_mc(many, 120, 4);
+  REQUIRE(big.size() == 120 * k_classes);
+  for (float p : big) CHECK((p >= 0.0f && p <= 1.0f));
+
+  CHECK_THROWS_AS(one_call.predict_mc(inputs, 7, 0), ArgumentError);
+  CHECK_THROWS_AS(one_call.predict_mc(inputs, 8, 2), ShapeError);
+}
+
 TEST_CASE("bad configurations and data are clear errors") {
   Context& ctx = test::context();
   TrainConfig config = small_config();

@@ -1,4 +1,5 @@
-// Class probabilities for predict(): softmax per row against a CPU loop in double.
+// Class probabilities for predict(): softmax per row against a CPU loop in double, and its accumulating
+// form (Monte Carlo dropout sums the probabilities of replayed passes).
 #include "gpu.hpp"
 
 #include "ops/softmax.hpp"
@@ -18,6 +19,8 @@ TEST_CASE("softmax matches a CPU loop, stays finite for huge logits, and checks 
     auto x = test::random_floats(static_cast<size_t>(rows * classes), 4, -20.0f, 20.0f);
     if (x.size() > 2) x[1] = 1000.0f, x[2] = -1000.0f;  // max subtraction keeps these finite
     upload(ctx, logits, std::span<const float>(x));
+    // Write ignores what was there, even NaN.
+    upload(ctx, probs, std::span<const float>(std::vector<float>(x.size(), std::nanf(""))));
     Recorder rec(ctx);
     ops::softmax(rec, probs, logits);
     rec.run();
@@ -29,7 +32,16 @@ TEST_CASE("softmax matches a CPU loop, stays finite for huge logits, and checks 
       for (int64_t c = 0; c < classes; ++c) sum += std::exp(z[c] - m);
       for (int64_t c = 0; c < classes; ++c) want[static_cast<size_t>(r * classes + c)] = float(std::exp(z[c] - m) / sum);
     }
-    test::expect_close(download_f32(ctx, probs), want, 1e-6, 1e-5, "softmax forward probs");
+    const auto once = download_f32(ctx, probs);
+    test::expect_close(once, want, 1e-6, 1e-5, "softmax forward probs");
+
+    // Accumulate adds to what is there: two replays on top of the written probabilities give 3 p.
+    Recorder add(ctx);
+    ops::softmax(add, probs, logits, ops::SoftmaxOutput::Accumulate);
+    add.run(2);
+    std::vector<float> thrice(once.size());
+    for (size_t i = 0; i < once.size(); ++i) thrice[i] = once[i] + once[i] + once[i];
+    test::expect_bits(download_f32(ctx, probs), thrice, "softmax accumulate");
   }
   Arena arena(ctx, 1 << 16);
   Tensor a = make_tensor(arena, {2, 3}), b = make_tensor(arena, {3, 2}), flat = make_tensor(arena, {6});

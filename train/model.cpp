@@ -353,31 +353,50 @@ Metrics Model::evaluate(const DeviceDataset& data) {
 }
 
 std::vector<float> Model::predict(std::span<const float> inputs, int64_t n) {
+  return training_ ? predict_mc(inputs, n, 1) : run_prediction(inputs, n, /*stochastic=*/false, 1);
+}
+
+std::vector<float> Model::predict_mc(std::span<const float> inputs, int64_t n, int passes) {
+  if (passes < 1) throw ArgumentError(fmt::format("predict_mc: passes must be at least 1, got {}", passes));
+  auto probs = run_prediction(inputs, n, /*stochastic=*/true, static_cast<uint32_t>(passes));
+  if (passes > 1) {
+    const float scale = 1.0f / static_cast<float>(passes);
+    for (float& p : probs) p *= scale;
+  }
+  return probs;
+}
+
+// The deterministic pass writes the probabilities; the stochastic one (dropout on, masks from its own
+// counter and seed, so Monte Carlo dropout never repeats a training mask) adds them to a zeroed sum and
+// advances its counter, so `passes` replays in one submission sum `passes` independent draws.
+std::vector<float> Model::run_prediction(std::span<const float> inputs, int64_t n, bool stochastic, uint32_t passes) {
   const int64_t features = element_count(sample_shape_);
   if (n < 0 || static_cast<int64_t>(inputs.size()) != n * features) {
     throw ShapeError(fmt::format("predict: {} values for {} samples of shape {}", inputs.size(), n, shape_text(sample_shape_)));
   }
   Activations& a = *eval_acts_;
-  std::unique_ptr<Recorder>& rec = training_ ? predict_train_ : predict_eval_;
+  std::unique_ptr<Recorder>& rec = stochastic ? predict_stochastic_ : predict_eval_;
   if (!rec) {
     rec = std::make_unique<Recorder>(context_);
-    // Train mode draws fresh masks per call from its own counter and seed (Monte Carlo dropout).
-    const PassState state = training_ ? PassState{&mc_step_, config_.seed ^ k_mc_seed_salt, true}
-                                      : PassState{&step_counter_, config_.seed, false};
+    const PassState state = stochastic ? PassState{&mc_step_, config_.seed ^ k_mc_seed_salt, true}
+                                       : PassState{&step_counter_, config_.seed, false};
     record_forward(*rec, a, state);
-    ops::softmax(*rec, predict_probs_, a.act.back());
-    if (training_)
+    ops::softmax(*rec, predict_probs_, a.act.back(), stochastic ? ops::SoftmaxOutput::Accumulate : ops::SoftmaxOutput::Write);
+    if (stochastic)
       rec->dispatch(context_.kernel("counter_add"), {mc_step_.slice}, CounterParams{0, 1}, {1, 1, 1}, "mc step += 1");
     rec->finish();
   }
   std::vector<float> probs(static_cast<size_t>(n * classes_));
   std::vector<float> batch(static_cast<size_t>(a.batch * features), 0.0f);
+  const std::vector<float> zeros = stochastic ? std::vector<float>(static_cast<size_t>(predict_probs_.numel()), 0.0f)
+                                              : std::vector<float>{};
   for (int64_t first = 0; first < n; first += a.batch) {
     const int64_t rows = std::min(a.batch, n - first);
     std::fill(batch.begin(), batch.end(), 0.0f);
     std::copy_n(inputs.begin() + first * features, rows * features, batch.begin());
     upload(context_, a.act.front(), std::span<const float>(batch));
-    rec->run();
+    if (stochastic) upload(context_, predict_probs_, std::span<const float>(zeros));
+    rec->run(passes);
     const auto out = download_f32(context_, predict_probs_);
     std::copy_n(out.begin(), rows * classes_, probs.begin() + first * classes_);
   }

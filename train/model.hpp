@@ -86,12 +86,17 @@ class Model {
 
   // --- inference --------------------------------------------------------------------------------------
   // train() / eval() choose whether predict() applies dropout (as torch.nn.Module.train/eval); eval by
-  // default. In train mode each predict() call draws new masks (Monte Carlo dropout).
+  // default. In train mode each predict() call draws new masks: one Monte Carlo dropout pass.
   void train() { training_ = true; }
   void eval() { training_ = false; }
   bool is_training() const { return training_; }
   // Class probabilities (n, classes) for n samples given as f32 (n, sample...) row-major.
   std::vector<float> predict(std::span<const float> inputs, int64_t n);
+  // Monte Carlo dropout (Gal & Ghahramani 2016): the mean of the class probabilities of `passes` forward
+  // passes with dropout on, whatever the mode. Each pass draws new masks; all passes over a batch of up to
+  // eval_batch_size samples are one submission of the same recorded pass. passes = 1 is predict() in train
+  // mode, and T calls of that draw the same masks as one predict_mc(T) (for n <= eval_batch_size).
+  std::vector<float> predict_mc(std::span<const float> inputs, int64_t n, int passes);
 
   // --- state ------------------------------------------------------------------------------------------
   // Parameters by PyTorch state_dict name ("0.weight", "0.bias", "3.weight", ...).
@@ -119,7 +124,7 @@ class Model {
   std::unique_ptr<Recorder> record_train_step(const DeviceDataset& data);
   std::unique_ptr<Recorder> record_eval_pass(const DeviceDataset& data);
   void check_dataset(const DeviceDataset& data) const;
-  void upload_order(const DeviceDataset& data, bool shuffled);
+  std::vector<float> run_prediction(std::span<const float> inputs, int64_t n, bool stochastic, uint32_t passes);
   void reset_counter(const Tensor& t, uint64_t value);
   std::vector<uint32_t> read_u32(const Tensor& t);
 
@@ -143,11 +148,11 @@ class Model {
   Tensor hyper_;         // (4) f32: [lr, momentum, 0, 0]
   Tensor status_;        // (1) u32: bit 0 = a label out of range
   Tensor first_bad_;     // (2) u32: first step with a non-finite loss, + 1
-  Tensor mc_step_;       // (2) u32: predict() passes in train mode (Monte Carlo dropout masks)
+  Tensor mc_step_;       // (2) u32: stochastic predict passes so far (Monte Carlo dropout masks)
 
   std::unique_ptr<Activations> train_acts_, eval_acts_;  // predict() uses eval_acts_
   std::unique_ptr<Dataset> train_data_, eval_data_;
-  std::unique_ptr<Recorder> predict_eval_, predict_train_;
+  std::unique_ptr<Recorder> predict_eval_, predict_stochastic_;
   Tensor predict_probs_;
 
   bool training_ = false;

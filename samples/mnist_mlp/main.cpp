@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <unistd.h>
 
 namespace {
@@ -58,6 +59,7 @@ struct Options {
   std::string resume;
   std::string metrics;
   bool profile = false;
+  int mc_passes = 0;
 };
 
 vkdrop::Sequential build_net(const Options& o) {
@@ -143,6 +145,21 @@ CLI::Validator number_at_least(double lo, bool inclusive) {
 const CLI::Validator positive = number_at_least(0, false);
 const CLI::Validator non_negative = number_at_least(0, true);
 
+// Test error of Monte Carlo dropout: each image's class is the argmax of the mean class probabilities of
+// `passes` forward passes with dropout on (the pixels scaled as DeviceDataset scales them on the device).
+double mc_dropout_error(vkdrop::Model& model, const vkdrop::MnistSplit& test, int passes) {
+  std::vector<float> inputs(test.images.size());
+  for (size_t i = 0; i < inputs.size(); ++i) inputs[i] = static_cast<float>(test.images[i]) * (1.0f / 255.0f);
+  const std::vector<float> probs = model.predict_mc(inputs, test.count, passes);
+  const size_t classes = probs.size() / test.count;
+  size_t wrong = 0;
+  for (size_t i = 0; i < test.count; ++i) {
+    const float* row = &probs[i * classes];
+    wrong += static_cast<size_t>(std::max_element(row, row + classes) - row) != test.labels[i];
+  }
+  return static_cast<double>(wrong) / test.count;
+}
+
 int run(const Options& o) {
   const std::filesystem::path data_dir = o.data_dir.empty() ? vkdrop::default_data_dir() : std::filesystem::path(o.data_dir);
   vkdrop::Mnist mnist = vkdrop::load_mnist(data_dir);
@@ -173,7 +190,7 @@ int run(const Options& o) {
   }
 
   ProgressLine line(::isatty(STDOUT_FILENO) != 0);
-  vkdrop::Metrics eval{};
+  std::optional<vkdrop::Metrics> eval;  // of the last epoch trained here, if any
   for (int epoch = static_cast<int>(model.epoch()) + 1; epoch <= o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     const vkdrop::Metrics tr = model.train_epoch(train, [&](const vkdrop::Progress& p) { line.update(epoch, o.epochs, p, o.batch); });
@@ -184,11 +201,11 @@ int run(const Options& o) {
     line.clear();
     fmt::print("epoch {:3d}/{}  train loss {:.4f}  train error {:5.2f}%  test loss {:.4f}  test error {:5.2f}%  "
                "{:.1f}s  {:.0f} samples/s\n",
-               epoch, o.epochs, tr.loss, 100 * tr.error, eval.loss, 100 * eval.error, seconds, rate);
+               epoch, o.epochs, tr.loss, 100 * tr.error, eval->loss, 100 * eval->error, seconds, rate);
     std::fflush(stdout);
     if (metrics) {
       metrics << nlohmann::json{{"epoch", epoch},          {"train_loss", tr.loss},   {"train_error", tr.error},
-                                {"test_error", eval.error}, {"test_loss", eval.loss}, {"seconds", seconds},
+                                {"test_error", eval->error}, {"test_loss", eval->loss}, {"seconds", seconds},
                                 {"samples_per_s", rate}}
                      .dump()
               << "\n";
@@ -201,8 +218,15 @@ int run(const Options& o) {
     for (const auto& t : model.step_timings()) fmt::print("  {:>8.3f} ms  {}\n", t.milliseconds, t.label);
     fmt::print("host time per step to submit: {:.1f} us\n", model.host_seconds_per_step() * 1e6);
   }
-  if (model.epoch() == 0 || static_cast<int>(model.epoch()) < o.epochs) eval = model.evaluate(test);
-  fmt::print("test error: {:.2f}%\n", 100 * eval.error);
+  if (!eval) eval = model.evaluate(test);  // a checkpoint resumed at or past --epochs: nothing trained here
+  if (o.mc_passes > 0) {
+    const auto start = std::chrono::steady_clock::now();
+    const double error = mc_dropout_error(model, mnist.test, o.mc_passes);
+    fmt::print("test error with Monte Carlo dropout ({} passes): {:.2f}%  ({:.1f}s); dropout off (the usual): {:.2f}%\n",
+               o.mc_passes, 100 * error, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+               100 * eval->error);
+  }
+  fmt::print("test error: {:.2f}%\n", 100 * eval->error);
   return 0;
 }
 
@@ -253,6 +277,9 @@ int main(int argc, char** argv) {
   app.add_option("--resume", o.resume, "resume training from this checkpoint (and FILE.optim)");
   app.add_option("--metrics", o.metrics, "append one JSON object per epoch to this file");
   app.add_flag("--profile", o.profile, "time every dispatch of the training step on the GPU and print the table");
+  app.add_option("--mc-passes", o.mc_passes, "after training, also classify the test set by Monte Carlo dropout: the "
+                                             "mean probabilities of this many passes with dropout on (0 = off)")
+      ->check(CLI::Range(0, 100000));
   CLI11_PARSE(app, argc, argv);
 
   try {
