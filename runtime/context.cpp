@@ -1,5 +1,7 @@
 #include "runtime/context.hpp"
 
+#include "runtime/host_buffer.hpp"
+
 #include "runtime/arena.hpp"
 #include "runtime/error.hpp"
 #include "runtime/kernel.hpp"
@@ -286,13 +288,6 @@ std::vector<DeviceInfo> Context::list_devices() {
   return devices;
 }
 
-// A host-visible buffer that uploads and downloads pass through, grown on demand.
-struct Context::Staging {
-  UniqueBuffer buffer;
-  UniqueMemory memory;
-  void* mapped = nullptr;
-  uint64_t size = 0;
-};
 
 Context::Context(ContextOptions options) {
   validation_ = options.validation.value_or(env("VKDROP_VALIDATION") == "1");
@@ -344,7 +339,6 @@ Context::Context(ContextOptions options) {
     VkPipelineCache cache;
     VKDROP_CHECK(vkCreatePipelineCache(device_, &cache_info, nullptr, &cache));
     pipeline_cache_ = UniquePipelineCache(device_, cache);
-    staging_ = std::make_unique<Staging>();
   } catch (...) {
     pipeline_cache_.reset();
     command_pool_.reset();
@@ -358,7 +352,6 @@ Context::~Context() {
   save_pipeline_cache();
   if (device_) vkDeviceWaitIdle(device_);
   kernels_.clear();
-  if (staging_ && staging_->mapped) vkUnmapMemory(device_, staging_->memory);
   staging_.reset();
   pipeline_cache_.reset();
   command_pool_.reset();
@@ -446,29 +439,9 @@ void Context::transfer(const BufferSlice& device_side, void* host, uint64_t byte
   }
   constexpr uint64_t chunk_max = 64ull << 20;
   const uint64_t want = std::min(bytes, chunk_max);
-  if (staging_->size < want) {
-    if (staging_->mapped) vkUnmapMemory(device_, staging_->memory);
-    staging_->mapped = nullptr;
-    staging_->buffer.reset();
-    staging_->memory.reset();
-    VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    info.size = want;
-    info.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-    VkBuffer buffer;
-    VKDROP_CHECK(vkCreateBuffer(device_, &info, nullptr, &buffer));
-    staging_->buffer = UniqueBuffer(device_, buffer);
-    VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(device_, buffer, &req);
-    VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    alloc.allocationSize = req.size;
-    alloc.memoryTypeIndex = staging_memory_type(req.memoryTypeBits, true);
-    VkDeviceMemory memory;
-    VKDROP_CHECK(vkAllocateMemory(device_, &alloc, nullptr, &memory));
-    staging_->memory = UniqueMemory(device_, memory);
-    VKDROP_CHECK(vkBindBufferMemory(device_, buffer, memory, 0));
-    VKDROP_CHECK(vkMapMemory(device_, memory, 0, VK_WHOLE_SIZE, 0, &staging_->mapped));
-    staging_->size = want;
+  if (!staging_ || staging_->size() < want) {  // grown on demand, up to chunk_max
+    staging_.reset();
+    staging_ = std::make_unique<HostBuffer>(*this, want);
   }
 
   VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
@@ -487,7 +460,7 @@ void Context::transfer(const BufferSlice& device_side, void* host, uint64_t byte
   auto* host_bytes = static_cast<char*>(host);
   for (uint64_t done = 0; done < bytes; done += want) {
     const uint64_t n = std::min(want, bytes - done);
-    if (to_device) std::memcpy(staging_->mapped, host_bytes + done, n);
+    if (to_device) std::memcpy(staging_->data(), host_bytes + done, n);
     VKDROP_CHECK(vkResetCommandBuffer(cmd, 0));
     VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
@@ -502,10 +475,10 @@ void Context::transfer(const BufferSlice& device_side, void* host, uint64_t byte
     region.size = n;
     if (to_device) {
       region.dstOffset = device_side.offset + done;
-      vkCmdCopyBuffer(cmd, staging_->buffer, device_side.buffer, 1, &region);
+      vkCmdCopyBuffer(cmd, staging_->slice().buffer, device_side.buffer, 1, &region);
     } else {
       region.srcOffset = device_side.offset + done;
-      vkCmdCopyBuffer(cmd, device_side.buffer, staging_->buffer, 1, &region);
+      vkCmdCopyBuffer(cmd, device_side.buffer, staging_->slice().buffer, 1, &region);
     }
     // Make the copy visible to later dispatches (upload) or to the host (download).
     VkMemoryBarrier after{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
@@ -516,7 +489,7 @@ void Context::transfer(const BufferSlice& device_side, void* host, uint64_t byte
                          0, nullptr);
     VKDROP_CHECK(vkEndCommandBuffer(cmd));
     submit_and_wait(std::span<const VkCommandBuffer>(&cmd, 1));
-    if (!to_device) std::memcpy(host_bytes + done, staging_->mapped, n);
+    if (!to_device) std::memcpy(host_bytes + done, staging_->data(), n);
   }
 }
 

@@ -20,6 +20,7 @@
 namespace vkdrop {
 
 class Kernel;
+class HostBuffer;
 struct BufferSlice;
 
 // What a device is and the limits that matter for compute.
@@ -101,7 +102,6 @@ class Context {
   void save_pipeline_cache() const;
 
  private:
-  struct Staging;
   void transfer(const BufferSlice& device_side, void* host, uint64_t bytes, bool to_device);
 
   DeviceInfo info_;
@@ -116,7 +116,7 @@ class Context {
   std::filesystem::path pipeline_cache_path_;
   UniqueCommandPool command_pool_;
   UniquePipelineCache pipeline_cache_;
-  std::unique_ptr<Staging> staging_;
+  std::unique_ptr<HostBuffer> staging_;  // uploads and downloads pass through it
   std::mutex kernels_mutex_;
   std::map<std::string, std::unique_ptr<Kernel>> kernels_;
 };

@@ -27,10 +27,13 @@ Recorder::Recorder(Context& context, RecorderOptions options) : context_(context
   alloc.commandBufferCount = 1;
   VKDROP_CHECK(vkAllocateCommandBuffers(device, &alloc, &cmd_));
 
-  VkFenceCreateInfo fence_info{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  VkFence fence;
-  VKDROP_CHECK(vkCreateFence(device, &fence_info, nullptr, &fence));
-  fence_ = UniqueFence(device, fence);
+  if (options_.max_in_flight == 0) throw ArgumentError("RecorderOptions::max_in_flight must be at least 1");
+  for (uint32_t i = 0; i < options_.max_in_flight; ++i) {
+    VkFenceCreateInfo fence_info{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VkFence fence;
+    VKDROP_CHECK(vkCreateFence(device, &fence_info, nullptr, &fence));
+    fences_.emplace_back(device, fence);
+  }
 
   if (options_.timestamps && !context_.timestamps_supported()) options_.timestamps = false;
   if (options_.timestamps) {
@@ -44,7 +47,11 @@ Recorder::Recorder(Context& context, RecorderOptions options) : context_(context
 }
 
 Recorder::~Recorder() {
-  if (pending_) vkWaitForFences(context_.device(), 1, fence_.ptr(), VK_TRUE, UINT64_MAX);
+  // Never free a command buffer the device may still run (errors here have nowhere to go).
+  for (; in_flight_ > 0; --in_flight_) {
+    const auto& fence = fences_[(submitted_ - in_flight_) % fences_.size()];
+    vkWaitForFences(context_.device(), 1, fence.ptr(), VK_TRUE, UINT64_MAX);
+  }
   vkFreeCommandBuffers(context_.device(), context_.command_pool(), 1, &cmd_);
 }
 
@@ -228,26 +235,31 @@ void Recorder::finish() {
 void Recorder::submit(uint32_t times) {
   if (!finished_) finish();
   if (times == 0) return;
-  if (pending_) wait();
-  VkDevice device = context_.device();
-  VKDROP_CHECK(vkResetFences(device, 1, fence_.ptr()));
+  if (in_flight_ == fences_.size()) wait_oldest();
+  const UniqueFence& fence = fences_[submitted_ % fences_.size()];
+  VKDROP_CHECK(vkResetFences(context_.device(), 1, fence.ptr()));
   std::vector<VkCommandBuffer> commands(times, cmd_);
   VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   submit.commandBufferCount = times;
   submit.pCommandBuffers = commands.data();
-  VKDROP_CHECK(vkQueueSubmit(context_.queue(), 1, &submit, fence_));
-  pending_ = true;
+  VKDROP_CHECK(vkQueueSubmit(context_.queue(), 1, &submit, fence));
+  ++submitted_;
+  ++in_flight_;
+}
+
+void Recorder::wait_oldest() {
+  const UniqueFence& fence = fences_[(submitted_ - in_flight_) % fences_.size()];
+  VKDROP_CHECK(vkWaitForFences(context_.device(), 1, fence.ptr(), VK_TRUE, UINT64_MAX));
+  --in_flight_;
 }
 
 void Recorder::wait() {
-  if (!pending_) return;
-  VKDROP_CHECK(vkWaitForFences(context_.device(), 1, fence_.ptr(), VK_TRUE, UINT64_MAX));
-  pending_ = false;
+  while (in_flight_ > 0) wait_oldest();
 }
 
 std::vector<DispatchTiming> Recorder::timings() const {
   std::vector<DispatchTiming> result;
-  if (!queries_ || labels_.empty() || pending_) return result;
+  if (!queries_ || labels_.empty() || in_flight_ > 0) return result;
   const uint32_t count = static_cast<uint32_t>(std::min<size_t>(labels_.size() + 1, k_max_timestamps));
   std::vector<uint64_t> ticks(count);
   VKDROP_CHECK(vkGetQueryPoolResults(context_.device(), queries_, 0, count, count * sizeof(uint64_t), ticks.data(),

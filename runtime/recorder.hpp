@@ -29,6 +29,9 @@ class Kernel;
 
 struct RecorderOptions {
   bool timestamps = false;  // a GPU timestamp after every dispatch, read back by timings()
+  // Submissions of this recording that may be queued at once. 2 lets the host queue the next batch of
+  // steps before the current one ends, so the device never waits for the host between them.
+  uint32_t max_in_flight = 1;
 };
 
 struct DispatchTiming {
@@ -65,17 +68,18 @@ class Recorder {
   void finish();  // ends recording; afterwards the recorder can only be submitted
 
   // --- replay ------------------------------------------------------------------------------------
-  // Queue the recording `times` times in one submission and return without waiting. Waits first for
-  // a previous submission of this recorder that is still running.
+  // Queue the recording `times` times in one submission and return without waiting. When
+  // max_in_flight submissions are still running, waits first for the oldest. Submissions on the queue
+  // run in order: each replay sees the previous one's writes.
   void submit(uint32_t times = 1);
-  void wait();  // blocks until the last submission has finished
+  void wait();  // blocks until every submission has finished
   void run(uint32_t times = 1) {
     submit(times);
     wait();
   }
   Context& context() const { return context_; }
   bool finished() const { return finished_; }
-  bool pending() const { return pending_; }
+  bool pending() const { return in_flight_ > 0; }
 
   size_t dispatch_count() const { return labels_.size(); }
   size_t barrier_count() const { return barriers_; }
@@ -96,14 +100,16 @@ class Recorder {
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
   std::vector<UniqueDescriptorPool> pools_;
   UniqueQueryPool queries_;
-  UniqueFence fence_;
+  std::vector<UniqueFence> fences_;  // a ring: submission i signals fences_[i % max_in_flight]
+  uint64_t submitted_ = 0;            // submissions so far
+  uint32_t in_flight_ = 0;            // of which the last in_flight_ may still run
   std::vector<Access> since_barrier_;  // ranges touched since the last barrier
   uint32_t stages_since_barrier_ = 0;  // pipeline stages that touched them
   std::vector<std::string> labels_;
   size_t barriers_ = 0;
   bool begun_ = false;
   bool finished_ = false;
-  bool pending_ = false;
+  void wait_oldest();
 };
 
 }  // namespace vkdrop

@@ -81,10 +81,21 @@ TEST_CASE("training lowers the loss and learns a synthetic problem") {
   const Metrics before = model.evaluate(test);
   CHECK(before.samples == 333);
   Metrics first{}, last{};
+  std::vector<Progress> reports;  // the host reads one chunk's totals while the next chunk runs
   for (int e = 0; e < 8; ++e) {
-    last = model.train_epoch(train);
+    last = model.train_epoch(train, [&](const Progress& p) {
+      if (e == 0) reports.push_back(p);
+    });
     if (e == 0) first = last;
   }
+  REQUIRE_FALSE(reports.empty());
+  CHECK(reports.back().step_in_epoch == 1000 / 16);
+  for (size_t i = 0; i < reports.size(); ++i) {
+    INFO("report " << i << " at step " << reports[i].step_in_epoch);
+    CHECK(reports[i].running.samples == reports[i].step_in_epoch * 16);  // each slot holds its own chunk's totals
+    if (i > 0) CHECK(reports[i].step_in_epoch > reports[i - 1].step_in_epoch);
+  }
+  CHECK(reports.back().running.loss == first.loss);
   CHECK(model.step() == 8 * (1000 / 16));  // the partial batch is dropped
   CHECK(model.epoch() == 8);
   CHECK(last.samples == 1000 / 16 * 16);

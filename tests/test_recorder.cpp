@@ -1,7 +1,9 @@
-// Recording once and replaying: dispatches against CPU loops, derived barriers, timestamps.
+// Recording once and replaying: dispatches against CPU loops, submissions in flight, derived barriers,
+// timestamps.
 #include "gpu.hpp"
 
 #include "runtime/error.hpp"
+#include "runtime/host_buffer.hpp"
 #include "runtime/kernel.hpp"
 #include "runtime/recorder.hpp"
 #include "runtime/spirv_reflect.hpp"
@@ -94,6 +96,51 @@ TEST_CASE("one recording replayed 100 times accumulates 100 times") {
   test::expect_close(download_f32(ctx, y), want, 0, 0, "y after 100 replays");
   CHECK(download_u32(ctx, counter) == std::vector<uint32_t>{100, 0});
   CHECK_THROWS_AS(step.copy(x.slice, y.slice), ArgumentError);  // finished recordings stay as they are
+}
+
+TEST_CASE("a recording queued twice at once runs twice, in order; the host reads a report while the next runs") {
+  Context& ctx = test::context();
+  Arena arena(ctx, 1 << 20);
+  Tensor counter = make_tensor(arena, {2}, DType::u32, "step");
+  upload(ctx, counter, std::span<const uint32_t>(std::vector<uint32_t>{0, 0}));
+  struct CounterParams {
+    uint32_t index, amount;
+  };
+  Recorder step(ctx, RecorderOptions{.max_in_flight = 2});
+  step.dispatch(ctx.kernel("counter_add"), {counter.slice}, CounterParams{0, 1}, {1, 1, 1});
+  step.finish();
+  HostBuffer readback(ctx, 2 * 8);
+  std::array<std::unique_ptr<Recorder>, 2> reports;
+  for (uint64_t slot = 0; slot < 2; ++slot) {
+    reports[slot] = std::make_unique<Recorder>(ctx);
+    reports[slot]->copy(counter.slice, readback.slice().sub(slot * 8, 8));
+    reports[slot]->finish();
+  }
+  // Chunk k = k + 1 steps, reported into slot k % 2; chunk k + 1 is queued before chunk k is read.
+  uint32_t total = 0;
+  std::vector<uint32_t> seen, want;
+  step.submit(1);
+  reports[0]->submit();
+  for (uint32_t k = 0; k < 6; ++k) {
+    if (k + 1 < 6) {
+      step.submit(k + 2);
+      reports[(k + 1) % 2]->submit();
+    }
+    reports[k % 2]->wait();
+    uint32_t value[2];
+    readback.read(k % 2 * 8, value, 2);
+    seen.push_back(value[0]);
+    want.push_back(total += k + 1);
+  }
+  step.wait();
+  CHECK_FALSE(step.pending());
+  CHECK(seen == want);
+  CHECK(download_u32(ctx, counter) == std::vector<uint32_t>{21, 0});
+
+  uint32_t word;
+  CHECK_THROWS_AS(readback.read(13, &word, 1), ArgumentError);  // past the end
+  CHECK_THROWS_AS(HostBuffer(ctx, 0), ArgumentError);
+  CHECK_THROWS_AS(Recorder(ctx, RecorderOptions{.max_in_flight = 0}), ArgumentError);
 }
 
 TEST_CASE("barriers are inserted for dependencies and only for them") {

@@ -9,6 +9,7 @@
 #include "reference/philox.hpp"
 #include "runtime/context.hpp"
 #include "runtime/error.hpp"
+#include "runtime/host_buffer.hpp"
 #include "runtime/kernel.hpp"
 #include "train/safetensors.hpp"
 
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <numeric>
 #include <random>
 
@@ -61,6 +63,15 @@ struct CounterParams {
   uint32_t index, amount;
 };
 
+// What a chunk of training steps leaves for the host, copied into a host-visible slot after the chunk.
+struct Report {
+  float totals[4];        // Dataset::totals: loss sum, correct count, samples, 0
+  uint32_t first_bad[2];  // Model::first_bad_
+  uint32_t status;        // Model::status_
+  uint32_t padding;
+};
+static_assert(sizeof(Report) == 32);
+
 }  // namespace
 
 // Activations for one batch size: act[i] is the input of layer i (act[0] the batch, act.back() the logits),
@@ -81,6 +92,7 @@ struct Model::Dataset {
   Tensor position;  // (2) u32
   Tensor totals;    // (4) f32
   std::unique_ptr<Recorder> recording;
+  std::array<std::unique_ptr<Recorder>, 2> reports;  // training only: copy the totals into readback slot 0 / 1
 };
 
 Model::Model(Context& context, const Sequential& net, Shape sample_shape, TrainConfig config)
@@ -156,6 +168,7 @@ Model::Model(Context& context, const Sequential& net, Shape sample_shape, TrainC
   status_ = make_tensor(arena_, {1}, DType::u32, "status");
   first_bad_ = make_tensor(arena_, {2}, DType::u32, "first bad step");
   mc_step_ = make_tensor(arena_, {2}, DType::u32, "monte carlo step");
+  readback_ = std::make_unique<HostBuffer>(context_, 2 * sizeof(Report));
   for (const Tensor* t : {&step_counter_, &status_, &first_bad_, &mc_step_}) reset_counter(*t, 0);
 
   auto make_activations = [&](int64_t batch, bool with_grads) {
@@ -203,7 +216,7 @@ void Model::record_forward(Recorder& rec, Activations& acts, const PassState& st
 std::unique_ptr<Recorder> Model::record_train_step(const DeviceDataset& data) {
   Activations& a = *train_acts_;
   Dataset& d = *train_data_;
-  auto rec = std::make_unique<Recorder>(context_, RecorderOptions{.timestamps = config_.profile});
+  auto rec = std::make_unique<Recorder>(context_, RecorderOptions{.timestamps = config_.profile, .max_in_flight = 2});
   const PassState state{&step_counter_, config_.seed, true};
 
   ops::schedule(*rec, hyper_, step_counter_, config_.schedule);
@@ -279,6 +292,14 @@ Metrics Model::train_epoch(const DeviceDataset& data, const std::function<void(c
     train_data_->position = make_tensor(arena_, {2}, DType::u32, "train position");
     train_data_->totals = make_tensor(arena_, {4}, DType::f32, "train totals");
     train_data_->recording = record_train_step(data);
+    for (size_t slot = 0; slot < 2; ++slot) {
+      auto& rec = train_data_->reports[slot] = std::make_unique<Recorder>(context_);
+      const BufferSlice out = readback_->slice().sub(slot * sizeof(Report), sizeof(Report));
+      rec->copy(train_data_->totals.slice, out.sub(offsetof(Report, totals), sizeof(Report::totals)));
+      rec->copy(first_bad_.slice, out.sub(offsetof(Report, first_bad), sizeof(Report::first_bad)));
+      rec->copy(status_.slice, out.sub(offsetof(Report, status), sizeof(Report::status)));
+      rec->finish();
+    }
   }
   Dataset& d = *train_data_;
   const auto order = epoch_order(data.count(), config_.seed, epoch_);
@@ -286,35 +307,63 @@ Metrics Model::train_epoch(const DeviceDataset& data, const std::function<void(c
   reset_counter(d.position, 0);
   upload(context_, d.totals, std::span<const float>(std::vector<float>(4, 0.0f)));
 
+  // Two chunks of steps in flight: while the device runs chunk k+1, the host reads what chunk k's report
+  // copied into its own host-visible slot (running totals, first non-finite step, status). The device
+  // never waits for the host, and the host never reads a slot the device is writing.
+  Recorder& steps_rec = *d.recording;
+  struct Drain {  // however this function is left, none of its work is still running
+    std::array<Recorder*, 3> recs;
+    ~Drain() {
+      for (Recorder* r : recs) {
+        try {
+          r->wait();
+        } catch (const Error&) {  // a lost device: the next call reports it
+        }
+      }
+    }
+  } drain{{&steps_rec, d.reports[0].get(), d.reports[1].get()}};
+
   const auto start = Clock::now();
-  int64_t done = 0, chunk = 1;
+  int64_t queued = 0, done = 0, chunk = 1, launched = 0, read = 0;
+  std::array<int64_t, 2> ends{};  // steps done when the chunk in each slot has finished
   double submit_seconds = 0;
-  Metrics running;
-  while (done < steps) {
-    const int64_t n = std::min(chunk, steps - done);
+  auto launch = [&] {
+    const int64_t n = std::min(chunk, steps - queued);
     const auto t0 = Clock::now();
-    d.recording->submit(static_cast<uint32_t>(n));
+    steps_rec.submit(static_cast<uint32_t>(n));
+    d.reports[launched % 2]->submit();
     submit_seconds += seconds_since(t0);
-    d.recording->wait();
-    done += n;
+    queued += n;
+    ends[launched % 2] = queued;
+    ++launched;
+  };
+  Metrics running;
+  launch();
+  while (done < steps) {
+    if (queued < steps) launch();
+    const size_t slot = static_cast<size_t>(read % 2);
+    d.reports[slot]->wait();
+    ++read;
+    const int64_t n = ends[slot] - done;
+    done = ends[slot];
     step_ += static_cast<uint64_t>(n);
 
-    const auto totals = download_f32(context_, d.totals);
-    const auto bad = read_u32(first_bad_);
-    if (bad[0] != 0 || bad[1] != 0) {
-      const uint64_t at = (uint64_t(bad[1]) << 32 | bad[0]) - 1;
+    Report report;
+    readback_->read(slot * sizeof(Report), &report, 1);
+    if (report.first_bad[0] != 0 || report.first_bad[1] != 0) {
+      const uint64_t at = (uint64_t(report.first_bad[1]) << 32 | report.first_bad[0]) - 1;
       throw NumericalError(fmt::format("the training loss became NaN or inf at step {} (epoch {}); lower the learning "
                                        "rate, or turn on max-norm. The weights are no longer usable; the last saved "
                                        "checkpoint is untouched.", at, epoch_ + 1));
     }
-    if (read_u32(status_)[0] & 1u) {
+    if (report.status & 1u) {
       throw DataError(fmt::format("data set {} has a label outside [0, {})", data.name(), classes_));
     }
-    running.samples = static_cast<int64_t>(totals[2]);
-    running.loss = totals[0] / std::max(1.0f, totals[2]);
-    running.error = 1.0 - totals[1] / std::max(1.0f, totals[2]);
+    running.samples = static_cast<int64_t>(report.totals[2]);
+    running.loss = report.totals[0] / std::max(1.0f, report.totals[2]);
+    running.error = 1.0 - report.totals[1] / std::max(1.0f, report.totals[2]);
     if (progress) progress(Progress{done, steps, running, seconds_since(start)});
-    // Submit enough steps at once to keep the device busy for ~0.25 s between host reads.
+    // Size the next chunks to keep the device busy for ~0.25 s between host reads.
     const double per_step = seconds_since(start) / static_cast<double>(done);
     chunk = std::clamp<int64_t>(static_cast<int64_t>(0.25 / std::max(per_step, 1e-6)), 1, 1024);
   }

@@ -6,7 +6,8 @@
 // too. The whole training step (gather the batch on the device, forward, loss, backward, update, advance
 // the counters) is recorded once and replayed; per-step values (the RNG step, the batch position, the
 // learning rate) live in device memory and the recorded kernels advance them. The host submits many
-// steps at once and reads the running loss and accuracy back between submissions.
+// steps at once, keeps two such submissions queued, and reads the running loss and accuracy of one from
+// host-visible memory while the next runs.
 
 #include "datasets/device_dataset.hpp"
 #include "layers/layer.hpp"
@@ -29,6 +30,7 @@
 namespace vkdrop {
 
 class Context;
+class HostBuffer;
 
 // torch.optim.SGD: lr and momentum come from the Schedule.
 struct SGD {
@@ -149,6 +151,7 @@ class Model {
   Tensor status_;        // (1) u32: bit 0 = a label out of range
   Tensor first_bad_;     // (2) u32: first step with a non-finite loss, + 1
   Tensor mc_step_;       // (2) u32: stochastic predict passes so far (Monte Carlo dropout masks)
+  std::unique_ptr<HostBuffer> readback_;  // two slots the training chunks report into (see train_epoch)
 
   std::unique_ptr<Activations> train_acts_, eval_acts_;  // predict() uses eval_acts_
   std::unique_ptr<Dataset> train_data_, eval_data_;
