@@ -66,6 +66,14 @@ if(NOT rc EQUAL 0 OR NOT out MATCHES "epoch   3/3" OR out MATCHES "epoch   2/3")
   message(FATAL_ERROR "resumed to 3 epochs: expected epoch 3 alone (${rc}):\n${out}")
 endif()
 
+# A run that diverges stops with the step named and leaves the last good checkpoint as it was.
+file(SHA256 ${checkpoint} good)
+sample(${small} --epochs 3 --resume ${checkpoint} --save ${checkpoint} --lr 1e30 --max-norm 0)
+file(SHA256 ${checkpoint} after)
+if(NOT rc EQUAL 3 OR NOT out MATCHES "NaN or inf at step [0-9]+" OR NOT good STREQUAL after)
+  message(FATAL_ERROR "a diverging run (${rc}) must stop, name the step and keep the checkpoint:\n${out}")
+endif()
+
 # A checkpoint of another architecture, a bad flag, missing data: an error and a message, no crash.
 sample(${small} --hidden 32 --epochs 2 --resume ${checkpoint})
 if(NOT rc EQUAL 2 OR NOT out MATCHES "does not fit this model")
