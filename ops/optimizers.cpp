@@ -44,11 +44,24 @@ void check_value(const char* op, bool ok, const char* name, double value, const 
 
 }  // namespace
 
+void check_config(const SgdConfig& config) {
+  check_value("sgd_step", config.weight_decay >= 0 && std::isfinite(config.weight_decay), "weight decay",
+              config.weight_decay, "finite and >= 0");
+}
+
+void check_config(const AdamConfig& config) {
+  const char* op = config.decoupled ? "adamw_step" : "adam_step";
+  check_value(op, config.beta1 >= 0 && config.beta1 < 1, "beta1", config.beta1, "in [0, 1)");
+  check_value(op, config.beta2 >= 0 && config.beta2 < 1, "beta2", config.beta2, "in [0, 1)");
+  check_value(op, config.eps >= 0 && std::isfinite(config.eps), "eps", config.eps, "finite and >= 0");
+  check_value(op, config.weight_decay >= 0 && std::isfinite(config.weight_decay), "weight decay",
+              config.weight_decay, "finite and >= 0");
+}
+
 void sgd_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, const Tensor& hyper,
               const SgdConfig& config) {
   constexpr const char* op = "sgd_step";
-  check_value(op, config.weight_decay >= 0 && std::isfinite(config.weight_decay), "weight decay",
-              config.weight_decay, "finite and >= 0");
+  check_config(config);
   const std::string like_w = fmt::format("the shape of w '{}'", w.name);
   check_tensor(op, "w", w, w.shape, DType::f32, "");
   check_tensor(op, "g", g, w.shape, DType::f32, like_w);
@@ -70,11 +83,7 @@ void sgd_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, 
 void adam_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& m, const Tensor& v,
                const Tensor& hyper, const Tensor& step, const AdamConfig& config) {
   const char* op = config.decoupled ? "adamw_step" : "adam_step";
-  check_value(op, config.beta1 >= 0 && config.beta1 < 1, "beta1", config.beta1, "in [0, 1)");
-  check_value(op, config.beta2 >= 0 && config.beta2 < 1, "beta2", config.beta2, "in [0, 1)");
-  check_value(op, config.eps >= 0 && std::isfinite(config.eps), "eps", config.eps, "finite and >= 0");
-  check_value(op, config.weight_decay >= 0 && std::isfinite(config.weight_decay), "weight decay",
-              config.weight_decay, "finite and >= 0");
+  check_config(config);
   const std::string like_w = fmt::format("the shape of w '{}'", w.name);
   check_tensor(op, "w", w, w.shape, DType::f32, "");
   check_tensor(op, "g", g, w.shape, DType::f32, like_w);

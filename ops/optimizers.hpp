@@ -21,6 +21,9 @@ struct SgdConfig {
 // Throws ShapeError for shapes that differ, ArgumentError for a wrong dtype or weight_decay < 0.
 void sgd_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, const Tensor& hyper,
               const SgdConfig& config);
+// The checks sgd_step and adam_step make of their configuration, for callers that want them early
+// (a Model checks its optimizer when it is built, not at its first step). Throw ArgumentError.
+void check_config(const SgdConfig& config);
 
 // step: (2) u32, the 64-bit count of steps already taken (t - 1; the shader uses t = step + 1 for the bias
 // correction). m, v: same shape as w.
@@ -39,6 +42,7 @@ struct AdamConfig {
 // weight_decay < 0.
 void adam_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& m, const Tensor& v,
                const Tensor& hyper, const Tensor& step, const AdamConfig& config);
+void check_config(const AdamConfig& config);
 
 // w: (out, in); each row (one unit's incoming weights) with L2 norm > c is scaled to norm c; the norm is
 // summed in float. Throws ArgumentError unless c > 0, ShapeError unless w is 2-D.

@@ -90,7 +90,19 @@ VkInstance create_instance(bool validation, VkDebugUtilsMessengerEXT* messenger)
   info.ppEnabledLayerNames = layers.data();
   info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
   info.ppEnabledExtensionNames = extensions.data();
-  if (validation) info.pNext = &messenger_info;  // also report on vkCreateInstance / vkDestroyInstance
+  // Besides the core checks, synchronization validation: it reports a missing or too-narrow barrier
+  // between two commands that touch the same memory, which the Recorder derives rather than writes by hand.
+  const VkValidationFeatureEnableEXT enabled_features[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+  VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+  features.enabledValidationFeatureCount = 1;
+  features.pEnabledValidationFeatures = enabled_features;
+  features.pNext = &messenger_info;  // also report on vkCreateInstance / vkDestroyInstance
+  if (validation) {
+    extensions.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
+    info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+    info.ppEnabledExtensionNames = extensions.data();
+    info.pNext = &features;
+  }
 
   VkInstance instance = VK_NULL_HANDLE;
   VkResult result = vkCreateInstance(&info, nullptr, &instance);
@@ -218,9 +230,10 @@ uint32_t select_device(const std::vector<DeviceInfo>& devices, const std::string
     return static_cast<uint32_t>(best - devices.begin());
   }
   if (std::all_of(wanted.begin(), wanted.end(), [](unsigned char c) { return std::isdigit(c); })) {
-    unsigned long index = std::stoul(wanted);
+    // Compared as text: an index too long for any integer simply matches no device.
     for (size_t i = 0; i < devices.size(); ++i)
-      if (devices[i].index == index) return static_cast<uint32_t>(i);
+      if (std::to_string(devices[i].index) == wanted.substr(std::min(wanted.find_first_not_of('0'), wanted.size() - 1)))
+        return static_cast<uint32_t>(i);
     throw DeviceError(fmt::format("No Vulkan device with index {} (VKDROP_DEVICE or --device). Devices:{}",
                                   wanted, device_list_text(devices)));
   }
@@ -483,10 +496,11 @@ void Context::transfer(const BufferSlice& device_side, void* host, uint64_t byte
     // Make the copy visible to later dispatches (upload) or to the host (download).
     VkMemoryBarrier after{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     after.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-    after.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT;
+    after.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                          VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT;
     vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &after, 0, nullptr,
-                         0, nullptr);
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+                         0, 1, &after, 0, nullptr, 0, nullptr);
     VKDROP_CHECK(vkEndCommandBuffer(cmd));
     submit_and_wait(std::span<const VkCommandBuffer>(&cmd, 1));
     if (!to_device) std::memcpy(host_bytes + done, staging_->data(), n);

@@ -119,10 +119,13 @@ void Recorder::order_after_hazards(std::span<const Access> accesses, uint32_t st
       return writes_of(stages) | ((stages & k_compute) ? VkAccessFlags{VK_ACCESS_SHADER_READ_BIT} : 0u) |
              ((stages & k_transfer) ? VkAccessFlags{VK_ACCESS_TRANSFER_READ_BIT} : 0u);
     };
+    // The barrier forgets what came before it, so it must cover every later command that could touch the
+    // same bytes, not just this one: a copy after a dispatch-to-dispatch barrier may read what a dispatch
+    // before that barrier wrote. Its destination is therefore both stages.
     VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     barrier.srcAccessMask = writes_of(stages_since_barrier_);
-    barrier.dstAccessMask = accesses_of(stage);
-    vkCmdPipelineBarrier(cmd_, stages_since_barrier_, stage, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+    barrier.dstAccessMask = accesses_of(k_compute | k_transfer);
+    vkCmdPipelineBarrier(cmd_, stages_since_barrier_, k_compute | k_transfer, 0, 1, &barrier, 0, nullptr, 0, nullptr);
     ++barriers_;
     since_barrier_.clear();
     stages_since_barrier_ = 0;

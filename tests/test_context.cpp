@@ -40,6 +40,10 @@ TEST_CASE("a device is chosen by index and by name substring") {
     Context ctx(ContextOptions{.device = part});
     CHECK(ctx.info().name.find(first.name.substr(0, 4)) == 0);
   }
+  SECTION("by an index with leading zeros") {
+    Context ctx(ContextOptions{.device = "00" + std::to_string(first.index)});
+    CHECK(ctx.info().index == first.index);
+  }
   SECTION("through VKDROP_DEVICE") {
     setenv("VKDROP_DEVICE", std::to_string(first.index).c_str(), 1);
     Context ctx;
@@ -53,6 +57,7 @@ TEST_CASE("a device that does not exist is a clear error") {
     REQUIRE_THROWS_AS(Context(ContextOptions{.device = "97"}), DeviceError);
     REQUIRE_THROWS_WITH(Context(ContextOptions{.device = "97"}), Catch::Matchers::Contains("No Vulkan device with index 97") &&
                                Catch::Matchers::Contains("Devices:"));
+    REQUIRE_THROWS_AS(Context(ContextOptions{.device = "99999999999999999999999"}), DeviceError);  // no overflow
   }
   SECTION("bad name") {
     REQUIRE_THROWS_AS(Context(ContextOptions{.device = "no-such-gpu"}), DeviceError);

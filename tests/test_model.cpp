@@ -197,12 +197,65 @@ TEST_CASE("checkpoints name tensors as PyTorch's state_dict and refuse another a
                                           Catch::Matchers::Contains("unexpected 3.weight"));
 
   Model other_seed(ctx, small_net(), {k_features}, small_config(99));
+  const auto before = other_seed.state_dict();
   CHECK_THROWS_WITH(other_seed.load(path), Catch::Matchers::Contains("seed"));
+  CHECK(other_seed.state_dict()[0].values == before[0].values);  // a refused load changes nothing
   CHECK_NOTHROW(other_seed.load(path, /*with_optimizer=*/false));  // weights alone: fine
   expect_same_weights(model, other_seed);
 
   fs::remove(fs::path(path.string() + ".optim"));
   CHECK_THROWS_WITH(model.load(path), Catch::Matchers::Contains(".optim: missing"));
+}
+
+TEST_CASE("a save interrupted at any point leaves a checkpoint that resumes") {
+  Context& ctx = test::context();
+  auto train = synthetic(ctx, 160, 1, "train");
+  const fs::path path = temp_path("crash.safetensors");
+  const fs::path optim = path.string() + ".optim", old_optim = path.string() + ".optim.old";
+  Model model(ctx, small_net(), {k_features}, small_config());
+  model.train_epoch(train);
+  model.save(path);  // checkpoint A
+  const fs::path a_weights = temp_path("a.safetensors"), a_optim = temp_path("a.safetensors.optim");
+  fs::copy_file(path, a_weights, fs::copy_options::overwrite_existing);
+  fs::copy_file(optim, a_optim, fs::copy_options::overwrite_existing);
+  Model at_a(ctx, small_net(), {k_features}, small_config());
+  at_a.load(path);
+  model.train_epoch(train);
+  model.save(path);  // checkpoint B, complete
+  CHECK_FALSE(fs::exists(old_optim));
+
+  // The states a crash between the steps of a save can leave: A's weights with A's optimizer state moved
+  // aside, with or without B's optimizer state already in place. Both resume A.
+  for (bool b_optim_written : {false, true}) {
+    INFO("B's optimizer file written: " << b_optim_written);
+    fs::copy_file(a_weights, path, fs::copy_options::overwrite_existing);
+    fs::copy_file(a_optim, old_optim, fs::copy_options::overwrite_existing);
+    if (!b_optim_written) fs::remove(optim);
+    Model resumed(ctx, small_net(), {k_features}, small_config());
+    resumed.load(path);
+    CHECK(resumed.step() == at_a.step());
+    expect_same_weights(resumed, at_a);
+    if (!b_optim_written) model.save(path);  // restore B's files for the next round
+  }
+}
+
+TEST_CASE("weights that are no longer finite are never saved over a good checkpoint") {
+  Context& ctx = test::context();
+  TrainConfig config = small_config();
+  config.schedule.lr = 1e30;
+  config.max_norm = 0;
+  Model model(ctx, small_net(0.0), {k_features}, config);
+  const fs::path path = temp_path("good.safetensors");
+  model.save(path);
+  const auto good = read_safetensors(path).metadata.at("checkpoint_id");
+  // One step: its loss is finite, its update overflows the logits. Training did not see it; evaluation does.
+  auto one_batch = synthetic(ctx, 16, 1, "one batch");
+  model.train_epoch(one_batch);
+  CHECK_THROWS_WITH(model.evaluate(one_batch), Catch::Matchers::Contains("NaN or inf"));
+  // The next step sees it, and its update leaves the weights NaN: they are not saved.
+  CHECK_THROWS_AS(model.train_epoch(one_batch), NumericalError);
+  CHECK_THROWS_WITH(model.save(path), Catch::Matchers::Contains("NaN or inf") && Catch::Matchers::Contains("untouched"));
+  CHECK(read_safetensors(path).metadata.at("checkpoint_id") == good);
 }
 
 TEST_CASE("predict: eval is deterministic, train mode draws new dropout masks (Monte Carlo dropout)") {
@@ -279,6 +332,33 @@ TEST_CASE("bad configurations and data are clear errors") {
   std::vector<uint8_t> ok_images(64 * k_features, 1);
   DeviceDataset mislabelled(ctx, ok_images, {k_features}, bad_labels, "mislabelled");
   CHECK_THROWS_WITH(model.train_epoch(mislabelled), Catch::Matchers::Contains("label outside [0, 4)"));
+  CHECK_THROWS_WITH(model.evaluate(mislabelled), Catch::Matchers::Contains("label outside [0, 4)"));
+  // The error belongs to that data set: clean data afterwards trains and evaluates as before.
+  auto clean = synthetic(ctx, 64, 3, "clean");
+  CHECK_NOTHROW(model.train_epoch(clean));
+  CHECK_NOTHROW(model.evaluate(clean));
+  // Alternating data sets reuses what was made for each: the arena does not grow.
+  const uint64_t arena = model.arena_bytes();
+  for (int i = 0; i < 3; ++i) {
+    model.evaluate(clean);
+    model.evaluate(tiny);
+  }
+  CHECK(model.arena_bytes() == arena);
+
+  // Hyperparameters are checked when the model is built, not at its first step.
+  TrainConfig no_lr = small_config();
+  no_lr.schedule.lr = 0;
+  CHECK_THROWS_WITH(Model(ctx, small_net(), {k_features}, no_lr), Catch::Matchers::Contains("learning rate"));
+  TrainConfig bad_sgd = small_config();
+  bad_sgd.optimizer = SGD{-1.0};
+  CHECK_THROWS_WITH(Model(ctx, small_net(), {k_features}, bad_sgd), Catch::Matchers::Contains("weight decay"));
+  TrainConfig bad_adam = small_config();
+  bad_adam.optimizer = Adam{1.0};
+  CHECK_THROWS_WITH(Model(ctx, small_net(), {k_features}, bad_adam), Catch::Matchers::Contains("beta1"));
+
+  auto values = model.state_dict();
+  values[0].values.pop_back();  // one value short of its shape
+  CHECK_THROWS_WITH(model.load_state_dict(values), Catch::Matchers::Contains("0.weight: shape (32, 16) but 511 values"));
 }
 
 TEST_CASE("a diverging run stops with the step named") {

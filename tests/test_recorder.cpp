@@ -168,6 +168,19 @@ TEST_CASE("barriers are inserted for dependencies and only for them") {
   rec.run();
   CHECK(download_f32(ctx, c) == std::vector<float>(n, 3.0f));
   CHECK(download_f32(ctx, b) == std::vector<float>(n, 1.0f));
+
+  // A barrier covers every later command, copies included: here the copy reads c, written before a barrier
+  // that a dispatch needed. (Synchronization validation, on in every test, reports a barrier too narrow.)
+  Tensor e = make_tensor(arena, {n});
+  Recorder mixed(ctx);
+  mixed.dispatch(copy, {a.slice, c.slice}, n32, groups_for(n, 64));  // c = a
+  mixed.dispatch(copy, {a.slice, b.slice}, n32, groups_for(n, 64));  // b = a
+  mixed.dispatch(copy, {b.slice, d.slice}, n32, groups_for(n, 64));  // d = b: a compute-to-compute barrier
+  CHECK(mixed.barrier_count() == 1);
+  mixed.copy(c.slice, e.slice);  // reads c, written before that barrier: no second barrier needed
+  CHECK(mixed.barrier_count() == 1);
+  mixed.run();
+  CHECK(download_f32(ctx, e) == std::vector<float>(n, 1.0f));
 }
 
 TEST_CASE("a dispatch that does not match its shader is refused") {

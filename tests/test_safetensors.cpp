@@ -128,4 +128,15 @@ TEST_CASE("damaged checkpoints are refused with the file named") {
     write_all(path, handmade(R"({"w":{"dtype":"F32"}})", 0));
     CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("malformed"));
   }
+  SECTION("metadata that is not an object") {
+    write_all(path, handmade(R"({"__metadata__":"x"})", 0));
+    CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("__metadata__ is not a JSON object"));
+  }
+  SECTION("a shape whose size overflows") {
+    write_all(path, handmade(R"({"w":{"dtype":"F32","shape":[4611686018427387904, 4],"data_offsets":[0,0]}})", 0));
+    CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("impossible shape"));
+  }
+  SECTION("a directory") {
+    CHECK_THROWS_WITH(read_safetensors(temp_dir()), Catch::Matchers::Contains("not a regular file"));
+  }
 }

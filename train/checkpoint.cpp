@@ -6,8 +6,10 @@
 //               "exp_avg_sq.0.weight"), with the step and epoch counters in its metadata.
 //
 // Both carry the same random checkpoint id, so a resume never pairs weights with another run's optimizer
-// state. The optimizer file is written first and the weights last: each write is atomic (safetensors.cpp),
-// so a crash at any point leaves a complete checkpoint — the new one or the old one.
+// state. A save moves the old PATH.optim aside to PATH.optim.old, writes the new PATH.optim, then the new
+// PATH (each write atomic: safetensors.cpp), then deletes PATH.optim.old. A crash at any point leaves a
+// complete pair — PATH with PATH.optim, or the old PATH with PATH.optim.old — and load() takes whichever
+// of the two optimizer files carries the id of PATH.
 
 #include "runtime/error.hpp"
 #include "train/model.hpp"
@@ -15,41 +17,59 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cmath>
+#include <optional>
 #include <random>
 
 namespace vkdrop {
 
 namespace {
 
-std::filesystem::path optimizer_path(const std::filesystem::path& path) {
+std::filesystem::path with_suffix(const std::filesystem::path& path, const char* suffix) {
   std::filesystem::path p = path;
-  p += ".optim";
+  p += suffix;
   return p;
 }
 
 uint64_t parse_u64(const SafetensorsFile& file, const std::string& key, const std::filesystem::path& path) {
   auto it = file.metadata.find(key);
   if (it == file.metadata.end()) throw DataError(fmt::format("{}: metadata has no '{}'", path.string(), key));
-  try {
-    return std::stoull(it->second);
-  } catch (const std::exception&) {
-    throw DataError(fmt::format("{}: metadata '{}' = '{}' is not a number", path.string(), key, it->second));
+  const std::string& text = it->second;
+  uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size()) {
+    throw DataError(fmt::format("{}: metadata '{}' = '{}' is not a whole number", path.string(), key, text));
   }
+  return value;
+}
+
+std::string checkpoint_id(const SafetensorsFile& file) {
+  auto it = file.metadata.find("checkpoint_id");
+  return it == file.metadata.end() ? std::string{} : it->second;
 }
 
 }  // namespace
 
 void Model::save(const std::filesystem::path& path) {
+  SafetensorsFile weights;
+  weights.tensors = state_dict();
+  for (const NamedTensor& t : weights.tensors) {
+    if (!std::all_of(t.values.begin(), t.values.end(), [](float v) { return std::isfinite(v); })) {
+      throw NumericalError(fmt::format("{} holds NaN or inf after {} steps: not saved over {} (training diverged; the "
+                                       "checkpoint there is untouched)", t.name, step_, path.string()));
+    }
+  }
   const std::string id = fmt::format("{:016x}", std::random_device{}() * 0x100000001ull ^ step_);
-  std::map<std::string, std::string> meta{{"format", "vkdrop"},
-                                          {"architecture", net_.describe()},
-                                          {"step", std::to_string(step_)},
-                                          {"epoch", std::to_string(epoch_)},
-                                          {"seed", std::to_string(config_.seed)},
-                                          {"checkpoint_id", id}};
+  weights.metadata = {{"format", "vkdrop"},
+                      {"architecture", net_.describe()},
+                      {"step", std::to_string(step_)},
+                      {"epoch", std::to_string(epoch_)},
+                      {"seed", std::to_string(config_.seed)},
+                      {"checkpoint_id", id}};
 
   SafetensorsFile optim;
-  optim.metadata = meta;
+  optim.metadata = weights.metadata;
   const bool adam = std::holds_alternative<Adam>(config_.optimizer);
   optim.metadata["optimizer"] = adam ? "Adam" : "SGD";
   auto add_state = [&](const Tensor& flat, const std::string& prefix) {
@@ -61,32 +81,54 @@ void Model::save(const std::filesystem::path& path) {
   };
   add_state(state1_, adam ? "exp_avg." : "momentum_buffer.");
   if (adam) add_state(state2_, "exp_avg_sq.");
-  write_safetensors(optimizer_path(path), optim);
 
-  SafetensorsFile weights;
-  weights.metadata = meta;
-  weights.tensors = state_dict();
+  const auto optim_path = with_suffix(path, ".optim"), old_optim_path = with_suffix(path, ".optim.old");
+  if (std::filesystem::exists(optim_path) && std::filesystem::exists(path)) rename_durably(optim_path, old_optim_path);
+  write_safetensors(optim_path, optim);
   write_safetensors(path, weights);
+  std::error_code ignored;  // a leftover PATH.optim.old is harmless: its id matches no PATH any more
+  std::filesystem::remove(old_optim_path, ignored);
 }
 
 void Model::load(const std::filesystem::path& path, bool with_optimizer) {
+  // Read and check everything first, change the model last: a refused checkpoint leaves it as it was.
   const SafetensorsFile weights = read_safetensors(path);
-  load_state_dict(weights.tensors);
-  if (!with_optimizer) return;
+  std::vector<std::string> problems;
+  const std::vector<float> params = gather_parameters(weights.tensors, "", problems);
+  for (const NamedTensor& t : weights.tensors) {
+    if (std::find(param_names_.begin(), param_names_.end(), t.name) == param_names_.end())
+      problems.push_back(fmt::format("unexpected {} {}", t.name, shape_text(t.shape)));
+  }
+  throw_if_problems(problems, path.string());
+  if (!with_optimizer) {
+    upload(context_, params_, std::span<const float>(params));
+    return;
+  }
 
-  const std::filesystem::path optim_path = optimizer_path(path);
-  if (!std::filesystem::exists(optim_path)) {
-    throw DataError(fmt::format("{}: missing; it holds the optimizer state needed to resume training from {} "
-                                "(load the weights alone to fine-tune or evaluate)", optim_path.string(), path.string()));
+  // The optimizer file written with these weights: PATH.optim, or PATH.optim.old after a save that crashed.
+  const std::string id = checkpoint_id(weights);
+  std::optional<SafetensorsFile> optim;
+  std::filesystem::path optim_path;
+  for (const char* suffix : {".optim", ".optim.old"}) {
+    const auto candidate = with_suffix(path, suffix);
+    if (!std::filesystem::exists(candidate)) continue;
+    SafetensorsFile file = read_safetensors(candidate);
+    if (!id.empty() && checkpoint_id(file) == id) {
+      optim = std::move(file);
+      optim_path = candidate;
+      break;
+    }
   }
-  const SafetensorsFile optim = read_safetensors(optim_path);
-  if (weights.metadata.count("checkpoint_id") == 0 ||
-      optim.metadata.count("checkpoint_id") == 0 ||
-      weights.metadata.at("checkpoint_id") != optim.metadata.at("checkpoint_id")) {
+  if (!optim) {
+    const auto expected = with_suffix(path, ".optim");
+    if (!std::filesystem::exists(expected)) {
+      throw DataError(fmt::format("{}: missing; it holds the optimizer state needed to resume training from {} "
+                                  "(load the weights alone to fine-tune or evaluate)", expected.string(), path.string()));
+    }
     throw DataError(fmt::format("{} and {} come from different saves; resume needs the pair written together",
-                                path.string(), optim_path.string()));
+                                path.string(), expected.string()));
   }
-  const uint64_t seed = parse_u64(optim, "seed", optim_path);
+  const uint64_t seed = parse_u64(*optim, "seed", optim_path);
   if (seed != config_.seed) {
     throw ArgumentError(fmt::format("{} was trained with seed {}, this model has seed {}: resume with the same seed "
                                     "so the shuffles and dropout masks continue where they left off",
@@ -94,28 +136,23 @@ void Model::load(const std::filesystem::path& path, bool with_optimizer) {
   }
   const bool adam = std::holds_alternative<Adam>(config_.optimizer);
   const std::string kind = adam ? "Adam" : "SGD";
-  if (optim.metadata.count("optimizer") == 0 || optim.metadata.at("optimizer") != kind) {
+  const auto stored = optim->metadata.find("optimizer");
+  if (stored == optim->metadata.end() || stored->second != kind) {
     throw DataError(fmt::format("{} holds {} state; this model uses {}", optim_path.string(),
-                                optim.metadata.count("optimizer") ? optim.metadata.at("optimizer") : "unknown", kind));
+                                stored == optim->metadata.end() ? "unknown" : stored->second, kind));
   }
-  auto load_state = [&](const Tensor& flat, const std::string& prefix) {
-    std::vector<float> values(static_cast<size_t>(flat.numel()), 0.0f);
-    for (const Tensor* p : param_views_) {
-      const NamedTensor* t = optim.find(prefix + p->name);
-      if (t == nullptr || t->shape != p->shape) {
-        throw DataError(fmt::format("{}: {}{} is missing or not of shape {}", optim_path.string(), prefix, p->name,
-                                    shape_text(p->shape)));
-      }
-      std::copy(t->values.begin(), t->values.end(),
-                values.begin() + static_cast<int64_t>((p->slice.offset - params_.slice.offset) / 4));
-    }
-    upload(context_, flat, std::span<const float>(values));
-  };
-  load_state(state1_, adam ? "exp_avg." : "momentum_buffer.");
-  if (adam) load_state(state2_, "exp_avg_sq.");
-  step_ = parse_u64(optim, "step", optim_path);
-  epoch_ = parse_u64(optim, "epoch", optim_path);
+  const std::vector<float> state1 = gather_parameters(optim->tensors, adam ? "exp_avg." : "momentum_buffer.", problems);
+  const std::vector<float> state2 = adam ? gather_parameters(optim->tensors, "exp_avg_sq.", problems) : std::vector<float>{};
+  throw_if_problems(problems, optim_path.string());
+  const uint64_t step = parse_u64(*optim, "step", optim_path), epoch = parse_u64(*optim, "epoch", optim_path);
+
+  upload(context_, params_, std::span<const float>(params));
+  upload(context_, state1_, std::span<const float>(state1));
+  if (adam) upload(context_, state2_, std::span<const float>(state2));
+  step_ = step;
+  epoch_ = epoch;
   reset_counter(step_counter_, step_);
+  reset_counter(first_bad_, 0);
 }
 
 }  // namespace vkdrop

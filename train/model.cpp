@@ -63,6 +63,11 @@ struct CounterParams {
   uint32_t index, amount;
 };
 
+ops::SgdConfig to_ops(const SGD& sgd) { return {static_cast<float>(sgd.weight_decay), sgd.nesterov}; }
+ops::AdamConfig to_ops(const Adam& adam) {
+  return {adam.beta1, adam.beta2, static_cast<float>(adam.eps), static_cast<float>(adam.weight_decay), adam.decoupled};
+}
+
 // What a chunk of training steps leaves for the host, copied into a host-visible slot after the chunk.
 struct Report {
   float totals[4];        // Dataset::totals: loss sum, correct count, samples, 0
@@ -101,6 +106,8 @@ Model::Model(Context& context, const Sequential& net, Shape sample_shape, TrainC
   if (config_.eval_batch_size <= 0)
     throw ArgumentError(fmt::format("eval batch size must be positive, got {}", config_.eval_batch_size));
   if (!(config_.max_norm >= 0)) throw ArgumentError(fmt::format("max-norm must be >= 0 (0 = off), got {}", config_.max_norm));
+  config_.schedule.validate();  // here, not at the first step
+  std::visit([](const auto& optimizer) { ops::check_config(to_ops(optimizer)); }, config_.optimizer);
   if (sample_shape_.empty()) throw ShapeError("the sample shape is empty; MNIST for an MLP is {784}");
   shapes_ = net_.shapes(with_batch(config_.batch_size, sample_shape_));
   const Shape& logits = shapes_.back();
@@ -213,9 +220,8 @@ void Model::record_forward(Recorder& rec, Activations& acts, const PassState& st
   }
 }
 
-std::unique_ptr<Recorder> Model::record_train_step(const DeviceDataset& data) {
+std::unique_ptr<Recorder> Model::record_train_step(const DeviceDataset& data, const Dataset& d) {
   Activations& a = *train_acts_;
-  Dataset& d = *train_data_;
   auto rec = std::make_unique<Recorder>(context_, RecorderOptions{.timestamps = config_.profile, .max_in_flight = 2});
   const PassState state{&step_counter_, config_.seed, true};
 
@@ -230,13 +236,9 @@ std::unique_ptr<Recorder> Model::record_train_step(const DeviceDataset& data) {
     net_[i].backward(*rec, t, state);
   }
   if (const auto* sgd = std::get_if<SGD>(&config_.optimizer)) {
-    ops::sgd_step(*rec, params_, grads_, state1_, hyper_,
-                  ops::SgdConfig{static_cast<float>(sgd->weight_decay), sgd->nesterov});
+    ops::sgd_step(*rec, params_, grads_, state1_, hyper_, to_ops(*sgd));
   } else {
-    const Adam& adam = std::get<Adam>(config_.optimizer);
-    ops::adam_step(*rec, params_, grads_, state1_, state2_, hyper_, step_counter_,
-                   ops::AdamConfig{adam.beta1, adam.beta2,
-                                   static_cast<float>(adam.eps), static_cast<float>(adam.weight_decay), adam.decoupled});
+    ops::adam_step(*rec, params_, grads_, state1_, state2_, hyper_, step_counter_, to_ops(std::get<Adam>(config_.optimizer)));
   }
   if (config_.max_norm > 0) {
     // Each unit's incoming weights: the rows of every 2-D weight (Linear's (out, in)).
@@ -252,9 +254,8 @@ std::unique_ptr<Recorder> Model::record_train_step(const DeviceDataset& data) {
   return rec;
 }
 
-std::unique_ptr<Recorder> Model::record_eval_pass(const DeviceDataset& data) {
+std::unique_ptr<Recorder> Model::record_eval_pass(const DeviceDataset& data, const Dataset& d) {
   Activations& a = *eval_acts_;
-  Dataset& d = *eval_data_;
   auto rec = std::make_unique<Recorder>(context_);
   const PassState state{&step_counter_, config_.seed, false};
   ops::gather_batch(*rec, a.act.front(), a.labels, data.images(), data.labels(), d.order, d.position, data.scale());
@@ -284,27 +285,33 @@ Metrics Model::train_epoch(const DeviceDataset& data, const std::function<void(c
     throw ArgumentError(fmt::format("data set {} has {} samples, fewer than one batch of {}", data.name(), data.count(),
                                     config_.batch_size));
   }
-  if (!train_data_ || train_data_->id != data.id()) {
-    if (config_.schedule.steps_per_epoch != static_cast<uint32_t>(steps)) config_.schedule.steps_per_epoch = static_cast<uint32_t>(steps);
-    train_data_ = std::make_unique<Dataset>();
-    train_data_->id = data.id();
-    train_data_->order = make_tensor(arena_, {data.count()}, DType::u32, "train order");
-    train_data_->position = make_tensor(arena_, {2}, DType::u32, "train position");
-    train_data_->totals = make_tensor(arena_, {4}, DType::f32, "train totals");
-    train_data_->recording = record_train_step(data);
+  std::unique_ptr<Dataset>& cached = train_sets_[data.id()];
+  if (!cached) {  // built whole or not at all: a failed recording leaves nothing half-made behind
+    config_.schedule.steps_per_epoch = static_cast<uint32_t>(steps);
+    auto d = std::make_unique<Dataset>();
+    d->id = data.id();
+    d->order = make_tensor(arena_, {data.count()}, DType::u32, "train order");
+    d->position = make_tensor(arena_, {2}, DType::u32, "train position");
+    d->totals = make_tensor(arena_, {4}, DType::f32, "train totals");
+    d->recording = record_train_step(data, *d);
     for (size_t slot = 0; slot < 2; ++slot) {
-      auto& rec = train_data_->reports[slot] = std::make_unique<Recorder>(context_);
+      auto rec = std::make_unique<Recorder>(context_);
       const BufferSlice out = readback_->slice().sub(slot * sizeof(Report), sizeof(Report));
-      rec->copy(train_data_->totals.slice, out.sub(offsetof(Report, totals), sizeof(Report::totals)));
+      rec->copy(d->totals.slice, out.sub(offsetof(Report, totals), sizeof(Report::totals)));
       rec->copy(first_bad_.slice, out.sub(offsetof(Report, first_bad), sizeof(Report::first_bad)));
       rec->copy(status_.slice, out.sub(offsetof(Report, status), sizeof(Report::status)));
       rec->finish();
+      d->reports[slot] = std::move(rec);
     }
+    cached = std::move(d);
   }
-  Dataset& d = *train_data_;
+  Dataset& d = *cached;
+  last_trained_ = &d;
   const auto order = epoch_order(data.count(), config_.seed, epoch_);
   upload(context_, d.order, std::span<const uint32_t>(order));
   reset_counter(d.position, 0);
+  reset_counter(status_, 0);
+  reset_counter(first_bad_, 0);
   upload(context_, d.totals, std::span<const float>(std::vector<float>(4, 0.0f)));
 
   // Two chunks of steps in flight: while the device runs chunk k+1, the host reads what chunk k's report
@@ -324,6 +331,7 @@ Metrics Model::train_epoch(const DeviceDataset& data, const std::function<void(c
   } drain{{&steps_rec, d.reports[0].get(), d.reports[1].get()}};
 
   const auto start = Clock::now();
+  const uint64_t queued_steps_base = step_;
   int64_t queued = 0, done = 0, chunk = 1, launched = 0, read = 0;
   std::array<int64_t, 2> ends{};  // steps done when the chunk in each slot has finished
   double submit_seconds = 0;
@@ -350,6 +358,10 @@ Metrics Model::train_epoch(const DeviceDataset& data, const std::function<void(c
 
     Report report;
     readback_->read(slot * sizeof(Report), &report, 1);
+    if (report.first_bad[0] != 0 || report.first_bad[1] != 0 || (report.status & 1u)) {
+      steps_rec.wait();  // the next chunk ran on: count its steps too
+      step_ = queued_steps_base + static_cast<uint64_t>(queued);
+    }
     if (report.first_bad[0] != 0 || report.first_bad[1] != 0) {
       const uint64_t at = (uint64_t(report.first_bad[1]) << 32 | report.first_bad[0]) - 1;
       throw NumericalError(fmt::format("the training loss became NaN or inf at step {} (epoch {}); lower the learning "
@@ -374,19 +386,22 @@ Metrics Model::train_epoch(const DeviceDataset& data, const std::function<void(c
 
 Metrics Model::evaluate(const DeviceDataset& data) {
   check_dataset(data);
-  if (!eval_data_ || eval_data_->id != data.id()) {
-    eval_data_ = std::make_unique<Dataset>();
-    eval_data_->id = data.id();
-    eval_data_->order = make_tensor(arena_, {data.count()}, DType::u32, "eval order");
-    eval_data_->position = make_tensor(arena_, {2}, DType::u32, "eval position");
-    eval_data_->totals = make_tensor(arena_, {4}, DType::f32, "eval totals");
+  std::unique_ptr<Dataset>& cached = eval_sets_[data.id()];
+  if (!cached) {
+    auto d = std::make_unique<Dataset>();
+    d->id = data.id();
+    d->order = make_tensor(arena_, {data.count()}, DType::u32, "eval order");
+    d->position = make_tensor(arena_, {2}, DType::u32, "eval position");
+    d->totals = make_tensor(arena_, {4}, DType::f32, "eval totals");
     std::vector<uint32_t> identity(static_cast<size_t>(data.count()));
     std::iota(identity.begin(), identity.end(), 0u);
-    upload(context_, eval_data_->order, std::span<const uint32_t>(identity));
-    eval_data_->recording = record_eval_pass(data);
+    upload(context_, d->order, std::span<const uint32_t>(identity));
+    d->recording = record_eval_pass(data, *d);
+    cached = std::move(d);
   }
-  Dataset& d = *eval_data_;
+  Dataset& d = *cached;
   reset_counter(d.position, 0);
+  reset_counter(status_, 0);
   upload(context_, d.totals, std::span<const float>(std::vector<float>(4, 0.0f)));
   const int64_t batches = (data.count() + config_.eval_batch_size - 1) / config_.eval_batch_size;
   d.recording->run(static_cast<uint32_t>(batches));
@@ -394,6 +409,10 @@ Metrics Model::evaluate(const DeviceDataset& data) {
     throw DataError(fmt::format("data set {} has a label outside [0, {})", data.name(), classes_));
   }
   const auto totals = download_f32(context_, d.totals);
+  if (!std::isfinite(totals[0])) {
+    throw NumericalError(fmt::format("the loss on {} is NaN or inf: the weights are no longer finite (the last update "
+                                     "diverged); lower the learning rate, or turn on max-norm", data.name()));
+  }
   Metrics m;
   m.samples = data.count();
   m.loss = totals[0] / static_cast<double>(data.count());
@@ -426,14 +445,15 @@ std::vector<float> Model::run_prediction(std::span<const float> inputs, int64_t 
   Activations& a = *eval_acts_;
   std::unique_ptr<Recorder>& rec = stochastic ? predict_stochastic_ : predict_eval_;
   if (!rec) {
-    rec = std::make_unique<Recorder>(context_);
+    auto made = std::make_unique<Recorder>(context_);
     const PassState state = stochastic ? PassState{&mc_step_, config_.seed ^ k_mc_seed_salt, true}
                                        : PassState{&step_counter_, config_.seed, false};
-    record_forward(*rec, a, state);
-    ops::softmax(*rec, predict_probs_, a.act.back(), stochastic ? ops::SoftmaxOutput::Accumulate : ops::SoftmaxOutput::Write);
+    record_forward(*made, a, state);
+    ops::softmax(*made, predict_probs_, a.act.back(), stochastic ? ops::SoftmaxOutput::Accumulate : ops::SoftmaxOutput::Write);
     if (stochastic)
-      rec->dispatch(context_.kernel("counter_add"), {mc_step_.slice}, CounterParams{0, 1}, {1, 1, 1}, "mc step += 1");
-    rec->finish();
+      made->dispatch(context_.kernel("counter_add"), {mc_step_.slice}, CounterParams{0, 1}, {1, 1, 1}, "mc step += 1");
+    made->finish();
+    rec = std::move(made);
   }
   std::vector<float> probs(static_cast<size_t>(n * classes_));
   std::vector<float> batch(static_cast<size_t>(a.batch * features), 0.0f);
@@ -464,30 +484,44 @@ std::vector<NamedTensor> Model::state_dict() {
 
 void Model::load_state_dict(const std::vector<NamedTensor>& tensors) {
   std::vector<std::string> problems;
-  std::vector<float> flat = download_f32(context_, params_);
+  const std::vector<float> flat = gather_parameters(tensors, "", problems);
+  for (const NamedTensor& t : tensors) {
+    if (std::find(param_names_.begin(), param_names_.end(), t.name) == param_names_.end())
+      problems.push_back(fmt::format("unexpected {} {}", t.name, shape_text(t.shape)));
+  }
+  throw_if_problems(problems, "the checkpoint");
+  upload(context_, params_, std::span<const float>(flat));
+}
+
+// The flat layout of params_ filled from tensors named prefix + parameter name; what is missing or of
+// another shape or size goes to `problems` (padding stays zero).
+std::vector<float> Model::gather_parameters(const std::vector<NamedTensor>& tensors, const std::string& prefix,
+                                            std::vector<std::string>& problems) const {
+  std::vector<float> flat(static_cast<size_t>(params_.numel()), 0.0f);
   for (const Tensor* p : param_views_) {
-    auto it = std::find_if(tensors.begin(), tensors.end(), [&](const NamedTensor& t) { return t.name == p->name; });
+    const std::string name = prefix + p->name;
+    auto it = std::find_if(tensors.begin(), tensors.end(), [&](const NamedTensor& t) { return t.name == name; });
     if (it == tensors.end()) {
-      problems.push_back(fmt::format("missing {} {}", p->name, shape_text(p->shape)));
+      problems.push_back(fmt::format("missing {} {}", name, shape_text(p->shape)));
     } else if (it->shape != p->shape) {
-      problems.push_back(fmt::format("{}: the model has {}, the checkpoint {}", p->name, shape_text(p->shape),
+      problems.push_back(fmt::format("{}: the model has {}, the checkpoint {}", name, shape_text(p->shape),
                                      shape_text(it->shape)));
+    } else if (static_cast<int64_t>(it->values.size()) != p->numel()) {
+      problems.push_back(fmt::format("{}: shape {} but {} values", name, shape_text(it->shape), it->values.size()));
     } else {
       std::copy(it->values.begin(), it->values.end(),
                 flat.begin() + static_cast<int64_t>((p->slice.offset - params_.slice.offset) / 4));
     }
   }
-  for (const NamedTensor& t : tensors) {
-    if (std::find(param_names_.begin(), param_names_.end(), t.name) == param_names_.end())
-      problems.push_back(fmt::format("unexpected {} {}", t.name, shape_text(t.shape)));
-  }
-  if (!problems.empty()) {
-    std::string text;
-    for (const auto& p : problems) text += "\n  " + p;
-    throw DataError(fmt::format("the checkpoint does not fit this model ({} problem{}):{}\nthe model is:\n{}",
-                                problems.size(), problems.size() == 1 ? "" : "s", text, net_.describe()));
-  }
-  upload(context_, params_, std::span<const float>(flat));
+  return flat;
+}
+
+void Model::throw_if_problems(const std::vector<std::string>& problems, const std::string& what) const {
+  if (problems.empty()) return;
+  std::string text;
+  for (const auto& p : problems) text += "\n  " + p;
+  throw DataError(fmt::format("{} does not fit this model ({} problem{}):{}\nthe model is:\n{}", what,
+                              problems.size(), problems.size() == 1 ? "" : "s", text, net_.describe()));
 }
 
 std::string Model::summary() const {
@@ -496,7 +530,7 @@ std::string Model::summary() const {
 }
 
 std::vector<DispatchTiming> Model::step_timings() const {
-  return train_data_ ? train_data_->recording->timings() : std::vector<DispatchTiming>{};
+  return last_trained_ ? last_trained_->recording->timings() : std::vector<DispatchTiming>{};
 }
 
 }  // namespace vkdrop

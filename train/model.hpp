@@ -20,6 +20,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -123,8 +124,11 @@ class Model {
   struct Activations;
   struct Dataset;
   void record_forward(Recorder& rec, Activations& acts, const PassState& state);
-  std::unique_ptr<Recorder> record_train_step(const DeviceDataset& data);
-  std::unique_ptr<Recorder> record_eval_pass(const DeviceDataset& data);
+  std::unique_ptr<Recorder> record_train_step(const DeviceDataset& data, const Dataset& d);
+  std::unique_ptr<Recorder> record_eval_pass(const DeviceDataset& data, const Dataset& d);
+  std::vector<float> gather_parameters(const std::vector<NamedTensor>& tensors, const std::string& prefix,
+                                       std::vector<std::string>& problems) const;
+  void throw_if_problems(const std::vector<std::string>& problems, const std::string& what) const;
   void check_dataset(const DeviceDataset& data) const;
   std::vector<float> run_prediction(std::span<const float> inputs, int64_t n, bool stochastic, uint32_t passes);
   void reset_counter(const Tensor& t, uint64_t value);
@@ -154,7 +158,9 @@ class Model {
   std::unique_ptr<HostBuffer> readback_;  // two slots the training chunks report into (see train_epoch)
 
   std::unique_ptr<Activations> train_acts_, eval_acts_;  // predict() uses eval_acts_
-  std::unique_ptr<Dataset> train_data_, eval_data_;
+  // Per data set seen (by DeviceDataset::id): its order, counters and recordings, made once.
+  std::map<uint64_t, std::unique_ptr<Dataset>> train_sets_, eval_sets_;
+  const Dataset* last_trained_ = nullptr;  // step_timings() reads its recording
   std::unique_ptr<Recorder> predict_eval_, predict_stochastic_;
   Tensor predict_probs_;
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace vkdrop {
@@ -59,19 +60,38 @@ void write_safetensors(const std::filesystem::path& path, const SafetensorsFile&
     ::fsync(fileno(f));
     std::fclose(f);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
+  try {
+    rename_durably(tmp, path);
+  } catch (const DataError&) {
     std::filesystem::remove(tmp);
-    throw DataError(fmt::format("{}: cannot replace ({})", path.string(), ec.message()));
+    throw;
+  }
+}
+
+void rename_durably(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::error_code ec;
+  std::filesystem::rename(from, to, ec);
+  if (ec) throw DataError(fmt::format("{}: cannot replace ({})", to.string(), ec.message()));
+  // The rename itself lives in the directory: sync it too, or a crash may forget it.
+  const std::filesystem::path dir = to.has_parent_path() ? to.parent_path() : std::filesystem::path(".");
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
   }
 }
 
 SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   const std::string name = path.string();
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(fmt::format("{}: cannot open checkpoint (does it exist?)", name));
-  const uint64_t size = std::filesystem::file_size(path);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw DataError(fmt::format("{}: {}", name, std::filesystem::exists(path, ec) ? "not a regular file"
+                                                                                 : "cannot open checkpoint (does it exist?)"));
+  }
+  if (!in) throw DataError(fmt::format("{}: cannot open checkpoint (permissions?)", name));
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw DataError(fmt::format("{}: cannot read its size ({})", name, ec.message()));
   uint64_t length = 0;
   if (size < 8 || !in.read(reinterpret_cast<char*>(&length), 8)) {
     throw DataError(fmt::format("{}: truncated: shorter than the 8-byte header length", name));
@@ -100,6 +120,7 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   std::vector<Entry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
+      if (!it->is_object()) throw DataError(fmt::format("{}: __metadata__ is not a JSON object", name));
       for (auto m = it->begin(); m != it->end(); ++m)
         file.metadata[m.key()] = m->is_string() ? m->get<std::string>() : m->dump();
       continue;
@@ -112,9 +133,14 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
       }
       Entry e{it.key(), t.at("shape").get<Shape>(), t.at("data_offsets").at(0).get<uint64_t>(),
               t.at("data_offsets").at(1).get<uint64_t>()};
-      for (int64_t d : e.shape)
+      uint64_t want = sizeof(float);  // bytes, checked for overflow: the file cannot be larger than 2^62
+      for (int64_t d : e.shape) {
         if (d < 0) throw DataError(fmt::format("{}: tensor {} has a negative dimension", name, e.name));
-      const uint64_t want = static_cast<uint64_t>(element_count(e.shape)) * sizeof(float);
+        if (d != 0 && want > (uint64_t{1} << 62) / static_cast<uint64_t>(d)) {
+          throw DataError(fmt::format("{}: tensor {} has an impossible shape {}", name, e.name, shape_text(e.shape)));
+        }
+        want *= static_cast<uint64_t>(d);
+      }
       if (e.end < e.begin || e.end - e.begin != want) {
         throw DataError(fmt::format("{}: tensor {} of shape {} needs {} bytes, its offsets [{}, {}) say otherwise",
                                     name, e.name, shape_text(e.shape), want, e.begin, e.end));

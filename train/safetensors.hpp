@@ -28,6 +28,10 @@ struct SafetensorsFile {
 // either the old file or the new one, never half of one. Throws DataError if it cannot write.
 void write_safetensors(const std::filesystem::path& path, const SafetensorsFile& file);
 
+// Renames `from` over `to` (atomic on POSIX) and syncs the directory, so the rename survives a crash.
+// Throws DataError if it cannot.
+void rename_durably(const std::filesystem::path& from, const std::filesystem::path& to);
+
 // Throws DataError naming the file and what is wrong: missing, truncated, bad JSON, a dtype other than F32,
 // offsets outside the data or not matching the shape.
 SafetensorsFile read_safetensors(const std::filesystem::path& path);

@@ -290,5 +290,8 @@ int main(int argc, char** argv) {
   } catch (const vkdrop::Error& e) {
     std::fprintf(stderr, "\nmnist_mlp: %s\n", e.what());
     return 2;
+  } catch (const std::exception& e) {  // not ours (the file system, the C++ library): still a message, not an abort
+    std::fprintf(stderr, "\nmnist_mlp: unexpected error: %s\n", e.what());
+    return 1;
   }
 }
