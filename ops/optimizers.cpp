@@ -120,7 +120,7 @@ void adam_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& m,
                op);
 }
 
-void max_norm(Recorder& rec, const Tensor& w, float c) {
+void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction, uint32_t workgroup_size) {
   constexpr const char* op = "max_norm";
   check_value(op, c > 0, "max-norm bound c", c, "> 0");
   if (w.rank() != 2) {
@@ -128,6 +128,20 @@ void max_norm(Recorder& rec, const Tensor& w, float c) {
                                  shape_text(w.shape)));
   }
   check_tensor(op, "w", w, w.shape, DType::f32, "");
+  const DeviceInfo& device = rec.context().info();
+  if (reduction == RowReduction::Subgroup && !device.subgroup_arithmetic) {
+    throw ArgumentError(fmt::format("{}: RowReduction::Subgroup needs subgroup arithmetic in compute shaders, which "
+                                    "{} lacks; use RowReduction::Auto",
+                                    op, device.name));
+  }
+  const bool subgroup = reduction == RowReduction::Subgroup ||
+                        (reduction == RowReduction::Auto && device.subgroup_arithmetic);
+  const uint32_t most = std::min(device.max_workgroup_size[0], device.max_workgroup_invocations);
+  if (workgroup_size != 0 && (!std::has_single_bit(workgroup_size) || workgroup_size > most)) {
+    throw ArgumentError(fmt::format("{}: workgroup {} must be a power of two no larger than {} ({}), or 0 for the "
+                                    "device's best",
+                                    op, workgroup_size, most, device.name));
+  }
   const int64_t rows = w.dim(0), cols = w.dim(1);
   if (rows == 0 || cols == 0) return;
   to_u32(w.numel(), op);  // the shader indexes row * cols + j in 32 bits
@@ -135,18 +149,21 @@ void max_norm(Recorder& rec, const Tensor& w, float c) {
     uint32_t rows, cols;
     float c;
   } params{to_u32(rows, op), to_u32(cols, op), c};
-  const DeviceInfo& device = rec.context().info();
   // One group per row, as wide as the element-wise kernels (each invocation then sums a few columns of a
   // typical 784- or 1024-wide row) but no wider than the row: idle invocations still pay the barriers. A
-  // power of two, as the reduction tree needs.
+  // power of two, as the reduction tree needs. lavapipe with subgroupAdd: one subgroup, so no barrier.
   const uint32_t hi = std::bit_floor(
       std::min({elementwise_workgroup(device), device.max_workgroup_size[0], device.max_workgroup_invocations}));
   const uint32_t lo = std::min(device.is_cpu() ? 8u : 32u, hi);
-  const uint32_t workgroup =
+  uint32_t workgroup =
       static_cast<uint32_t>(std::clamp<uint64_t>(std::bit_ceil(static_cast<uint64_t>(cols)), lo, hi));
+  if (subgroup && device.is_cpu() && device.subgroup_size >= 1 && device.subgroup_size <= hi) {
+    workgroup = device.subgroup_size;
+  }
+  if (workgroup_size != 0) workgroup = workgroup_size;
   const std::array<uint32_t, 3> groups{std::min(params.rows, device.max_workgroup_count[0]), 1, 1};
-  rec.dispatch(rec.context().kernel("max_norm", std::vector<uint32_t>{workgroup}), {w.slice}, params, groups,
-               "max_norm");
+  rec.dispatch(rec.context().kernel(subgroup ? "max_norm" : "max_norm_tree", std::vector<uint32_t>{workgroup}),
+               {w.slice}, params, groups, "max_norm");
 }
 
 }  // namespace vkdrop::ops

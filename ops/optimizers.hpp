@@ -44,8 +44,17 @@ void adam_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& m,
                const Tensor& hyper, const Tensor& step, const AdamConfig& config);
 void check_config(const AdamConfig& config);
 
+// How max_norm sums a row's squares: Auto takes Subgroup (subgroupAdd, max_norm.comp) where the device has
+// subgroup arithmetic in compute shaders, else SharedTree (a shared-memory tree, max_norm_tree.comp, which
+// every Vulkan device runs). Both sum in float; the order differs, so results may differ in the last bit.
+enum class RowReduction { Auto, Subgroup, SharedTree };
+
 // w: (out, in); each row (one unit's incoming weights) with L2 norm > c is scaled to norm c; the norm is
-// summed in float. Throws ArgumentError unless c > 0, ShapeError unless w is 2-D.
-void max_norm(Recorder& rec, const Tensor& w, float c);
+// summed in float. `workgroup` is the invocations per row, 0 = the best for the device (the tests set it to
+// reach every path of both shaders on lavapipe): a power of two within the device's limits. Throws
+// ArgumentError unless c > 0, for a bad workgroup, or when Subgroup is asked of a device without subgroup
+// arithmetic; ShapeError unless w is 2-D.
+void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction = RowReduction::Auto,
+              uint32_t workgroup = 0);
 
 }  // namespace vkdrop::ops

@@ -188,6 +188,8 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
       info.device_local_bytes = std::max<uint64_t>(info.device_local_bytes, memory.memoryHeaps[i].size);
   }
   info.subgroup_size = subgroup.subgroupSize;
+  info.subgroup_arithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
+                             (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) != 0;
   std::copy(std::begin(l.maxComputeWorkGroupSize), std::end(l.maxComputeWorkGroupSize), info.max_workgroup_size.begin());
   std::copy(std::begin(l.maxComputeWorkGroupCount), std::end(l.maxComputeWorkGroupCount), info.max_workgroup_count.begin());
   info.max_workgroup_invocations = l.maxComputeWorkGroupInvocations;

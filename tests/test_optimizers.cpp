@@ -177,6 +177,18 @@ TEST_CASE("adam_step reads the 64-bit step count: late steps have no bias correc
 
 TEST_CASE("max_norm scales the rows above c to norm c and leaves the others bit for bit") {
   Context& ctx = test::context();
+  // Both shaders, each at the device's own workgroup and at one holding several subgroups (on lavapipe's
+  // 8-lane subgroups: 32 invocations = 4 subgroups meeting in shared memory).
+  struct Variant {
+    ops::RowReduction reduction;
+    uint32_t workgroup;
+  };
+  std::vector<Variant> variants = {{ops::RowReduction::Auto, 0}, {ops::RowReduction::SharedTree, 0},
+                                   {ops::RowReduction::SharedTree, 64}};
+  if (ctx.info().subgroup_arithmetic) {
+    variants.push_back({ops::RowReduction::Subgroup, 0});
+    variants.push_back({ops::RowReduction::Subgroup, std::max(32u, 4 * ctx.info().subgroup_size)});
+  }
   // The last shape has more rows than the device launches workgroups (65535 on lavapipe): the shader's row
   // loop reaches them.
   const int64_t many_rows = std::min<int64_t>(ctx.info().max_workgroup_count[0] + 5, 1 << 17);
@@ -199,24 +211,27 @@ TEST_CASE("max_norm scales the rows above c to norm c and leaves the others bit 
         const double scale = targets[r % 5] * c / norm;
         for (int64_t j = 0; j < cols; ++j) row[j] = static_cast<float>(row[j] * scale);
       }
-      Arena arena(ctx, 8 << 20);
-      Tensor w = make_tensor(arena, {rows, cols}, DType::f32, "w");
-      upload(ctx, w, std::span<const float>(w_host));
-      Recorder rec(ctx);
-      ops::max_norm(rec, w, c);
-      rec.run();
       std::vector<float> want = w_host;
       ref::max_norm(want.data(), static_cast<int>(rows), static_cast<int>(cols), c);
-      const std::vector<float> got = download_f32(ctx, w);
-      test::expect_close(got, want, 1e-7, 1e-5, what);
-      for (int64_t r = 0; r < rows; ++r) {
-        if (targets[r % 5] > 1.0) continue;
-        const auto begin = static_cast<std::ptrdiff_t>(r * cols), end = static_cast<std::ptrdiff_t>((r + 1) * cols);
-        CHECK(std::equal(got.begin() + begin, got.begin() + end, w_host.begin() + begin));
+      Arena arena(ctx, 8 << 20);
+      Tensor w = make_tensor(arena, {rows, cols}, DType::f32, "w");
+      for (const Variant& variant : variants) {
+        INFO("reduction " << static_cast<int>(variant.reduction) << ", workgroup " << variant.workgroup);
+        upload(ctx, w, std::span<const float>(w_host));
+        Recorder rec(ctx);
+        ops::max_norm(rec, w, c, variant.reduction, variant.workgroup);
+        rec.run();
+        const std::vector<float> got = download_f32(ctx, w);
+        test::expect_close(got, want, 1e-7, 1e-5, what);
+        for (int64_t r = 0; r < rows; ++r) {
+          if (targets[r % 5] > 1.0) continue;
+          const auto begin = static_cast<std::ptrdiff_t>(r * cols), end = static_cast<std::ptrdiff_t>((r + 1) * cols);
+          CHECK(std::equal(got.begin() + begin, got.begin() + end, w_host.begin() + begin));
+        }
+        double norm = 0;  // row 0 started at 2c: it really is at norm c now
+        for (int64_t j = 0; j < cols; ++j) norm += double(got[static_cast<size_t>(j)]) * got[static_cast<size_t>(j)];
+        CHECK(std::sqrt(norm) == Approx(c).epsilon(1e-5));
       }
-      double norm = 0;  // row 0 started at 2c: it really is at norm c now
-      for (int64_t j = 0; j < cols; ++j) norm += double(got[static_cast<size_t>(j)]) * got[static_cast<size_t>(j)];
-      CHECK(std::sqrt(norm) == Approx(c).epsilon(1e-5));
     }
   }
 }
@@ -271,6 +286,12 @@ TEST_CASE("optimizers refuse bad arguments and record nothing for empty tensors"
   CHECK_THROWS_AS(ops::max_norm(rec, flat, 1.0f), ShapeError);
   CHECK_THROWS_WITH(ops::max_norm(rec, flat, 1.0f), Contains("flat") && Contains("(out, in)"));
   CHECK_THROWS_AS(ops::max_norm(rec, hyper_u32, 1.0f), ShapeError);
+  CHECK_THROWS_WITH(ops::max_norm(rec, w, 1.0f, ops::RowReduction::SharedTree, 48),
+                    Contains("workgroup 48") && Contains("power of two"));
+  CHECK_THROWS_AS(ops::max_norm(rec, w, 1.0f, ops::RowReduction::Auto, 1u << 30), ArgumentError);
+  if (!ctx.info().subgroup_arithmetic) {
+    CHECK_THROWS_WITH(ops::max_norm(rec, w, 1.0f, ops::RowReduction::Subgroup), Contains("subgroup arithmetic"));
+  }
 
   Tensor empty = make_tensor(arena, {0}, DType::f32, "empty"), empty_rows = make_tensor(arena, {0, 5}, DType::f32, "e");
   ops::sgd_step(rec, empty, empty, empty, hyper, ops::SgdConfig{});

@@ -19,7 +19,8 @@ int main() {
       fmt::print("    Vulkan API                 {}.{}.{}\n", VK_API_VERSION_MAJOR(d.api_version),
                  VK_API_VERSION_MINOR(d.api_version), VK_API_VERSION_PATCH(d.api_version));
       fmt::print("    device-local memory        {:.1f} GiB\n", static_cast<double>(d.device_local_bytes) / (1ull << 30));
-      fmt::print("    subgroup size              {}\n", d.subgroup_size);
+      fmt::print("    subgroup size              {}{}\n", d.subgroup_size,
+                 d.subgroup_arithmetic ? " (arithmetic in compute)" : "");
       fmt::print("    max workgroup size         {} x {} x {} ({} invocations)\n", d.max_workgroup_size[0],
                  d.max_workgroup_size[1], d.max_workgroup_size[2], d.max_workgroup_invocations);
       fmt::print("    max workgroup count        {} x {} x {}\n", d.max_workgroup_count[0], d.max_workgroup_count[1],
