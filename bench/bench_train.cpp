@@ -115,6 +115,10 @@ int main() {
     fmt::print("| host time per step to submit (replay) | {:.1f} us |\n", host_us);
     fmt::print("| device busy (sum of dispatch times / wall) | {:.0f} % |\n", 100 * busy_ms / step_ms);
     fmt::print("| arena | {:.1f} MiB |\n", static_cast<double>(model.arena_bytes()) / (1 << 20));
+    if (busy_ms > step_ms) {
+      fmt::print("\nDevice busy over 100 %: the dispatches of the profiled run, timed one by one, took longer than a\n"
+                 "whole unprofiled step; the device is never idle.\n");
+    }
     fmt::print("\nGPU time per dispatch of one step (profiled run):\n");
     for (const auto& t : timings) fmt::print("  {:8.3f} ms  {}\n", t.milliseconds, t.label);
     return 0;
