@@ -1,10 +1,10 @@
 // mnist_mlp: the dropout MLP of Srivastava et al. 2014 on MNIST, trained with vkdrop.
 //
-//   ./vkdrop.sh train                                   # the default: about 10 minutes on lavapipe
+//   ./vkdrop.sh train                                   # the default: 5 to 10 minutes on lavapipe
 //   ./vkdrop.sh train --hidden 1024,1024,1024 --lr 0.1 --schedule cosine --epochs 50   # the paper's net
 //
 // The defaults (784-1024-1024-10, dropout 0.2/0.5, SGD lr 0.05 x 0.9 per epoch, momentum 0.5 -> 0.9 over two
-// epochs, max-norm 3.5, 12 epochs) reach 1.65 % test error in about 10 minutes on lavapipe (2 cores); the
+// epochs, max-norm 3.5, 12 epochs) reach 1.65 % test error in 5 to 10 minutes on lavapipe (2 cores); the
 // paper's 784-1024-1024-1024-10 net with the second line reaches 1.24 % in 50 epochs (40 minutes there).
 // Run with --help for every flag.
 
