@@ -162,8 +162,10 @@ void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction, u
   }
   if (workgroup_size != 0) workgroup = workgroup_size;
   const std::array<uint32_t, 3> groups{std::min(params.rows, device.max_workgroup_count[0]), 1, 1};
+  // The label names the shader and the workgroup: profiles show it, and the tests check the choice by it.
   rec.dispatch(rec.context().kernel(subgroup ? "max_norm" : "max_norm_tree", std::vector<uint32_t>{workgroup}),
-               {w.slice}, params, groups, "max_norm");
+               {w.slice}, params, groups,
+               fmt::format("max_norm ({}, {} per row)", subgroup ? "subgroupAdd" : "shared tree", workgroup));
 }
 
 }  // namespace vkdrop::ops

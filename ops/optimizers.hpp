@@ -53,7 +53,8 @@ enum class RowReduction { Auto, Subgroup, SharedTree };
 // summed in float. `workgroup` is the invocations per row, 0 = the best for the device (the tests set it to
 // reach every path of both shaders on lavapipe): a power of two within the device's limits. Throws
 // ArgumentError unless c > 0, for a bad workgroup, or when Subgroup is asked of a device without subgroup
-// arithmetic; ShapeError unless w is 2-D.
+// arithmetic; ShapeError unless w is 2-D. The dispatch's label names the shader and the workgroup, e.g.
+// "max_norm (subgroupAdd, 8 per row)".
 void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction = RowReduction::Auto,
               uint32_t workgroup = 0);
 

@@ -82,6 +82,8 @@ class Recorder {
   bool pending() const { return in_flight_ > 0; }
 
   size_t dispatch_count() const { return labels_.size(); }
+  // The label of each dispatch recorded so far, in order.
+  const std::vector<std::string>& dispatch_labels() const { return labels_; }
   size_t barrier_count() const { return barriers_; }
   // GPU time of each dispatch in the last finished submission (needs RecorderOptions::timestamps).
   std::vector<DispatchTiming> timings() const;

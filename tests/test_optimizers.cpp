@@ -183,12 +183,20 @@ TEST_CASE("max_norm scales the rows above c to norm c and leaves the others bit 
     ops::RowReduction reduction;
     uint32_t workgroup;
   };
+  const DeviceInfo& device = ctx.info();
+  const uint32_t most = std::min(device.max_workgroup_size[0], device.max_workgroup_invocations);
   std::vector<Variant> variants = {{ops::RowReduction::Auto, 0}, {ops::RowReduction::SharedTree, 0},
-                                   {ops::RowReduction::SharedTree, 64}};
-  if (ctx.info().subgroup_arithmetic) {
+                                   {ops::RowReduction::SharedTree, std::min(64u, most)}};
+  if (device.subgroup_arithmetic) {
     variants.push_back({ops::RowReduction::Subgroup, 0});
-    variants.push_back({ops::RowReduction::Subgroup, std::max(32u, 4 * ctx.info().subgroup_size)});
+    variants.push_back({ops::RowReduction::Subgroup, std::min(std::max(32u, 4 * device.subgroup_size), most)});
   }
+  // The shader each variant must run: Auto takes subgroupAdd wherever the device has it.
+  auto expected_shader = [&](ops::RowReduction reduction) {
+    const bool subgroup = reduction == ops::RowReduction::Subgroup ||
+                          (reduction == ops::RowReduction::Auto && device.subgroup_arithmetic);
+    return std::string(subgroup ? "max_norm (subgroupAdd, " : "max_norm (shared tree, ");
+  };
   // The last shape has more rows than the device launches workgroups (65535 on lavapipe): the shader's row
   // loop reaches them.
   const int64_t many_rows = std::min<int64_t>(ctx.info().max_workgroup_count[0] + 5, 1 << 17);
@@ -220,6 +228,15 @@ TEST_CASE("max_norm scales the rows above c to norm c and leaves the others bit 
         upload(ctx, w, std::span<const float>(w_host));
         Recorder rec(ctx);
         ops::max_norm(rec, w, c, variant.reduction, variant.workgroup);
+        const std::string label = rec.dispatch_labels().at(0);
+        CHECK_THAT(label, Catch::Matchers::StartsWith(expected_shader(variant.reduction)));
+        if (variant.workgroup != 0) {
+          CHECK_THAT(label, Catch::Matchers::EndsWith(fmt::format(", {} per row)", variant.workgroup)));
+        }
+        if (variant.reduction == ops::RowReduction::Auto && device.is_cpu() && device.subgroup_arithmetic) {
+          // lavapipe: one subgroup per row, no barrier (the path measured fastest there)
+          CHECK(label == fmt::format("max_norm (subgroupAdd, {} per row)", device.subgroup_size));
+        }
         rec.run();
         const std::vector<float> got = download_f32(ctx, w);
         test::expect_close(got, want, 1e-7, 1e-5, what);
@@ -288,7 +305,8 @@ TEST_CASE("optimizers refuse bad arguments and record nothing for empty tensors"
   CHECK_THROWS_AS(ops::max_norm(rec, hyper_u32, 1.0f), ShapeError);
   CHECK_THROWS_WITH(ops::max_norm(rec, w, 1.0f, ops::RowReduction::SharedTree, 48),
                     Contains("workgroup 48") && Contains("power of two"));
-  CHECK_THROWS_AS(ops::max_norm(rec, w, 1.0f, ops::RowReduction::Auto, 1u << 30), ArgumentError);
+  CHECK_THROWS_WITH(ops::max_norm(rec, w, 1.0f, ops::RowReduction::Auto, 1u << 30),
+                    Contains("workgroup 1073741824") && Contains("no larger than"));
   if (!ctx.info().subgroup_arithmetic) {
     CHECK_THROWS_WITH(ops::max_norm(rec, w, 1.0f, ops::RowReduction::Subgroup), Contains("subgroup arithmetic"));
   }

@@ -261,8 +261,9 @@ int main(int argc, char** argv) {
       ->check(non_negative);
   app.add_flag("--nesterov", o.nesterov, "Nesterov momentum");
   app.add_option("--weight-decay", o.weight_decay, "L2 weight decay (decoupled for adamw)")->check(non_negative);
-  app.add_option("--max-norm", o.max_norm, "cap each hidden unit's incoming weight norm at this value after every "
-                                           "update (paper: 3 to 4; 0 = off)")->check(non_negative);
+  app.add_option("--max-norm", o.max_norm, "cap each unit's incoming weight norm (every Linear layer's rows, the "
+                                           "output layer's too) at this value after every update (paper: 3 to 4; "
+                                           "0 = off)")->check(non_negative);
   app.add_option("--batch", o.batch, "training batch size")->check(positive);
   app.add_option("--eval-batch", o.eval_batch, "evaluation batch size")->check(positive);
   app.add_option("--epochs", o.epochs, "epochs to train (in all, counting those of a resumed checkpoint)")->check(positive);
