@@ -188,8 +188,10 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
       info.device_local_bytes = std::max<uint64_t>(info.device_local_bytes, memory.memoryHeaps[i].size);
   }
   info.subgroup_size = subgroup.subgroupSize;
+  // max_norm.comp also uses subgroupElect, gl_SubgroupID and gl_NumSubgroups: the basic operations.
+  const VkSubgroupFeatureFlags arithmetic = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
   info.subgroup_arithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
-                             (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) != 0;
+                             (subgroup.supportedOperations & arithmetic) == arithmetic;
   std::copy(std::begin(l.maxComputeWorkGroupSize), std::end(l.maxComputeWorkGroupSize), info.max_workgroup_size.begin());
   std::copy(std::begin(l.maxComputeWorkGroupCount), std::end(l.maxComputeWorkGroupCount), info.max_workgroup_count.begin());
   info.max_workgroup_invocations = l.maxComputeWorkGroupInvocations;
