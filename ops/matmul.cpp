@@ -93,14 +93,8 @@ RegisterChoice choose_registers(const Tensor& a, const Tensor& b, bool trans_a, 
 
 // The register path needs subgroup shuffles in compute shaders and one subgroup of at least 8 lanes per
 // workgroup (it moves X values between lanes 8 k-steps at a time).
-bool register_path_runs(const Context& context, uint32_t lanes) {
-  VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-  VkPhysicalDeviceProperties2 properties{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
-  properties.pNext = &subgroup;
-  vkGetPhysicalDeviceProperties2(context.physical_device(), &properties);
-  return (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
-         (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) != 0 && subgroup.subgroupSize == lanes &&
-         lanes >= 8;
+bool register_path_runs(const DeviceInfo& device, uint32_t lanes) {
+  return device.subgroup_shuffle && device.subgroup_size == lanes && lanes >= 8;
 }
 
 // The conventional GPU tiling: 64 x 64 per workgroup of 256, 4 x 4 per invocation, K-slices of 16.
@@ -160,7 +154,9 @@ std::string matmul_tiling_text(const MatmulTiling& t) {
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
             const Tensor* bias) {
   MatmulTiling tiling = matmul_tiling(rec.context().info());
-  if (!tiling.shared && !register_path_runs(rec.context(), tiling.tile_n / tiling.thread_n)) tiling = k_shared_tiling;
+  if (!tiling.shared && !register_path_runs(rec.context().info(), tiling.tile_n / tiling.thread_n)) {
+    tiling = k_shared_tiling;
+  }
   matmul(rec, c, a, b, trans_a, trans_b, bias, tiling);
 }
 
@@ -197,7 +193,7 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   const DeviceInfo& device = rec.context().info();
   check_tiling(tiling, device);
   const uint32_t lanes = tiling.tile_n / tiling.thread_n;
-  if (!tiling.shared && !register_path_runs(rec.context(), lanes)) {
+  if (!tiling.shared && !register_path_runs(device, lanes)) {
     throw ArgumentError(fmt::format("matmul: tiling {} needs subgroup shuffles in compute shaders with subgroups of "
                                     "exactly {} >= 8 lanes; {} has {}",
                                     matmul_tiling_text(tiling), lanes, device.name, device.subgroup_size));

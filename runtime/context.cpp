@@ -190,8 +190,9 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
   info.subgroup_size = subgroup.subgroupSize;
   // max_norm.comp also uses subgroupElect, gl_SubgroupID and gl_NumSubgroups: the basic operations.
   const VkSubgroupFeatureFlags arithmetic = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
-  info.subgroup_arithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
-                             (subgroup.supportedOperations & arithmetic) == arithmetic;
+  const bool compute = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
+  info.subgroup_arithmetic = compute && (subgroup.supportedOperations & arithmetic) == arithmetic;
+  info.subgroup_shuffle = compute && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) != 0;
   std::copy(std::begin(l.maxComputeWorkGroupSize), std::end(l.maxComputeWorkGroupSize), info.max_workgroup_size.begin());
   std::copy(std::begin(l.maxComputeWorkGroupCount), std::end(l.maxComputeWorkGroupCount), info.max_workgroup_count.begin());
   info.max_workgroup_invocations = l.maxComputeWorkGroupInvocations;

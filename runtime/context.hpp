@@ -37,6 +37,7 @@ struct DeviceInfo {
   uint64_t device_local_bytes = 0;  // largest device-local heap
   uint32_t subgroup_size = 0;
   bool subgroup_arithmetic = false;  // basic and arithmetic subgroup operations (subgroupAdd) in compute shaders
+  bool subgroup_shuffle = false;     // subgroupShuffle in compute shaders
   std::array<uint32_t, 3> max_workgroup_size{};
   uint32_t max_workgroup_invocations = 0;
   std::array<uint32_t, 3> max_workgroup_count{};
