@@ -20,12 +20,12 @@ using namespace vkdrop::ref;
 
 namespace {
 
-// shared/ beside the repository: from the build (VKDROP_SHARED_DIR), else found from this file.
-std::filesystem::path shared_dir() {
-#ifdef VKDROP_SHARED_DIR
-  return VKDROP_SHARED_DIR;
+// tests/data in the repository: from the build (VKDROP_TEST_DATA_DIR), else found from this file.
+std::filesystem::path test_data_dir() {
+#ifdef VKDROP_TEST_DATA_DIR
+  return VKDROP_TEST_DATA_DIR;
 #else
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / ".." / "shared";
+  return std::filesystem::path(__FILE__).parent_path() / "data";
 #endif
 }
 
@@ -40,7 +40,7 @@ struct PhiloxVector {
 // Lines: rounds ctr0..3 key0..1 out0..3 in hex; '#' starts a comment line.
 std::vector<PhiloxVector> read_kat(const std::filesystem::path& path) {
   std::ifstream file(path);
-  if (!file) FAIL("cannot open the Philox known-answer file " << path << " (set VKDROP_SHARED_DIR)");
+  if (!file) FAIL("cannot open the Philox known-answer file " << path << " (it ships in tests/data)");
   std::vector<PhiloxVector> vectors;
   std::string text;
   int line = 0;
@@ -86,7 +86,7 @@ constexpr uint64_t kSeed = 0x0123456789ABCDEFull;
 }  // namespace
 
 TEST_CASE("philox4x32 matches every Random123 known-answer vector") {
-  const std::filesystem::path path = shared_dir() / "rng" / "philox4x32_10_kat.txt";
+  const std::filesystem::path path = test_data_dir() / "philox4x32_10_kat.txt";
   const std::vector<PhiloxVector> vectors = read_kat(path);
   int ten = 0, seven = 0;
   for (const PhiloxVector& v : vectors) {
