@@ -1,18 +1,18 @@
 #pragma once
 // vkdrop: train neural networks with Vulkan compute on any vendor's GPU. One include for the whole API.
 
-#include "datasets/device_dataset.hpp"
-#include "datasets/idx.hpp"
-#include "datasets/mnist.hpp"
-#include "layers/dropout.hpp"
-#include "layers/linear.hpp"
-#include "layers/relu.hpp"
-#include "layers/sequential.hpp"
-#include "runtime/arena.hpp"
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
-#include "runtime/kernel.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
-#include "train/model.hpp"
-#include "train/safetensors.hpp"
+#include <vkdrop/datasets/device_dataset.hpp>
+#include <vkdrop/datasets/idx.hpp>
+#include <vkdrop/datasets/mnist.hpp>
+#include <vkdrop/layers/dropout.hpp>
+#include <vkdrop/layers/linear.hpp>
+#include <vkdrop/layers/relu.hpp>
+#include <vkdrop/layers/sequential.hpp>
+#include <vkdrop/runtime/arena.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/kernel.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
+#include <vkdrop/train/model.hpp>
+#include <vkdrop/train/safetensors.hpp>

@@ -8,17 +8,17 @@
 // none: the backward pass regenerates the mask from (seed, step, layer). PyTorch's dropout keeps a
 // 1-byte bool mask per element between forward and backward.
 
-#include "ops/dropout.hpp"
-#include "ops/elementwise.hpp"
-#include "reference/dropout.hpp"
-#include "reference/dropout2d.hpp"
-#include "reference/relu.hpp"
-#include "runtime/arena.hpp"
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
-#include "runtime/kernel.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/ops/dropout.hpp>
+#include <vkdrop/ops/elementwise.hpp>
+#include <vkdrop/reference/dropout.hpp>
+#include <vkdrop/reference/dropout2d.hpp>
+#include <vkdrop/reference/relu.hpp>
+#include <vkdrop/runtime/arena.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/kernel.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <fmt/format.h>
 

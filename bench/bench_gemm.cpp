@@ -7,11 +7,11 @@
 // --block overrides the register block of the CPU path (matmul_tiling's thread_m x thread_n), to compare
 // blocks; --shared runs the shared-memory tiling matmul_tiling gives GPUs instead. ours/OpenBLAS is the
 // ratio of median times. OpenBLAS uses its default threads (all cores), as lavapipe does.
-#include "ops/matmul.hpp"
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/ops/matmul.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <cblas.h>
 #include <fmt/format.h>

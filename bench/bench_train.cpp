@@ -2,14 +2,14 @@
 // dropout 0.2/0.5, momentum SGD, max-norm) at batch 128, and in the same run the same model in PyTorch on
 // the CPU with the same thread count. Also: host time per step spent submitting (replay makes it ~0), and
 // the fraction of wall time the device is busy.
-#include "datasets/device_dataset.hpp"
-#include "datasets/mnist.hpp"
-#include "layers/dropout.hpp"
-#include "layers/linear.hpp"
-#include "layers/relu.hpp"
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
-#include "train/model.hpp"
+#include <vkdrop/datasets/device_dataset.hpp>
+#include <vkdrop/datasets/mnist.hpp>
+#include <vkdrop/layers/dropout.hpp>
+#include <vkdrop/layers/linear.hpp>
+#include <vkdrop/layers/relu.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/train/model.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -1,8 +1,8 @@
-#include "datasets/device_dataset.hpp"
+#include <vkdrop/datasets/device_dataset.hpp>
 
-#include "datasets/mnist.hpp"
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/datasets/mnist.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

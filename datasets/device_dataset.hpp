@@ -3,8 +3,8 @@
 // converted to f32 on the device (ops/batch.hpp). MNIST's 60000 training images are 47 MB this way,
 // under lavapipe's 128 MiB per binding, where as f32 they would be 188 MB.
 
-#include "runtime/arena.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/arena.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <cstdint>
 #include <span>

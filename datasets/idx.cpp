@@ -1,4 +1,4 @@
-#include "datasets/idx.hpp"
+#include <vkdrop/datasets/idx.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <system_error>
 
-#include "runtime/error.hpp"
+#include <vkdrop/runtime/error.hpp>
 
 namespace vkdrop {
 

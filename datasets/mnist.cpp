@@ -1,4 +1,4 @@
-#include "datasets/mnist.hpp"
+#include <vkdrop/datasets/mnist.hpp>
 
 #include <fmt/format.h>
 
@@ -6,8 +6,8 @@
 #include <string>
 #include <utility>
 
-#include "datasets/idx.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/datasets/idx.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 namespace vkdrop {
 

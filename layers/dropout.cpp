@@ -1,8 +1,8 @@
-#include "layers/dropout.hpp"
+#include <vkdrop/layers/dropout.hpp>
 
-#include "ops/dropout.hpp"
-#include "reference/dropout_mask.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/ops/dropout.hpp>
+#include <vkdrop/reference/dropout_mask.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

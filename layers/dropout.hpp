@@ -5,8 +5,8 @@
 // default) or not at all (vanilla, Srivastava et al. 2014, which scales by (1-p) in eval instead).
 // The mask is never stored: backward regenerates it from (seed, step, layer id, element).
 
-#include "layers/layer.hpp"
-#include "reference/dropout_scaling.hpp"
+#include <vkdrop/layers/layer.hpp>
+#include <vkdrop/reference/dropout_scaling.hpp>
 
 namespace vkdrop {
 

@@ -6,8 +6,8 @@
 // Conventions (as in llm.c): forward and backward sit side by side in each layer's .cpp; backward WRITES
 // (=) the gradients of its inputs and parameters, it never accumulates; shapes include the batch dimension.
 
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <cstdint>
 #include <memory>

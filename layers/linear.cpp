@@ -1,8 +1,8 @@
-#include "layers/linear.hpp"
+#include <vkdrop/layers/linear.hpp>
 
-#include "ops/elementwise.hpp"
-#include "ops/matmul.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/ops/elementwise.hpp>
+#include <vkdrop/ops/matmul.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 #pragma once
 // Linear(in, out): y = x·Wᵀ + b, as torch.nn.Linear (W: (out, in), b: (out)).
 
-#include "layers/layer.hpp"
+#include <vkdrop/layers/layer.hpp>
 
 namespace vkdrop {
 

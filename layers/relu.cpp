@@ -1,6 +1,6 @@
-#include "layers/relu.hpp"
+#include <vkdrop/layers/relu.hpp>
 
-#include "ops/elementwise.hpp"
+#include <vkdrop/ops/elementwise.hpp>
 
 namespace vkdrop {
 

@@ -1,7 +1,7 @@
 #pragma once
 // ReLU: y = max(x, 0), as torch.nn.ReLU; ReLU'(0) = 0.
 
-#include "layers/layer.hpp"
+#include <vkdrop/layers/layer.hpp>
 
 namespace vkdrop {
 

@@ -1,6 +1,6 @@
-#include "layers/sequential.hpp"
+#include <vkdrop/layers/sequential.hpp>
 
-#include "runtime/error.hpp"
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

@@ -6,7 +6,7 @@
 // A Sequential is a description: it holds copies of its layers' configuration and no device memory. A
 // Model (train/model.hpp) compiles it for a device, a batch size, a loss and an optimizer.
 
-#include "layers/layer.hpp"
+#include <vkdrop/layers/layer.hpp>
 
 #include <concepts>
 #include <memory>

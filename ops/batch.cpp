@@ -1,9 +1,10 @@
-#include "ops/batch.hpp"
+#include <vkdrop/ops/batch.hpp>
 
-#include "runtime/context.hpp"
+#include <vkdrop/runtime/context.hpp>
 
-#include "ops/launch.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 
@@ -11,20 +12,21 @@ namespace vkdrop::ops {
 
 void gather_batch(Recorder& rec, const Tensor& x, const Tensor& labels_out, const Tensor& images,
                   const Tensor& labels, const Tensor& order, const Tensor& pos, float scale) {
-  if (images.rank() < 2 || images.dtype != DType::u8) {
-    throw ShapeError(fmt::format("gather_batch: images must be u8 of shape (count, features...), got {} {}",
-                                 dtype_name(images.dtype), shape_text(images.shape)));
-  }
-  const int64_t count = images.dim(0), features = images.numel() / std::max<int64_t>(count, 1);
-  if (x.rank() != 2 || x.dim(1) != features) {
-    throw ShapeError(fmt::format("gather_batch: x {} must be (batch, {}) for images {}", shape_text(x.shape), features,
-                                 shape_text(images.shape)));
-  }
-  const int64_t batch = x.dim(0);
-  expect_shape(labels_out, {batch}, "gather_batch");
-  expect_shape(labels, {count}, "gather_batch");
-  expect_shape(order, {count}, "gather_batch");
-  expect_shape(pos, {2}, "gather_batch");
+  constexpr const char* op = "gather_batch";
+  check_dtype(op, {"images", images}, DType::u8);
+  if (images.rank() < 2) check_rank(op, {"images", images}, {2}, "(count, sample...)");
+  check_dtype(op, {"x", x}, DType::f32);
+  if (x.rank() < 1) check_rank(op, {"x", x}, {2}, "(batch, sample...)");
+  const int64_t count = images.dim(0), batch = x.dim(0);
+  // x is (batch, sample...) for images (count, sample...): a sample of any shape, e.g. (C, H, W).
+  Shape x_shape = images.shape;
+  x_shape[0] = batch;
+  check_shape(op, {"x", x}, x_shape, fmt::format("a batch of samples of images {}", shape_text(images.shape)));
+  const int64_t features = count == 0 ? 0 : images.numel() / count;
+  check_tensor(op, {"labels_out", labels_out}, {batch}, DType::i32, "one per row of x");
+  check_tensor(op, {"labels", labels}, {count}, DType::u8, "one per image");
+  check_tensor(op, {"order", order}, {count}, DType::u32, "a permutation of the images");
+  check_counter(op, {"pos", pos});
   if (count == 0) throw ArgumentError("gather_batch: the dataset is empty");
   const DeviceInfo& device = rec.context().info();
   const uint32_t local = elementwise_workgroup(device);
@@ -38,9 +40,11 @@ void gather_batch(Recorder& rec, const Tensor& x, const Tensor& labels_out, cons
 }
 
 void mask_rows(Recorder& rec, const Tensor& row_loss, const Tensor& row_correct, const Tensor& pos, int64_t count) {
+  constexpr const char* op = "mask_rows";
+  check_rank(op, {"row_loss", row_loss}, {1}, "(batch)");
   const int64_t batch = row_loss.numel();
-  expect_shape(row_correct, {batch}, "mask_rows");
-  expect_shape(pos, {2}, "mask_rows");
+  check_tensor(op, {"row_correct", row_correct}, {batch}, DType::u32, "one per row");
+  check_counter(op, {"pos", pos});
   const DeviceInfo& device = rec.context().info();
   const uint32_t local = elementwise_workgroup(device);
   struct Params {

@@ -2,13 +2,13 @@
 // Batches from a dataset resident on the device as bytes (MNIST: 47 MB as uint8, never as f32).
 // Shaders: gather_batch.comp, mask_rows.comp.
 
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 namespace vkdrop::ops {
 
-// x (B, F) f32 = images[order[pos + r]] * scale; labels_out (B) i32 = labels[order[pos + r]].
-// images: (count, F...) u8; labels: (count) u8; order: (count) u32, a permutation of 0..count-1;
+// x (B, sample...) f32 = images[order[pos + r]] * scale; labels_out (B) i32 = labels[order[pos + r]].
+// images: (count, sample...) u8; labels: (count) u8; order: (count) u32, a permutation of 0..count-1;
 // pos: (2) u32 device counter, the first sample of the batch. Rows past count repeat sample order[0]
 // (see mask_rows).
 void gather_batch(Recorder& rec, const Tensor& x, const Tensor& labels_out, const Tensor& images,

@@ -1,10 +1,11 @@
-#include "ops/dropout.hpp"
+#include <vkdrop/ops/dropout.hpp>
 
-#include "ops/launch.hpp"
-#include "reference/dropout_mask.hpp"
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
-#include "runtime/kernel.hpp"
+#include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/reference/dropout_mask.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/kernel.hpp>
 
 #include <fmt/format.h>
 
@@ -51,38 +52,14 @@ MaskParams mask_params(const char* op, const DropoutConfig& config, bool trainin
   return {ref::keep_threshold(config.p), static_cast<float>(ref::dropout_scale(config.p, config.scaling, training))};
 }
 
-void expect_step(const char* op, const Tensor& step) {
-  if (step.dtype != DType::u32 || step.shape != Shape{2}) {
-    throw ShapeError(fmt::format("{}: step must be a u32 tensor of shape (2,) (the 64-bit step, low word first), "
-                                 "got {} {}",
-                                 op, dtype_name(step.dtype), shape_text(step.shape)));
-  }
+// out and in: f32, the same shape, and either the same memory (in place) or disjoint; step: the counter.
+void check_pass(const char* op, Arg out, Arg in, const Tensor& step) {
+  check_dtype(op, out, DType::f32);
+  check_dtype(op, in, DType::f32);
+  check_same_shape(op, out, in);
+  check_in_place_or_disjoint(op, out, in);
+  check_counter(op, {"step", step});
 }
-
-// out and in: f32, the same shape, and either the same memory (in place) or disjoint. A partial overlap
-// would let one invocation read an element another has already written.
-void expect_pair(const char* op, const char* out_name, const Tensor& out, const char* in_name, const Tensor& in) {
-  if (out.dtype != DType::f32 || in.dtype != DType::f32) {
-    throw ArgumentError(fmt::format("{}: {} is {} and {} is {}, expected f32", op, out_name, dtype_name(out.dtype),
-                                    in_name, dtype_name(in.dtype)));
-  }
-  if (out.shape != in.shape) {
-    throw ShapeError(fmt::format("{}: {} {} and {} {} must have the same shape", op, out_name, shape_text(out.shape),
-                                 in_name, shape_text(in.shape)));
-  }
-  const bool same = out.slice.buffer == in.slice.buffer && out.slice.offset == in.slice.offset;
-  if (!same && out.slice.overlaps(in.slice)) {
-    throw ArgumentError(fmt::format("{}: {} and {} partially overlap; pass the same tensor for an in-place op or "
-                                    "separate ones",
-                                    op, out_name, in_name));
-  }
-}
-
-// Quads (four elements) each invocation handles through the kernels' grid-stride loops. lavapipe pays a
-// fixed cost per workgroup, so there fewer, longer-running invocations are faster (dropout of 16M
-// elements took about 45% more CPU time with one quad per invocation than with four); a GPU wants every
-// quad in flight at once.
-uint32_t quads_per_invocation(const DeviceInfo& device) { return device.is_cpu() ? 4 : 1; }
 
 // Element-wise dropout.comp: out = keep ? in * scale : 0, the mask drawn when draw_mask.
 void record_dropout(Recorder& rec, const Tensor& out, const Tensor& in, const DropoutConfig& config,
@@ -95,7 +72,7 @@ void record_dropout(Recorder& rec, const Tensor& out, const Tensor& in, const Dr
                              config.layer, mask.threshold, mask.scale};
   const int64_t quads = (int64_t{n} + 3) / 4;
   rec.dispatch(kernel, {in.slice, out.slice, step.slice}, params,
-               groups_1d(quads, local * quads_per_invocation(ctx.info()), ctx.info()), label);
+               groups_1d(quads, local * dropout_quads_per_invocation(ctx.info()), ctx.info()), label);
 }
 
 // Eval mode: no mask. Inverted scaling is the identity (a copy, or nothing in place); vanilla scales by 1 - p.
@@ -115,9 +92,7 @@ struct Channels {
 };
 
 Channels channels_of(const char* op, const char* name, const Tensor& t) {
-  if (t.rank() != 3 && t.rank() != 4) {
-    throw ShapeError(fmt::format("{}: {} must be (N, C, H, W) or (N, C, L), got {}", op, name, shape_text(t.shape)));
-  }
+  check_rank(op, {name, t}, {3, 4}, "(N, C, H, W) or (N, C, L)");
   int64_t spatial = 1;
   for (size_t d = 2; d < t.rank(); ++d) spatial *= t.dim(d);
   return {t.dim(0) * t.dim(1), spatial};
@@ -135,7 +110,7 @@ void record_dropout2d(Recorder& rec, const Tensor& out, const Tensor& in, const 
   // One work item per (channel quad, position): four elements.
   const int64_t items = (channels.count + 3) / 4 * channels.spatial;
   rec.dispatch(kernel, {in.slice, out.slice, step.slice}, params,
-               groups_1d(items, local * quads_per_invocation(ctx.info()), ctx.info()), label);
+               groups_1d(items, local * dropout_quads_per_invocation(ctx.info()), ctx.info()), label);
 }
 
 }  // namespace
@@ -144,8 +119,7 @@ void dropout_forward(Recorder& rec, const Tensor& y, const Tensor& x, const Drop
                      const Tensor& step) {
   const char* op = "dropout_forward";
   const MaskParams mask = mask_params(op, config, training);
-  expect_pair(op, "y", y, "x", x);
-  expect_step(op, step);
+  check_pass(op, {"y", y}, {"x", x}, step);
   if (x.numel() == 0) return;
   if (!training) return record_eval(rec, y, x, config, mask, step, "dropout forward (eval)");
   record_dropout(rec, y, x, config, mask, /*draw_mask=*/true, step, "dropout forward");
@@ -155,8 +129,7 @@ void dropout_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const D
                       const Tensor& step) {
   const char* op = "dropout_backward";
   const MaskParams mask = mask_params(op, config, /*training=*/true);
-  expect_pair(op, "dx", dx, "dy", dy);
-  expect_step(op, step);
+  check_pass(op, {"dx", dx}, {"dy", dy}, step);
   if (dy.numel() == 0) return;
   record_dropout(rec, dx, dy, config, mask, /*draw_mask=*/true, step, "dropout backward");
 }
@@ -166,8 +139,7 @@ void dropout2d_forward(Recorder& rec, const Tensor& y, const Tensor& x, const Dr
   const char* op = "dropout2d_forward";
   const MaskParams mask = mask_params(op, config, training);
   const Channels channels = channels_of(op, "x", x);
-  expect_pair(op, "y", y, "x", x);
-  expect_step(op, step);
+  check_pass(op, {"y", y}, {"x", x}, step);
   if (x.numel() == 0) return;
   // Without a mask, channel-wise and element-wise dropout are the same scaling.
   if (!training) return record_eval(rec, y, x, config, mask, step, "dropout2d forward (eval)");
@@ -179,8 +151,7 @@ void dropout2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const
   const char* op = "dropout2d_backward";
   const MaskParams mask = mask_params(op, config, /*training=*/true);
   const Channels channels = channels_of(op, "dy", dy);
-  expect_pair(op, "dx", dx, "dy", dy);
-  expect_step(op, step);
+  check_pass(op, {"dx", dx}, {"dy", dy}, step);
   if (dy.numel() == 0) return;
   record_dropout2d(rec, dx, dy, channels, config, mask, step, "dropout2d backward");
 }

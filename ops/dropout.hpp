@@ -4,9 +4,9 @@
 // (reference/dropout_mask.hpp documents the counter/key layout; shaders/dropout_mask.glsl is its twin).
 // CPU references: reference/dropout.hpp, reference/dropout2d.hpp.
 
-#include "reference/dropout_scaling.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/reference/dropout_scaling.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <cstdint>
 

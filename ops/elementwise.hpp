@@ -3,8 +3,8 @@
 // CPU references: reference/relu.hpp, reference/linear.hpp (db). Shaders: relu_forward.comp,
 // relu_backward.comp, bias_backward.comp.
 
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 namespace vkdrop::ops {
 

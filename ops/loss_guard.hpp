@@ -1,8 +1,8 @@
 #pragma once
 // Catches a diverging run on the device, without a host read per step.
 
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 namespace vkdrop::ops {
 

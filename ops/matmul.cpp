@@ -1,8 +1,9 @@
-#include "ops/matmul.hpp"
+#include <vkdrop/ops/matmul.hpp>
 
-#include "ops/launch.hpp"
-#include "runtime/error.hpp"
-#include "runtime/kernel.hpp"
+#include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/kernel.hpp>
 
 #include <fmt/format.h>
 
@@ -97,16 +98,11 @@ bool register_path_runs(const DeviceInfo& device, uint32_t lanes) {
   return device.subgroup_shuffle && device.subgroup_size == lanes && lanes >= 8;
 }
 
-// The conventional GPU tiling: 64 x 64 per workgroup of 256, 4 x 4 per invocation, K-slices of 16.
-constexpr MatmulTiling k_shared_tiling{64, 64, 16, 4, 4, true};
-
 std::string shape_of(const Tensor& t) { return fmt::format("{} {}", t.name, shape_text(t.shape)); }
 
-void expect_f32_matrix(const Tensor& t, const char* role) {
-  if (t.dtype != DType::f32) {
-    throw ArgumentError(fmt::format("matmul: {} ({}) is {}, expected f32", role, shape_of(t), dtype_name(t.dtype)));
-  }
-  if (t.rank() != 2) throw ShapeError(fmt::format("matmul: {} ({}) is not a matrix", role, shape_of(t)));
+void check_f32_matrix(Arg arg) {
+  check_dtype("matmul", arg, DType::f32);
+  check_rank("matmul", arg, {2}, "a matrix");
 }
 
 void check_tiling(const MatmulTiling& t, const DeviceInfo& device) {
@@ -130,17 +126,6 @@ void check_tiling(const MatmulTiling& t, const DeviceInfo& device) {
 
 }  // namespace
 
-MatmulTiling matmul_tiling(const DeviceInfo& device) {
-  if (device.is_cpu() && device.subgroup_size >= 8) {
-    // One subgroup per workgroup; 64 x 8 accumulators per lane measured fastest on lavapipe among the
-    // blocks LLVM compiles in about 2 s (64 x 16 is some 10% faster but takes 6 s). X is staged 32
-    // k-steps at a time.
-    const uint32_t lanes = device.subgroup_size;
-    return {64, lanes * 8, 4 * lanes, 64, 8, false};
-  }
-  return k_shared_tiling;
-}
-
 std::string matmul_tiling_text(const MatmulTiling& t) {
   if (t.shared) {
     return fmt::format("shared-memory tiles {}x{}, K-slice {}, {}x{} per invocation, {} invocations", t.tile_m,
@@ -155,16 +140,16 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
             const Tensor* bias) {
   MatmulTiling tiling = matmul_tiling(rec.context().info());
   if (!tiling.shared && !register_path_runs(rec.context().info(), tiling.tile_n / tiling.thread_n)) {
-    tiling = k_shared_tiling;
+    tiling = shared_memory_matmul_tiling();
   }
   matmul(rec, c, a, b, trans_a, trans_b, bias, tiling);
 }
 
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
             const Tensor* bias, const MatmulTiling& tiling) {
-  expect_f32_matrix(c, "c");
-  expect_f32_matrix(a, "a");
-  expect_f32_matrix(b, "b");
+  check_f32_matrix({"c", c});
+  check_f32_matrix({"a", a});
+  check_f32_matrix({"b", b});
   // op(a) is (M, K) and op(b) is (K, N).
   const int64_t M = trans_a ? a.dim(1) : a.dim(0), K = trans_a ? a.dim(0) : a.dim(1);
   const int64_t Kb = trans_b ? b.dim(1) : b.dim(0), N = trans_b ? b.dim(0) : b.dim(1);
@@ -179,17 +164,11 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
                                  shape_of(c), M, N, shape_of(a), shape_of(b)));
   }
   if (bias != nullptr) {
-    if (bias->dtype != DType::f32)
-      throw ArgumentError(fmt::format("matmul: bias ({}) is {}, expected f32", shape_of(*bias), dtype_name(bias->dtype)));
-    if (bias->shape != Shape{N})
-      throw ShapeError(fmt::format("matmul: bias ({}) should be ({}), one per column of c ({})", shape_of(*bias), N,
-                                   shape_of(c)));
+    check_tensor("matmul", {"bias", *bias}, {N}, DType::f32, fmt::format("one per column of c ({})", shape_of(c)));
+    check_disjoint("matmul", {{"c", c}, {"bias", *bias}});
   }
-  for (const Tensor* input : {&a, &b, bias}) {
-    if (input != nullptr && c.slice.overlaps(input->slice))
-      throw ArgumentError(fmt::format("matmul: c ({}) overlaps input {}; write the product elsewhere", shape_of(c),
-                                      shape_of(*input)));
-  }
+  check_disjoint("matmul", {{"c", c}, {"a", a}});
+  check_disjoint("matmul", {{"c", c}, {"b", b}});
   const DeviceInfo& device = rec.context().info();
   check_tiling(tiling, device);
   const uint32_t lanes = tiling.tile_n / tiling.thread_n;

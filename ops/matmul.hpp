@@ -4,9 +4,9 @@
 // Serves Linear: forward Y = X·Wᵀ + b (trans_b), backward dX = dY·W and dW = dYᵀ·X (trans_a).
 // CPU reference: reference/matmul.hpp.
 
-#include "runtime/context.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <cstdint>
 #include <string>

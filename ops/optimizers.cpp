@@ -1,11 +1,11 @@
 // Optimizer steps and the max-norm constraint: argument checks and dispatch sizing. The math is in
 // shaders/sgd_step.comp, shaders/adam_step.comp and shaders/max_norm.comp.
-#include "ops/optimizers.hpp"
+#include <vkdrop/ops/optimizers.hpp>
 
-#include "ops/arguments.hpp"
-#include "ops/launch.hpp"
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 
@@ -20,26 +20,8 @@ namespace vkdrop::ops {
 
 namespace {
 
-// The state tensors are read and written in place by one invocation per element; aliasing any two of them
-// would make an update read values it has just written.
-void check_disjoint(const char* op, std::initializer_list<const Tensor*> tensors) {
-  for (auto a = tensors.begin(); a != tensors.end(); ++a) {
-    for (auto b = a + 1; b != tensors.end(); ++b) {
-      if ((*a)->slice.overlaps((*b)->slice)) {
-        throw ArgumentError(fmt::format("{}: '{}' and '{}' overlap in memory; each needs its own storage", op,
-                                        (*a)->name, (*b)->name));
-      }
-    }
-  }
-}
-
 void check_hyper(const char* op, const Tensor& hyper) {
-  check_tensor(op, "hyper", hyper, {4}, DType::f32, "[lr, momentum, unused, unused]");
-}
-
-// Validated as PyTorch validates its arguments (NaN fails every comparison, so it is refused too).
-void check_value(const char* op, bool ok, const char* name, double value, const char* expected) {
-  if (!ok) throw ArgumentError(fmt::format("{}: invalid {} = {}: expected {}", op, name, value, expected));
+  check_tensor(op, {"hyper", hyper}, {4}, DType::f32, "[lr, momentum, unused, unused]");
 }
 
 }  // namespace
@@ -63,11 +45,13 @@ void sgd_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, 
   constexpr const char* op = "sgd_step";
   check_config(config);
   const std::string like_w = fmt::format("the shape of w '{}'", w.name);
-  check_tensor(op, "w", w, w.shape, DType::f32, "");
-  check_tensor(op, "g", g, w.shape, DType::f32, like_w);
-  check_tensor(op, "v", v, w.shape, DType::f32, like_w);
+  check_tensor(op, {"w", w}, w.shape, DType::f32, "");
+  check_tensor(op, {"g", g}, w.shape, DType::f32, like_w);
+  check_tensor(op, {"v", v}, w.shape, DType::f32, like_w);
   check_hyper(op, hyper);
-  check_disjoint(op, {&w, &g, &v, &hyper});
+  // The state tensors are read and written in place by one invocation per element; aliasing any two of them
+  // would make an update read values it has just written.
+  check_disjoint(op, {{"w", w}, {"g", g}, {"v", v}, {"hyper", hyper}});
   const int64_t n = w.numel();
   if (n == 0) return;
   struct Params {
@@ -85,13 +69,13 @@ void adam_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& m,
   const char* op = config.decoupled ? "adamw_step" : "adam_step";
   check_config(config);
   const std::string like_w = fmt::format("the shape of w '{}'", w.name);
-  check_tensor(op, "w", w, w.shape, DType::f32, "");
-  check_tensor(op, "g", g, w.shape, DType::f32, like_w);
-  check_tensor(op, "m", m, w.shape, DType::f32, like_w);
-  check_tensor(op, "v", v, w.shape, DType::f32, like_w);
+  check_tensor(op, {"w", w}, w.shape, DType::f32, "");
+  check_tensor(op, {"g", g}, w.shape, DType::f32, like_w);
+  check_tensor(op, {"m", m}, w.shape, DType::f32, like_w);
+  check_tensor(op, {"v", v}, w.shape, DType::f32, like_w);
   check_hyper(op, hyper);
-  check_tensor(op, "step", step, {2}, DType::u32, "the 64-bit count of steps taken, (low, high)");
-  check_disjoint(op, {&w, &g, &m, &v, &hyper, &step});
+  check_counter(op, {"step", step});
+  check_disjoint(op, {{"w", w}, {"g", g}, {"m", m}, {"v", v}, {"hyper", hyper}, {"step", step}});
   const int64_t n = w.numel();
   if (n == 0) return;
 
@@ -123,11 +107,8 @@ void adam_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& m,
 void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction, uint32_t workgroup_size) {
   constexpr const char* op = "max_norm";
   check_value(op, c > 0, "max-norm bound c", c, "> 0");
-  if (w.rank() != 2) {
-    throw ShapeError(fmt::format("{}: w '{}' has shape {}, expected (out, in): one row per unit", op, w.name,
-                                 shape_text(w.shape)));
-  }
-  check_tensor(op, "w", w, w.shape, DType::f32, "");
+  check_rank(op, {"w", w}, {2}, "(out, in): one row per unit");
+  check_dtype(op, {"w", w}, DType::f32);
   const DeviceInfo& device = rec.context().info();
   if (reduction == RowReduction::Subgroup && !device.subgroup_arithmetic) {
     throw ArgumentError(fmt::format("{}: RowReduction::Subgroup needs subgroup arithmetic in compute shaders, which "
@@ -149,17 +130,8 @@ void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction, u
     uint32_t rows, cols;
     float c;
   } params{to_u32(rows, op), to_u32(cols, op), c};
-  // One group per row, as wide as the element-wise kernels (each invocation then sums a few columns of a
-  // typical 784- or 1024-wide row) but no wider than the row: idle invocations still pay the barriers. A
-  // power of two, as the reduction tree needs. lavapipe with subgroupAdd: one subgroup, so no barrier.
-  const uint32_t hi = std::bit_floor(
-      std::min({elementwise_workgroup(device), device.max_workgroup_size[0], device.max_workgroup_invocations}));
-  const uint32_t lo = std::min(device.is_cpu() ? 8u : 32u, hi);
-  uint32_t workgroup =
-      static_cast<uint32_t>(std::clamp<uint64_t>(std::bit_ceil(static_cast<uint64_t>(cols)), lo, hi));
-  if (subgroup && device.is_cpu() && device.subgroup_size >= 1 && device.subgroup_size <= hi) {
-    workgroup = device.subgroup_size;
-  }
+  // One group per row; with subgroupAdd on lavapipe one subgroup, so no barrier.
+  uint32_t workgroup = subgroup ? subgroup_row_workgroup(cols, device) : row_workgroup(cols, device);
   if (workgroup_size != 0) workgroup = workgroup_size;
   const std::array<uint32_t, 3> groups{std::min(params.rows, device.max_workgroup_count[0]), 1, 1};
   // The label names the shader and the workgroup: profiles show it, and the tests check the choice by it.

@@ -4,8 +4,8 @@
 // read from a device tensor `hyper` each step, so a schedule advances them without re-recording.
 // CPU reference: reference/optimizers.hpp. Shaders: sgd_step.comp, adam_step.comp, max_norm.comp.
 
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 namespace vkdrop::ops {
 

@@ -1,13 +1,15 @@
-#include "ops/schedule.hpp"
+#include <vkdrop/ops/schedule.hpp>
 
-#include "runtime/context.hpp"
+#include <vkdrop/ops/arguments.hpp>
+
+#include <vkdrop/runtime/context.hpp>
 
 namespace vkdrop::ops {
 
 void schedule(Recorder& rec, const Tensor& hyper, const Tensor& step, const Schedule& s) {
   s.validate();
-  expect_shape(hyper, {4}, "schedule");
-  expect_shape(step, {2}, "schedule");
+  check_tensor("schedule", {"hyper", hyper}, {4}, DType::f32, "[lr, momentum, unused, unused]");
+  check_counter("schedule", {"step", step});
   struct Params {
     uint32_t decay, steps_per_epoch, step_epochs, total_epochs;
     float lr, gamma, lr_min, momentum, momentum_start, ramp_epochs;

@@ -2,9 +2,9 @@
 // Writes this step's learning rate and momentum to a device tensor, from the device step counter.
 // CPU reference: reference/schedule.hpp. Shader: shaders/schedule.comp.
 
-#include "reference/schedule.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/reference/schedule.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 namespace vkdrop::ops {
 

@@ -1,16 +1,20 @@
-#include "ops/softmax.hpp"
+#include <vkdrop/ops/softmax.hpp>
 
-#include "runtime/context.hpp"
+#include <vkdrop/runtime/context.hpp>
 
-#include "ops/launch.hpp"
+#include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/tuning.hpp>
 
 namespace vkdrop::ops {
 
 void softmax(Recorder& rec, const Tensor& probs, const Tensor& logits, SoftmaxOutput output) {
-  if (logits.rank() != 2) throw ShapeError("softmax: logits must be (rows, classes), got " + shape_text(logits.shape));
-  expect_shape(probs, logits.shape, "softmax");
+  constexpr const char* op = "softmax";
+  check_rank(op, {"logits", logits}, {2}, "(rows, classes)");
+  check_dtype(op, {"logits", logits}, DType::f32);
+  check_tensor(op, {"probs", probs}, logits.shape, DType::f32, "as logits");
+  check_disjoint(op, {{"probs", probs}, {"logits", logits}});
   const int64_t rows = logits.dim(0);
-  const uint32_t local = 64;
+  const uint32_t local = elementwise_workgroup(rec.context().info());
   struct Params {
     uint32_t rows, classes, accumulate;
   } params{to_u32(rows, "softmax"), to_u32(logits.dim(1), "softmax"), output == SoftmaxOutput::Accumulate ? 1u : 0u};

@@ -3,8 +3,8 @@
 // over the replays of a stochastic forward pass, for Monte Carlo dropout). Shader: softmax.comp.
 // (Training uses the fused softmax cross-entropy in softmax_xent.hpp instead.)
 
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 namespace vkdrop::ops {
 

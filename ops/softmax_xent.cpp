@@ -1,11 +1,11 @@
 // Softmax cross-entropy and the metric sums: argument checks and dispatch sizing. The math is in
 // shaders/softmax_xent.comp and shaders/metrics_accumulate.comp.
-#include "ops/softmax_xent.hpp"
+#include <vkdrop/ops/softmax_xent.hpp>
 
-#include "ops/arguments.hpp"
-#include "ops/launch.hpp"
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 
@@ -18,51 +18,30 @@ namespace vkdrop::ops {
 
 namespace {
 
-void check_disjoint(const char* op, const char* out_role, const Tensor& out, const char* in_role, const Tensor& in) {
-  if (out.slice.overlaps(in.slice)) {
-    throw ArgumentError(fmt::format("{}: {} '{}' overlaps {} '{}' in memory; the shader assumes they do not alias",
-                                    op, out_role, out.name, in_role, in.name));
-  }
-}
-
-// One workgroup per row: wide enough that each invocation has a few columns, no wider than the row (a
-// reduction over idle invocations costs barriers for nothing). A CPU runs a group as a loop over its
-// SIMD-wide chunks, so small groups suit it; a GPU wants at least a warp. Always a power of two: the
-// shaders' reduction trees halve it.
-uint32_t row_workgroup(int64_t columns, const DeviceInfo& device) {
-  const uint32_t hi = std::bit_floor(std::min<uint32_t>({device.is_cpu() ? 64u : 256u, device.max_workgroup_size[0],
-                                                         device.max_workgroup_invocations}));
-  const uint32_t lo = std::min(device.is_cpu() ? 8u : 32u, hi);
-  const auto wanted = std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(columns, 1)));
-  return static_cast<uint32_t>(std::clamp<uint64_t>(wanted, lo, hi));
-}
 
 }  // namespace
 
 void softmax_xent(Recorder& rec, const Tensor& dlogits, const Tensor& row_loss, const Tensor& row_correct,
                   const Tensor& logits, const Tensor& labels, const Tensor& status) {
   constexpr const char* op = "softmax_xent";
-  if (logits.rank() != 2) {
-    throw ShapeError(fmt::format("{}: logits '{}' has shape {}, expected (B, C)", op, logits.name,
-                                 shape_text(logits.shape)));
-  }
+  check_rank(op, {"logits", logits}, {2}, "(B, C)");
   const int64_t B = logits.dim(0), C = logits.dim(1);
   const std::string rows = fmt::format("one per row of logits {}", shape_text(logits.shape));
-  check_tensor(op, "logits", logits, logits.shape, DType::f32, "");
-  check_tensor(op, "labels", labels, {B}, DType::i32, rows);
-  check_tensor(op, "row_loss", row_loss, {B}, DType::f32, rows);
-  check_tensor(op, "row_correct", row_correct, {B}, DType::u32, rows);
-  check_tensor(op, "status", status, {1}, DType::u32, "one word of flags");
+  check_dtype(op, {"logits", logits}, DType::f32);
+  check_tensor(op, {"labels", labels}, {B}, DType::i32, rows);
+  check_tensor(op, {"row_loss", row_loss}, {B}, DType::f32, rows);
+  check_tensor(op, {"row_correct", row_correct}, {B}, DType::u32, rows);
+  check_tensor(op, {"status", status}, {1}, DType::u32, "one word of flags");
   const bool gradient = dlogits.numel() > 0;
-  if (gradient) check_tensor(op, "dlogits", dlogits, logits.shape, DType::f32, "the shape of logits, or empty");
+  if (gradient) check_tensor(op, {"dlogits", dlogits}, logits.shape, DType::f32, "the shape of logits, or empty");
   if (B > 0 && C == 0) {
     throw ArgumentError(fmt::format("{}: logits '{}' has shape {}: cross-entropy needs at least one class", op,
                                     logits.name, shape_text(logits.shape)));
   }
-  if (gradient) check_disjoint(op, "dlogits", dlogits, "logits", logits);
-  for (const Tensor* out : {&row_loss, &row_correct}) {
-    check_disjoint(op, "output", *out, "logits", logits);
-    check_disjoint(op, "output", *out, "labels", labels);
+  // The shader assumes its outputs do not alias its inputs.
+  if (gradient) check_disjoint(op, {{"dlogits", dlogits}, {"logits", logits}});
+  for (const Arg out : {Arg{"row_loss", row_loss}, Arg{"row_correct", row_correct}}) {
+    check_disjoint(op, {out, {"logits", logits}, {"labels", labels}});
   }
   if (B == 0) return;
 
@@ -83,15 +62,12 @@ void softmax_xent(Recorder& rec, const Tensor& dlogits, const Tensor& row_loss, 
 
 void accumulate_metrics(Recorder& rec, const Tensor& totals, const Tensor& row_loss, const Tensor& row_correct) {
   constexpr const char* op = "accumulate_metrics";
-  if (row_loss.rank() != 1) {
-    throw ShapeError(fmt::format("{}: row_loss '{}' has shape {}, expected (B)", op, row_loss.name,
-                                 shape_text(row_loss.shape)));
-  }
+  check_rank(op, {"row_loss", row_loss}, {1}, "(B)");
   const int64_t B = row_loss.dim(0);
-  check_tensor(op, "row_loss", row_loss, {B}, DType::f32, "");
-  check_tensor(op, "row_correct", row_correct, {B}, DType::u32,
+  check_dtype(op, {"row_loss", row_loss}, DType::f32);
+  check_tensor(op, {"row_correct", row_correct}, {B}, DType::u32,
                fmt::format("one per row, as row_loss {}", shape_text(row_loss.shape)));
-  check_tensor(op, "totals", totals, {4}, DType::f32, "[Σ loss, Σ correct, rows, unused]");
+  check_tensor(op, {"totals", totals}, {4}, DType::f32, "[Σ loss, Σ correct, rows, unused]");
   if (B == 0) return;
   const DeviceInfo& device = rec.context().info();
   // One group, as wide as rows allow (up to the element-wise width): the B rows are few.

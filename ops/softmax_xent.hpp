@@ -3,8 +3,8 @@
 // correct argmax predictions, and the running sums a training loop reads back every N steps.
 // CPU reference: reference/softmax_xent.hpp. Shaders: softmax_xent.comp, metrics_accumulate.comp.
 
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 namespace vkdrop::ops {
 

@@ -7,8 +7,8 @@
 // A dropped element is written as +0 (a select, not a multiply by 0), so p = 1 gives exact zeros
 // even for inf or NaN inputs.
 
-#include "reference/dropout_mask.hpp"
-#include "reference/dropout_scaling.hpp"
+#include <vkdrop/reference/dropout_mask.hpp>
+#include <vkdrop/reference/dropout_scaling.hpp>
 
 #include <cstdint>
 

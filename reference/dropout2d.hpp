@@ -7,8 +7,8 @@
 // contract in reference/dropout_mask.hpp), shared by all S elements of that channel. Scaling, eval
 // and p = 0 / p = 1 behave exactly as in reference/dropout.hpp; dropped elements are written as +0.
 
-#include "reference/dropout_mask.hpp"
-#include "reference/dropout_scaling.hpp"
+#include <vkdrop/reference/dropout_mask.hpp>
+#include <vkdrop/reference/dropout_scaling.hpp>
 
 #include <cstdint>
 

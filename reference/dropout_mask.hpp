@@ -23,8 +23,8 @@
 //   uint (element < 2^32); the GLSL dropout_words / dropout_keep4 take the quad index q = element / 4
 //   and reach 2^34.
 
-#include "reference/philox.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/reference/philox.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

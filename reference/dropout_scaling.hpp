@@ -2,7 +2,7 @@
 // How dropout scales what it keeps. Shared by the CPU references (Dropout, Dropout2d) and the layers,
 // so the enum lives in namespace vkdrop; the scale arithmetic is in vkdrop::ref with the references.
 
-#include "reference/dropout_mask.hpp"
+#include <vkdrop/reference/dropout_mask.hpp>
 
 namespace vkdrop {
 

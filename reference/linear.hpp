@@ -3,7 +3,7 @@
 // same way the GPU layer is built from shaders/matmul.comp. PyTorch layout: W (out, in), b (out).
 // Convention: backward functions WRITE (=) their gradients, they do not accumulate.
 
-#include "reference/matmul.hpp"
+#include <vkdrop/reference/matmul.hpp>
 
 namespace vkdrop::ref {
 

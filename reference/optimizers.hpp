@@ -6,7 +6,7 @@
 // Hyperparameters arrive as double, are validated as PyTorch validates them, and are rounded once
 // to T, the way the GPU receives them as push constants; the per-element arithmetic runs in T.
 
-#include "runtime/error.hpp"
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

@@ -11,7 +11,7 @@
 //   momentum     momentum_start + (momentum − momentum_start)·min(1, step / (ramp_epochs·steps_per_epoch))
 //                (Srivastava et al. 2014 ramp momentum from 0.5 to 0.99); no ramp when ramp_epochs = 0.
 
-#include "runtime/error.hpp"
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

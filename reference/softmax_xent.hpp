@@ -6,7 +6,7 @@
 // Numerically stable: log Σ exp(z) is computed as max + log Σ exp(z - max), so logits of ±1000 give
 // finite losses and gradients. Sums run in double.
 
-#include "runtime/error.hpp"
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

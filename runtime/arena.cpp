@@ -1,7 +1,7 @@
-#include "runtime/arena.hpp"
+#include <vkdrop/runtime/arena.hpp>
 
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

@@ -6,7 +6,7 @@
 // Slices are bound to shaders as (buffer, offset, range); a device's maxStorageBufferRange (128 MiB on
 // lavapipe) caps one slice, not the arena.
 
-#include "runtime/handle.hpp"
+#include <vkdrop/runtime/handle.hpp>
 
 #include <vulkan/vulkan.h>
 

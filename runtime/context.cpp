@@ -1,10 +1,10 @@
-#include "runtime/context.hpp"
+#include <vkdrop/runtime/context.hpp>
 
-#include "runtime/host_buffer.hpp"
+#include <vkdrop/runtime/host_buffer.hpp>
 
-#include "runtime/arena.hpp"
-#include "runtime/error.hpp"
-#include "runtime/kernel.hpp"
+#include <vkdrop/runtime/arena.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/kernel.hpp>
 
 #include <fmt/format.h>
 

@@ -2,7 +2,7 @@
 // The Vulkan instance and the one device vkdrop computes on, with its queue, its pipeline cache and the
 // compiled kernels. Everything else (arenas, recorders, models) is made from a Context and must not outlive it.
 
-#include "runtime/handle.hpp"
+#include <vkdrop/runtime/handle.hpp>
 
 #include <vulkan/vulkan.h>
 

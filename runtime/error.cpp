@@ -1,4 +1,4 @@
-#include "runtime/error.hpp"
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

@@ -5,8 +5,8 @@
 // small results into (a training step's running loss) for the host to read while later work runs.
 // Reading it is only meaningful after the submission that wrote it has finished (its fence).
 
-#include "runtime/arena.hpp"
-#include "runtime/handle.hpp"
+#include <vkdrop/runtime/arena.hpp>
+#include <vkdrop/runtime/handle.hpp>
 
 #include <cstddef>
 #include <cstdint>

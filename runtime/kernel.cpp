@@ -1,8 +1,8 @@
-#include "runtime/kernel.hpp"
+#include <vkdrop/runtime/kernel.hpp>
 
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
-#include "runtime/shader_registry.hpp"
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/shader_registry.hpp>
 
 #include <fmt/format.h>
 

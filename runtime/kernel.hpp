@@ -3,8 +3,8 @@
 // descriptor-set layout and push-constant range are derived from the shader's SPIR-V (spirv_reflect.hpp).
 // Get kernels from Context::kernel(), which builds each once and shares it.
 
-#include "runtime/handle.hpp"
-#include "runtime/spirv_reflect.hpp"
+#include <vkdrop/runtime/handle.hpp>
+#include <vkdrop/runtime/spirv_reflect.hpp>
 
 #include <span>
 #include <string>

@@ -1,8 +1,8 @@
-#include "runtime/recorder.hpp"
+#include <vkdrop/runtime/recorder.hpp>
 
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
-#include "runtime/kernel.hpp"
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/kernel.hpp>
 
 #include <fmt/format.h>
 

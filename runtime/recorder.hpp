@@ -11,8 +11,8 @@
 // Nothing about a recording changes between replays: per-step values (the RNG step, the batch position,
 // the learning rate) live in device buffers that the recorded kernels themselves advance.
 
-#include "runtime/arena.hpp"
-#include "runtime/handle.hpp"
+#include <vkdrop/runtime/arena.hpp>
+#include <vkdrop/runtime/handle.hpp>
 
 #include <array>
 #include <cstdint>

@@ -1,6 +1,6 @@
-#include "runtime/spirv_reflect.hpp"
+#include <vkdrop/runtime/spirv_reflect.hpp>
 
-#include "runtime/error.hpp"
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

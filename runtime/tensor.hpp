@@ -1,7 +1,7 @@
 #pragma once
 // A tensor is a typed, shaped view of an arena slice. It owns nothing: the arena does.
 
-#include "runtime/arena.hpp"
+#include <vkdrop/runtime/arena.hpp>
 
 #include <cstdint>
 #include <span>

@@ -2,7 +2,7 @@
 // What GPU tests share: one Context per test executable (with validation on, see main.cpp), seeded
 // inputs, and the tinygrad-style comparison of a GPU result against its CPU reference.
 
-#include "runtime/context.hpp"
+#include <vkdrop/runtime/context.hpp>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>

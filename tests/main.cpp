@@ -4,7 +4,7 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include "runtime/context.hpp"
+#include <vkdrop/runtime/context.hpp>
 
 #include <cstdlib>
 #include <iostream>

@@ -1,10 +1,10 @@
 // Batches gathered on the device from a byte-resident data set, and the masking of padded rows.
 #include "gpu.hpp"
 
-#include "datasets/device_dataset.hpp"
-#include "ops/batch.hpp"
-#include "runtime/error.hpp"
-#include "runtime/recorder.hpp"
+#include <vkdrop/datasets/device_dataset.hpp>
+#include <vkdrop/ops/batch.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/recorder.hpp>
 
 using namespace vkdrop;
 

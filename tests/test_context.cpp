@@ -1,9 +1,9 @@
 // The device, its selection, the arena and host<->device copies.
 #include "gpu.hpp"
 
-#include "runtime/arena.hpp"
-#include "runtime/error.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/arena.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <cstdlib>
 #include <algorithm>

@@ -4,12 +4,12 @@
 // draw >= 10^6 elements and allow 4 standard deviations.
 #include "gpu.hpp"
 
-#include "ops/dropout.hpp"
-#include "reference/dropout.hpp"
-#include "runtime/error.hpp"
-#include "runtime/kernel.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/ops/dropout.hpp>
+#include <vkdrop/reference/dropout.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/kernel.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <cmath>
 #include <cstring>

@@ -3,11 +3,11 @@
 // property that makes it Dropout2d: all elements of a channel share one fate.
 #include "gpu.hpp"
 
-#include "ops/dropout.hpp"
-#include "reference/dropout2d.hpp"
-#include "runtime/error.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/ops/dropout.hpp>
+#include <vkdrop/reference/dropout2d.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <cmath>
 #include <cstring>

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "datasets/idx.hpp"
-#include "datasets/mnist.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/datasets/idx.hpp>
+#include <vkdrop/datasets/mnist.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;

@@ -7,11 +7,11 @@
 // off by ~0.1 or more.
 #include "gpu.hpp"
 
-#include "ops/matmul.hpp"
-#include "reference/matmul.hpp"
-#include "runtime/error.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/ops/matmul.hpp>
+#include <vkdrop/reference/matmul.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <cmath>
 #include <optional>

@@ -2,13 +2,13 @@
 // resume, inference modes, and the errors a user can run into.
 #include "gpu.hpp"
 
-#include "datasets/device_dataset.hpp"
-#include "datasets/mnist.hpp"
-#include "layers/dropout.hpp"
-#include "layers/linear.hpp"
-#include "layers/relu.hpp"
-#include "runtime/error.hpp"
-#include "train/model.hpp"
+#include <vkdrop/datasets/device_dataset.hpp>
+#include <vkdrop/datasets/mnist.hpp>
+#include <vkdrop/layers/dropout.hpp>
+#include <vkdrop/layers/linear.hpp>
+#include <vkdrop/layers/relu.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/train/model.hpp>
 
 #include <filesystem>
 

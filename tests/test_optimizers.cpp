@@ -9,11 +9,11 @@
 // w_new - w_old of weights small enough that their own rounding does not mask it agrees to rtol 1e-5.
 #include "gpu.hpp"
 
-#include "ops/optimizers.hpp"
-#include "reference/optimizers.hpp"
-#include "runtime/error.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/ops/optimizers.hpp>
+#include <vkdrop/reference/optimizers.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -1,8 +1,8 @@
 // Philox4x32 against the published known-answer vectors, and the dropout mask contract
 // (reference/dropout_mask.hpp) statistically over 10^6 draws.
 
-#include "reference/dropout_mask.hpp"
-#include "reference/philox.hpp"
+#include <vkdrop/reference/dropout_mask.hpp>
+#include <vkdrop/reference/philox.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -2,13 +2,13 @@
 // timestamps.
 #include "gpu.hpp"
 
-#include "runtime/error.hpp"
-#include "runtime/host_buffer.hpp"
-#include "runtime/kernel.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/spirv_reflect.hpp"
-#include "runtime/shader_registry.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/host_buffer.hpp>
+#include <vkdrop/runtime/kernel.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/spirv_reflect.hpp>
+#include <vkdrop/runtime/shader_registry.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 using namespace vkdrop;
 

@@ -2,13 +2,13 @@
 // forward (in double, at odd shapes), and exact values worked out by hand for the edge cases and
 // the optimizers.
 
-#include "reference/dropout.hpp"
-#include "reference/dropout2d.hpp"
-#include "reference/linear.hpp"
-#include "reference/matmul.hpp"
-#include "reference/optimizers.hpp"
-#include "reference/relu.hpp"
-#include "reference/softmax_xent.hpp"
+#include <vkdrop/reference/dropout.hpp>
+#include <vkdrop/reference/dropout2d.hpp>
+#include <vkdrop/reference/linear.hpp>
+#include <vkdrop/reference/matmul.hpp>
+#include <vkdrop/reference/optimizers.hpp>
+#include <vkdrop/reference/relu.hpp>
+#include <vkdrop/reference/softmax_xent.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -6,12 +6,12 @@
 // inputs in [-1, 1] and M <= 1000 rows the f32 rounding error stays far below the tolerance 1e-4.
 #include "gpu.hpp"
 
-#include "ops/elementwise.hpp"
-#include "reference/linear.hpp"
-#include "reference/relu.hpp"
-#include "runtime/error.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/ops/elementwise.hpp>
+#include <vkdrop/reference/linear.hpp>
+#include <vkdrop/reference/relu.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <cmath>
 #include <cstring>

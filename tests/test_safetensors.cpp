@@ -1,6 +1,6 @@
 // Checkpoint files: the safetensors format, atomic writes, and clear errors for damaged files.
-#include "runtime/error.hpp"
-#include "train/safetensors.hpp"
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/train/safetensors.hpp>
 
 #include <catch2/catch.hpp>
 

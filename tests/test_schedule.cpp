@@ -1,10 +1,10 @@
 // Learning-rate and momentum schedules: the GPU kernel against reference/schedule.hpp.
 #include "gpu.hpp"
 
-#include "ops/schedule.hpp"
-#include "reference/schedule.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/ops/schedule.hpp>
+#include <vkdrop/reference/schedule.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 using namespace vkdrop;
 

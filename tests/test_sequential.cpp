@@ -1,9 +1,9 @@
 // Sequential: PyTorch-like construction, shape checking that names both layers, parameter specs.
-#include "layers/dropout.hpp"
-#include "layers/linear.hpp"
-#include "layers/relu.hpp"
-#include "layers/sequential.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/layers/dropout.hpp>
+#include <vkdrop/layers/linear.hpp>
+#include <vkdrop/layers/relu.hpp>
+#include <vkdrop/layers/sequential.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -2,9 +2,9 @@
 // form (Monte Carlo dropout sums the probabilities of replayed passes).
 #include "gpu.hpp"
 
-#include "ops/softmax.hpp"
-#include "runtime/error.hpp"
-#include "runtime/recorder.hpp"
+#include <vkdrop/ops/softmax.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/recorder.hpp>
 
 #include <cmath>
 

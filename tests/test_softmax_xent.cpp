@@ -7,11 +7,11 @@
 // cancels). Argmax and the status bit are exact.
 #include "gpu.hpp"
 
-#include "ops/softmax_xent.hpp"
-#include "reference/softmax_xent.hpp"
-#include "runtime/error.hpp"
-#include "runtime/recorder.hpp"
-#include "runtime/tensor.hpp"
+#include <vkdrop/ops/softmax_xent.hpp>
+#include <vkdrop/reference/softmax_xent.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <algorithm>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // vkdrop-info: the Vulkan devices on this machine and the limits that matter for compute.
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 

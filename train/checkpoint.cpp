@@ -11,9 +11,9 @@
 // complete pair — PATH with PATH.optim, or the old PATH with PATH.optim.old — and load() takes whichever
 // of the two optimizer files carries the id of PATH.
 
-#include "runtime/error.hpp"
-#include "train/model.hpp"
-#include "train/safetensors.hpp"
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/train/model.hpp>
+#include <vkdrop/train/safetensors.hpp>
 
 #include <fmt/format.h>
 

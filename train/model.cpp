@@ -1,17 +1,17 @@
-#include "train/model.hpp"
+#include <vkdrop/train/model.hpp>
 
-#include "ops/batch.hpp"
-#include "ops/loss_guard.hpp"
-#include "ops/optimizers.hpp"
-#include "ops/schedule.hpp"
-#include "ops/softmax.hpp"
-#include "ops/softmax_xent.hpp"
-#include "reference/philox.hpp"
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
-#include "runtime/host_buffer.hpp"
-#include "runtime/kernel.hpp"
-#include "train/safetensors.hpp"
+#include <vkdrop/ops/batch.hpp>
+#include <vkdrop/ops/loss_guard.hpp>
+#include <vkdrop/ops/optimizers.hpp>
+#include <vkdrop/ops/schedule.hpp>
+#include <vkdrop/ops/softmax.hpp>
+#include <vkdrop/ops/softmax_xent.hpp>
+#include <vkdrop/reference/philox.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/host_buffer.hpp>
+#include <vkdrop/runtime/kernel.hpp>
+#include <vkdrop/train/safetensors.hpp>
 
 #include <fmt/format.h>
 

@@ -9,13 +9,13 @@
 // steps at once, keeps two such submissions queued, and reads the running loss and accuracy of one from
 // host-visible memory while the next runs.
 
-#include "datasets/device_dataset.hpp"
-#include "layers/layer.hpp"
-#include "layers/sequential.hpp"
-#include "reference/schedule.hpp"
-#include "runtime/arena.hpp"
-#include "runtime/recorder.hpp"
-#include "train/safetensors.hpp"
+#include <vkdrop/datasets/device_dataset.hpp>
+#include <vkdrop/layers/layer.hpp>
+#include <vkdrop/layers/sequential.hpp>
+#include <vkdrop/reference/schedule.hpp>
+#include <vkdrop/runtime/arena.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/train/safetensors.hpp>
 
 #include <chrono>
 #include <filesystem>

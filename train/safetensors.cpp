@@ -1,6 +1,6 @@
-#include "train/safetensors.hpp"
+#include <vkdrop/train/safetensors.hpp>
 
-#include "runtime/error.hpp"
+#include <vkdrop/runtime/error.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -3,7 +3,7 @@
 // JSON {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ..., "__metadata__": {...}},
 // then the raw little-endian tensor data. vkdrop writes and reads F32 tensors.
 
-#include "runtime/tensor.hpp"
+#include <vkdrop/runtime/tensor.hpp>
 
 #include <filesystem>
 #include <map>

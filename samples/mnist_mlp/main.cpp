@@ -8,15 +8,15 @@
 // paper's 784-1024-1024-1024-10 net with the second line reaches 1.24 % in 50 epochs (40 minutes there).
 // Run with --help for every flag.
 
-#include "datasets/device_dataset.hpp"
-#include "datasets/mnist.hpp"
-#include "layers/dropout.hpp"
-#include "layers/linear.hpp"
-#include "layers/relu.hpp"
-#include "layers/sequential.hpp"
-#include "runtime/context.hpp"
-#include "runtime/error.hpp"
-#include "train/model.hpp"
+#include <vkdrop/datasets/device_dataset.hpp>
+#include <vkdrop/datasets/mnist.hpp>
+#include <vkdrop/layers/dropout.hpp>
+#include <vkdrop/layers/linear.hpp>
+#include <vkdrop/layers/relu.hpp>
+#include <vkdrop/layers/sequential.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/train/model.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>

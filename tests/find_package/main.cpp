@@ -1,5 +1,5 @@
-// An outside project: find_package(vkdrop), link vkdrop::vkdrop, include <vkdrop.hpp>, run a model.
-#include <vkdrop.hpp>
+// An outside project: find_package(vkdrop), link vkdrop::vkdrop, include <vkdrop/vkdrop.hpp>, run a model.
+#include <vkdrop/vkdrop.hpp>
 
 #include <cmath>
 #include <cstdio>

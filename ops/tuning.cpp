@@ -1,0 +1,68 @@
+#include <vkdrop/ops/tuning.hpp>
+
+#include <algorithm>
+#include <bit>
+
+namespace vkdrop::ops {
+
+uint32_t elementwise_workgroup(const DeviceInfo& device) { return device.is_cpu() ? 64 : 256; }
+
+// lavapipe: 16 elements per invocation (relu forward of 1M elements: 4.1 ms instead of 8.3 ms with one).
+uint32_t elements_per_invocation(const DeviceInfo& device) { return device.is_cpu() ? 16 : 1; }
+
+// lavapipe: dropout of 16M elements took about 45% more CPU time with one quad per invocation than with four.
+uint32_t dropout_quads_per_invocation(const DeviceInfo& device) { return device.is_cpu() ? 4 : 1; }
+
+std::array<uint32_t, 3> groups_1d(int64_t n, int64_t per_group, const DeviceInfo& device) {
+  const int64_t groups = (n + per_group - 1) / per_group;
+  return {static_cast<uint32_t>(std::min<int64_t>(groups, device.max_workgroup_count[0])), 1, 1};
+}
+
+std::array<uint32_t, 3> elementwise_groups(int64_t n, const DeviceInfo& device) {
+  return groups_1d(n, int64_t{elementwise_workgroup(device)} * elements_per_invocation(device), device);
+}
+
+// A GPU wants 256 invocations, with rows split 8 ways so that even few columns keep warps busy. lavapipe:
+// one invocation per column and no barriers is fastest. Below 16 columns (a classifier's bias) both are
+// equally fast, and splitting rows there keeps the GPU's shared-memory path under test on lavapipe.
+std::array<uint32_t, 2> bias_backward_workgroup(const DeviceInfo& device, int64_t cols) {
+  if (!device.is_cpu()) return {32, 8};
+  if (cols < 16) return {8, 8};
+  return {32, 1};
+}
+
+uint32_t row_workgroup(int64_t columns, const DeviceInfo& device) {
+  const uint32_t hi = std::bit_floor(std::min<uint32_t>(
+      {device.is_cpu() ? 64u : 256u, device.max_workgroup_size[0], device.max_workgroup_invocations}));
+  const uint32_t lo = std::min(device.is_cpu() ? 8u : 32u, hi);
+  const auto wanted = std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(columns, 1)));
+  return static_cast<uint32_t>(std::clamp<uint64_t>(wanted, lo, hi));
+}
+
+uint32_t subgroup_row_workgroup(int64_t columns, const DeviceInfo& device) {
+  const uint32_t row = row_workgroup(columns, device);
+  if (device.is_cpu() && device.subgroup_size >= 1 && device.subgroup_size <= row_workgroup(1 << 20, device)) {
+    return device.subgroup_size;
+  }
+  return row;
+}
+
+MatmulTiling shared_memory_matmul_tiling() {
+  // The conventional GPU tiling: 64 x 64 per workgroup of 256, 4 x 4 per invocation, K-slices of 16.
+  return MatmulTiling{64, 64, 16, 4, 4, true};
+}
+
+MatmulTiling matmul_tiling(const DeviceInfo& device) {
+  if (device.is_cpu() && device.subgroup_size >= 8) {
+    // One subgroup per workgroup; 64 x 8 accumulators per lane were the fastest on lavapipe among the blocks
+    // LLVM compiles in about 2 s (64 x 16 is slightly faster but compiles three times as long). X is staged
+    // 32 k-steps at a time.
+    const uint32_t lanes = device.subgroup_size;
+    return {64, lanes * 8, 4 * lanes, 64, 8, false};
+  }
+  return shared_memory_matmul_tiling();
+}
+
+ChunkTuning chunk_tuning(const DeviceInfo&) { return ChunkTuning{}; }
+
+}  // namespace vkdrop::ops

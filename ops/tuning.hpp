@@ -1,0 +1,56 @@
+#pragma once
+// Every number that sizes a dispatch or a submission for a device, in one place: workgroup sizes, elements
+// per invocation, the matmul's blocking, how many training steps one submission carries. Ops and the
+// training loop ask here; nothing else hard-codes them. Element-wise kernels use a grid-stride loop, so any
+// element count fits in the device's workgroup-count limit.
+//
+// Why they differ by device class: lavapipe (a CPU device) runs a workgroup as a loop over subgroup-wide
+// SIMD chunks on one core and pays a fixed cost per workgroup, so it wants few, small, long-running
+// workgroups; a GPU wants every element in flight at once and workgroups of at least a warp.
+
+#include <vkdrop/ops/matmul.hpp>
+#include <vkdrop/runtime/context.hpp>
+
+#include <array>
+#include <cstdint>
+
+namespace vkdrop::ops {
+
+// --- element-wise kernels -------------------------------------------------------------------------------
+// Invocations per workgroup (a specialization constant of every element-wise shader).
+uint32_t elementwise_workgroup(const DeviceInfo& device);
+// Elements each invocation takes through its grid-stride loop.
+uint32_t elements_per_invocation(const DeviceInfo& device);
+// Quads (four elements, one Philox draw) each invocation of dropout.comp / dropout2d.comp takes.
+uint32_t dropout_quads_per_invocation(const DeviceInfo& device);
+
+// Workgroups for `n` items at `per_group` items per workgroup, capped at the device limit (the kernel's
+// grid-stride loop covers the rest).
+std::array<uint32_t, 3> groups_1d(int64_t n, int64_t per_group, const DeviceInfo& device);
+// Workgroups for an element-wise kernel over `n` elements.
+std::array<uint32_t, 3> elementwise_groups(int64_t n, const DeviceInfo& device);
+
+// --- reductions -----------------------------------------------------------------------------------------
+// bias_backward.comp's workgroup (columns, rows) for a (rows, cols) gradient.
+std::array<uint32_t, 2> bias_backward_workgroup(const DeviceInfo& device, int64_t cols);
+// One workgroup per row of `columns` values (softmax, softmax cross-entropy, max-norm's shared tree): a
+// power of two, wide enough that each invocation has a few columns, no wider than the row.
+uint32_t row_workgroup(int64_t columns, const DeviceInfo& device);
+// max_norm.comp with subgroupAdd: the invocations per row (one subgroup on a CPU device: no barrier).
+uint32_t subgroup_row_workgroup(int64_t columns, const DeviceInfo& device);
+
+// --- matmul -----------------------------------------------------------------------------------------------
+// The blocking matmul uses on this device (see MatmulTiling), and the shared-memory tiling every device runs.
+MatmulTiling matmul_tiling(const DeviceInfo& device);
+MatmulTiling shared_memory_matmul_tiling();
+
+// --- submissions ----------------------------------------------------------------------------------------
+// Training submits chunks of steps sized so the device stays busy this long between two host reads of the
+// running metrics, and never more than max_steps_per_chunk steps at once.
+struct ChunkTuning {
+  double seconds_per_chunk = 0.25;
+  int64_t max_steps_per_chunk = 1024;
+};
+ChunkTuning chunk_tuning(const DeviceInfo& device);
+
+}  // namespace vkdrop::ops
