@@ -35,8 +35,15 @@ DeviceDataset::DeviceDataset(Context& context, std::span<const uint8_t> images, 
   upload(context, labels_, labels);
 }
 
-DeviceDataset DeviceDataset::mnist(Context& context, const MnistSplit& split, const std::string& name) {
-  return DeviceDataset(context, split.images, {static_cast<int64_t>(split.rows) * split.cols}, split.labels, name);
+DeviceDataset DeviceDataset::mnist(Context& context, const MnistSplit& split, const std::string& name,
+                                   Shape sample_shape) {
+  const int64_t pixels = static_cast<int64_t>(split.rows) * split.cols;
+  if (sample_shape.empty()) sample_shape = {pixels};
+  if (element_count(sample_shape) != pixels) {
+    throw ShapeError(fmt::format("{}: MNIST samples have {} x {} = {} pixels, which do not fill samples of shape {}",
+                                 name, split.rows, split.cols, pixels, shape_text(sample_shape)));
+  }
+  return DeviceDataset(context, split.images, std::move(sample_shape), split.labels, name);
 }
 
 }  // namespace vkdrop

@@ -7,6 +7,7 @@
 #include <vkdrop/runtime/tensor.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -21,8 +22,10 @@ class DeviceDataset {
   // byte * scale. Throws ShapeError if the sizes disagree.
   DeviceDataset(Context& context, std::span<const uint8_t> images, Shape sample_shape, std::span<const uint8_t> labels,
                 std::string name, float scale = 1.0f / 255.0f);
-  // MNIST images as (count, 784) vectors for an MLP.
-  static DeviceDataset mnist(Context& context, const MnistSplit& split, const std::string& name);
+  // MNIST images as samples of `sample_shape`: (784) vectors for an MLP by default, (1, 28, 28) for a
+  // convolutional net; any shape of rows * cols elements. Throws ShapeError for another element count.
+  static DeviceDataset mnist(Context& context, const MnistSplit& split, const std::string& name,
+                             Shape sample_shape = {});
 
   const Tensor& images() const { return images_; }  // (count, sample...) u8
   const Tensor& labels() const { return labels_; }  // (count) u8
@@ -31,6 +34,8 @@ class DeviceDataset {
   const std::string& name() const { return name_; }
   float scale() const { return scale_; }
   uint64_t id() const { return id_; }  // unique per data set in this process
+  // Expires when this data set (its device memory) is gone: what a Model recorded for it is then dropped.
+  std::weak_ptr<const void> lifetime() const { return lifetime_; }
 
  private:
   Arena arena_;
@@ -40,6 +45,7 @@ class DeviceDataset {
   std::string name_;
   float scale_;
   uint64_t id_;
+  std::shared_ptr<const int> lifetime_ = std::make_shared<const int>(0);
 };
 
 }  // namespace vkdrop

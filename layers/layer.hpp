@@ -1,7 +1,7 @@
 #pragma once
-// A layer of a Sequential model: its shape rule, its parameters, and how it records its forward and backward
-// passes into a Recorder. Layers hold configuration only; the tensors they run on are bound by the Model
-// (train/model.hpp), which owns one arena for all of them.
+// A layer of a Sequential model: its shape rule, the buffers it needs, and how it records its forward and
+// backward passes into a Recorder. Layers hold configuration only; the tensors they run on are allocated
+// and bound by the Model (train/model.hpp), which owns one arena for all of them.
 //
 // Conventions (as in llm.c): forward and backward sit side by side in each layer's .cpp; backward WRITES
 // (=) the gradients of its inputs and parameters, it never accumulates; shapes include the batch dimension.
@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -28,19 +29,50 @@ inline double uniform(std::mt19937_64& rng, double lo, double hi) {
   return lo + (hi - lo) * static_cast<double>(rng() >> 11) * 0x1.0p-53;
 }
 
-struct ParameterSpec {
-  std::string name;  // "weight", "bias": the PyTorch state_dict suffix
-  Shape shape;       // e.g. (out, in) for Linear.weight
+// The three kinds of memory a layer can ask for.
+enum class BufferKind {
+  Parameter,  // trained: has a gradient and optimizer state, saved in checkpoints (Linear.weight)
+  State,      // persistent but not trained: saved in checkpoints, never touched by the optimizer
+              // (BatchNorm's running_mean); f32
+  Scratch,    // what forward leaves for backward (pooling's choices, saved statistics); per batch size,
+              // never saved
+};
+
+struct BufferSpec {
+  // Parameter and State: the PyTorch state_dict suffix ("weight", "running_mean"); Scratch: a label.
+  std::string name;
+  // Parameter and State: without the batch, the same for every batch size; Scratch: whatever this input
+  // shape needs (usually with the batch).
+  Shape shape;
+  BufferKind kind = BufferKind::Parameter;
+  DType dtype = DType::f32;  // Parameter and State are f32
+  // Max-norm (Srivastava et al. 2014) caps the L2 norm of each unit's incoming weights. The axis that
+  // indexes the units: 0 for the rows of Linear.weight (out, in) and the output channels of a conv filter
+  // (out, in, kh, kw); each unit's weights are then everything else. None: never capped (biases, state).
+  std::optional<size_t> max_norm_axis;
+
+  static BufferSpec parameter(std::string name, Shape shape, std::optional<size_t> max_norm_axis = std::nullopt) {
+    return {std::move(name), std::move(shape), BufferKind::Parameter, DType::f32, max_norm_axis};
+  }
+  static BufferSpec state(std::string name, Shape shape) {
+    return {std::move(name), std::move(shape), BufferKind::State, DType::f32, std::nullopt};
+  }
+  static BufferSpec scratch(std::string name, Shape shape, DType dtype = DType::f32) {
+    return {std::move(name), std::move(shape), BufferKind::Scratch, dtype, std::nullopt};
+  }
 };
 
 // The tensors a layer runs on in one compiled model. Activations and their gradients carry the batch.
 struct LayerTensors {
   Tensor input;                 // (B, ...in)
   Tensor output;                // (B, ...out)
-  Tensor grad_input;            // like input; empty for the first layer (nobody needs dL/dx of the data)
+  Tensor grad_input;            // like input; empty where nobody needs dL/dx (the data, or a parameter-free
+                                // layer's input before any parameter)
   Tensor grad_output;           // like output
-  std::vector<Tensor> params;   // in parameters() order
+  std::vector<Tensor> params;   // the Parameter buffers, in buffers() order
   std::vector<Tensor> grads;    // like params
+  std::vector<Tensor> state;    // the State buffers, in buffers() order
+  std::vector<Tensor> scratch;  // the Scratch buffers, in buffers() order, for this batch size
 };
 
 // Per-pass values that live on the device: the step counter (u32 (2): low, high word) drives the dropout
@@ -55,15 +87,21 @@ class Layer {
  public:
   virtual ~Layer() = default;
 
-  // "Linear(784, 1024)", as PyTorch prints it.
+  // "Linear(in_features=784, out_features=1024, bias=True)", as PyTorch prints it.
   virtual std::string describe() const = 0;
   // The output shape for an input shape (with batch). Throws ShapeError naming the layer and shapes.
   virtual Shape output_shape(const Shape& input) const = 0;
-  virtual std::vector<ParameterSpec> parameters() const { return {}; }
-  // Fill each parameter (host copies, in parameters() order) with its initial values.
+  // The buffers this layer needs for an input of this shape (with batch), in the order LayerTensors lists
+  // them per kind. Parameters and state must not depend on the batch.
+  virtual std::vector<BufferSpec> buffers(const Shape& /*input*/) const { return {}; }
+  // Fill each Parameter and State buffer (host copies, in buffers() order, scratch skipped) with its
+  // initial values. The values arrive zeroed.
   virtual void initialize(std::span<std::vector<float>> /*values*/, std::mt19937_64& /*rng*/, Init /*init*/) const {}
   // A dropout layer gets a distinct id per model so every layer draws its own mask.
   virtual void set_layer_id(uint32_t /*id*/) {}
+  // True when the output is the input reshaped (Flatten): the Model then binds the output (and its
+  // gradient) to the input's memory, and forward and backward record nothing.
+  virtual bool is_view() const { return false; }
 
   virtual void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const = 0;
   virtual void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const = 0;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace vkdrop {
@@ -22,17 +23,28 @@ std::string Linear::describe() const {
 }
 
 Shape Linear::output_shape(const Shape& input) const {
-  if (input.size() != 2 || input[1] != in_) {
-    throw ShapeError(fmt::format("{} expects input of shape (batch, {}), got {}", describe(), in_, shape_text(input)));
+  if (input.size() < 2 || input.back() != in_) {
+    throw ShapeError(fmt::format("{} expects input of shape (batch, ..., {}), got {}{}", describe(), in_,
+                                 shape_text(input), input.size() > 2 ? " (a Flatten before it makes (batch, features))" : ""));
   }
-  return {input[0], out_};
+  Shape output = input;
+  output.back() = out_;
+  return output;
 }
 
-std::vector<ParameterSpec> Linear::parameters() const {
-  std::vector<ParameterSpec> specs{{"weight", {out_, in_}}};
-  if (bias_) specs.push_back({"bias", {out_}});
+// Max-norm caps each output unit's incoming weights: the rows of W.
+std::vector<BufferSpec> Linear::buffers(const Shape&) const {
+  std::vector<BufferSpec> specs{BufferSpec::parameter("weight", {out_, in_}, /*max_norm_axis=*/0)};
+  if (bias_) specs.push_back(BufferSpec::parameter("bias", {out_}));
   return specs;
 }
+
+namespace {
+
+// (*, features) as the matrix (rows, features) matmul takes.
+Tensor as_matrix(const Tensor& t) { return reshaped(t, {t.numel() / std::max<int64_t>(t.shape.back(), 1), t.shape.back()}); }
+
+}  // namespace
 
 void Linear::initialize(std::span<std::vector<float>> values, std::mt19937_64& rng, Init init) const {
   // PyTorch: kaiming_uniform_(W, a=sqrt(5)) has bound gain*sqrt(3/fan_in) with gain = sqrt(2/(1+5)),
@@ -49,15 +61,16 @@ void Linear::initialize(std::span<std::vector<float>> values, std::mt19937_64& r
 
 // y (B, out) = x (B, in) · Wᵀ (in, out) + b (out)
 void Linear::forward(Recorder& rec, const LayerTensors& t, const PassState&) const {
-  ops::matmul(rec, t.output, t.input, t.params[0], /*trans_a=*/false, /*trans_b=*/true,
+  ops::matmul(rec, as_matrix(t.output), as_matrix(t.input), t.params[0], /*trans_a=*/false, /*trans_b=*/true,
               bias_ ? &t.params[1] : nullptr);
 }
 
 // dx (B, in) = dy (B, out) · W (out, in);  dW (out, in) = dyᵀ (out, B) · x (B, in);  db (out) = Σ_rows dy
 void Linear::backward(Recorder& rec, const LayerTensors& t, const PassState&) const {
-  if (!t.grad_input.slice.empty()) ops::matmul(rec, t.grad_input, t.grad_output, t.params[0], false, false);
-  ops::matmul(rec, t.grads[0], t.grad_output, t.input, /*trans_a=*/true, /*trans_b=*/false);
-  if (bias_) ops::bias_backward(rec, t.grads[1], t.grad_output);
+  const Tensor dy = as_matrix(t.grad_output);
+  if (!t.grad_input.slice.empty()) ops::matmul(rec, as_matrix(t.grad_input), dy, t.params[0], false, false);
+  ops::matmul(rec, t.grads[0], dy, as_matrix(t.input), /*trans_a=*/true, /*trans_b=*/false);
+  if (bias_) ops::bias_backward(rec, t.grads[1], dy);
 }
 
 }  // namespace vkdrop

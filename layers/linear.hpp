@@ -1,5 +1,6 @@
 #pragma once
-// Linear(in, out): y = x·Wᵀ + b, as torch.nn.Linear (W: (out, in), b: (out)).
+// Linear(in, out): y = x·Wᵀ + b, as torch.nn.Linear (W: (out, in), b: (out)). Inputs (*, in): every
+// leading dimension is a batch dimension, as in PyTorch.
 
 #include <vkdrop/layers/layer.hpp>
 
@@ -11,7 +12,7 @@ class Linear : public Layer {
 
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
-  std::vector<ParameterSpec> parameters() const override;
+  std::vector<BufferSpec> buffers(const Shape& input) const override;
   void initialize(std::span<std::vector<float>> values, std::mt19937_64& rng, Init init) const override;
   void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;

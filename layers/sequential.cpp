@@ -25,7 +25,7 @@ std::vector<Shape> Sequential::shapes(const Shape& input) const {
       // Name the layer that produced the shape too, so a mismatch points at both ends.
       std::string producer = "the input";
       for (size_t j = i; j-- > 0;) {
-        if (!layers_[j]->parameters().empty() || j == 0) {
+        if (!layers_[j]->buffers(result[j]).empty() || j == 0) {
           producer = fmt::format("layer {} {}", j, layers_[j]->describe());
           break;
         }

@@ -44,12 +44,7 @@ void check_rank(const char* op, Arg arg, std::initializer_list<size_t> ranks, co
 }
 
 void check_counter(const char* op, Arg arg) {
-  if (arg.tensor.dtype != DType::u32 || arg.tensor.shape != Shape{2}) {
-    throw ShapeError(fmt::format("{}: {} '{}' must be a u32 tensor of shape (2,) (a 64-bit counter, low word "
-                                 "first), got {} {}",
-                                 op, arg.role, arg.tensor.name, dtype_name(arg.tensor.dtype),
-                                 shape_text(arg.tensor.shape)));
-  }
+  check_tensor(op, arg, {2}, DType::u32, "a 64-bit counter in two u32 words, low word first");
 }
 
 void check_in_place_or_disjoint(const char* op, Arg out, Arg in) {
@@ -67,7 +62,7 @@ void check_disjoint(const char* op, std::initializer_list<Arg> args) {
   for (auto a = args.begin(); a != args.end(); ++a) {
     for (auto b = a + 1; b != args.end(); ++b) {
       if (a->tensor.slice.overlaps(b->tensor.slice)) {
-        throw ArgumentError(fmt::format("{}: {} '{}' and {} '{}' overlap in memory; each needs its own storage", op,
+        throw ArgumentError(fmt::format("{}: {} '{}' overlaps {} '{}' in memory; each needs its own storage", op,
                                         a->role, a->tensor.name, b->role, b->tensor.name));
       }
     }

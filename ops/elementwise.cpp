@@ -51,7 +51,7 @@ void bias_backward(Recorder& rec, const Tensor& db, const Tensor& dy) {
   check_rank(op, {"dy", dy}, {2}, "(M, N)");
   check_dtype(op, {"dy", dy}, DType::f32);
   const int64_t rows = dy.dim(0), cols = dy.dim(1);
-  check_tensor(op, {"db", db}, {cols}, DType::f32, "one value per column of dy");
+  check_tensor(op, {"db", db}, {cols}, DType::f32, fmt::format("one value per column of dy {}", shape_text(dy.shape)));
   check_disjoint(op, {{"db", db}, {"dy", dy}});
   if (cols == 0) return;
   to_u32(dy.numel(), "bias_backward: dy");

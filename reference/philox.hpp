@@ -4,7 +4,7 @@
 // no state, so the CPU and every GPU invocation can draw the same numbers in any order.
 //
 // This is the C++ twin of shaders/philox.glsl; the two must stay bit-identical. Both are checked
-// against the published known-answer vectors in shared/rng/philox4x32_10_kat.txt.
+// against the published known-answer vectors in tests/data/philox4x32_10_kat.txt.
 
 #include <array>
 #include <cstdint>

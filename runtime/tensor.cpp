@@ -31,6 +31,14 @@ int64_t element_count(const Shape& shape) {
   return n;
 }
 
+Tensor reshaped(const Tensor& t, Shape shape) {
+  if (element_count(shape) != t.numel()) {
+    throw ShapeError(fmt::format("{} {} cannot be viewed as {}: {} elements, not {}", t.name, shape_text(t.shape),
+                                 shape_text(shape), t.numel(), element_count(shape)));
+  }
+  return Tensor{t.slice, std::move(shape), t.dtype, t.name};
+}
+
 Tensor make_tensor(Arena& arena, Shape shape, DType dtype, const std::string& name) {
   for (int64_t d : shape) {
     if (d < 0) throw ShapeError(fmt::format("{}: negative dimension in shape {}", name, shape_text(shape)));

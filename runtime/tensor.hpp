@@ -31,6 +31,10 @@ struct Tensor {
   size_t rank() const { return shape.size(); }
 };
 
+// The same memory under another shape with the same element count (a free view: Flatten, a matrix view of
+// an (N, ..., features) activation). Throws ShapeError if the counts differ.
+Tensor reshaped(const Tensor& t, Shape shape);
+
 // A tensor of `shape` in `arena`. u8 tensors are padded to a multiple of 4 bytes so shaders can read them
 // as uint words.
 Tensor make_tensor(Arena& arena, Shape shape, DType dtype = DType::f32, const std::string& name = "tensor");

@@ -23,9 +23,11 @@ TEST_CASE("a Sequential reads like PyTorch and chains shapes") {
         "  (2): Dropout(p=0.5)\n"
         "  (3): Linear(in_features=1024, out_features=10, bias=True)\n"
         ")");
-  CHECK(net[0].parameters().size() == 2);
-  CHECK(net[0].parameters()[0].shape == Shape{1024, 784});
-  CHECK(net[1].parameters().empty());
+  CHECK(net[0].buffers({1, 784}).size() == 2);
+  CHECK(net[0].buffers({1, 784})[0].shape == Shape{1024, 784});
+  CHECK(net[0].buffers({1, 784})[0].max_norm_axis == 0u);
+  CHECK(!net[0].buffers({1, 784})[1].max_norm_axis);
+  CHECK(net[1].buffers({1, 1024}).empty());
 
   Sequential copy = net;  // layers are copied, not shared
   CHECK(copy.describe() == net.describe());

@@ -13,6 +13,8 @@
 
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/train/model.hpp>
+#include <vkdrop/train/parameter_store.hpp>
+#include <vkdrop/train/programs.hpp>
 #include <vkdrop/train/safetensors.hpp>
 
 #include <fmt/format.h>
@@ -70,17 +72,11 @@ void Model::save(const std::filesystem::path& path) {
 
   SafetensorsFile optim;
   optim.metadata = weights.metadata;
-  const bool adam = std::holds_alternative<Adam>(config_.optimizer);
-  optim.metadata["optimizer"] = adam ? "Adam" : "SGD";
-  auto add_state = [&](const Tensor& flat, const std::string& prefix) {
-    const auto values = download_f32(context_, flat);
-    for (const Tensor* p : param_views_) {
-      const auto begin = values.begin() + static_cast<int64_t>((p->slice.offset - params_.slice.offset) / 4);
-      optim.tensors.push_back(NamedTensor{prefix + p->name, p->shape, std::vector<float>(begin, begin + p->numel())});
-    }
-  };
-  add_state(state1_, adam ? "exp_avg." : "momentum_buffer.");
-  if (adam) add_state(state2_, "exp_avg_sq.");
+  optim.metadata["optimizer"] = config_.optimizer->name();
+  const std::vector<std::string> slots = config_.optimizer->state_names();
+  for (size_t k = 0; k < slots.size(); ++k) {
+    for (NamedTensor& t : store_->slot_dict(optimizer_state_[k], slots[k] + ".")) optim.tensors.push_back(std::move(t));
+  }
 
   const auto optim_path = with_suffix(path, ".optim"), old_optim_path = with_suffix(path, ".optim.old");
   if (std::filesystem::exists(optim_path) && std::filesystem::exists(path)) rename_durably(optim_path, old_optim_path);
@@ -94,14 +90,10 @@ void Model::load(const std::filesystem::path& path, bool with_optimizer) {
   // Read and check everything first, change the model last: a refused checkpoint leaves it as it was.
   const SafetensorsFile weights = read_safetensors(path);
   std::vector<std::string> problems;
-  const std::vector<float> params = gather_parameters(weights.tensors, "", problems);
-  for (const NamedTensor& t : weights.tensors) {
-    if (std::find(param_names_.begin(), param_names_.end(), t.name) == param_names_.end())
-      problems.push_back(fmt::format("unexpected {} {}", t.name, shape_text(t.shape)));
-  }
+  const ParameterStore::Contents contents = store_->gather(weights.tensors, /*exact=*/true, problems);
   throw_if_problems(problems, path.string());
   if (!with_optimizer) {
-    upload(context_, params_, std::span<const float>(params));
+    store_->upload(contents);
     return;
   }
 
@@ -134,25 +126,26 @@ void Model::load(const std::filesystem::path& path, bool with_optimizer) {
                                     "so the shuffles and dropout masks continue where they left off",
                                     path.string(), seed, config_.seed));
   }
-  const bool adam = std::holds_alternative<Adam>(config_.optimizer);
-  const std::string kind = adam ? "Adam" : "SGD";
+  const std::string kind = config_.optimizer->name();
   const auto stored = optim->metadata.find("optimizer");
   if (stored == optim->metadata.end() || stored->second != kind) {
     throw DataError(fmt::format("{} holds {} state; this model uses {}", optim_path.string(),
                                 stored == optim->metadata.end() ? "unknown" : stored->second, kind));
   }
-  const std::vector<float> state1 = gather_parameters(optim->tensors, adam ? "exp_avg." : "momentum_buffer.", problems);
-  const std::vector<float> state2 = adam ? gather_parameters(optim->tensors, "exp_avg_sq.", problems) : std::vector<float>{};
+  std::vector<std::vector<float>> slots;
+  for (const std::string& slot : config_.optimizer->state_names())
+    slots.push_back(store_->gather_slot(optim->tensors, slot + ".", problems));
   throw_if_problems(problems, optim_path.string());
   const uint64_t step = parse_u64(*optim, "step", optim_path), epoch = parse_u64(*optim, "epoch", optim_path);
 
-  upload(context_, params_, std::span<const float>(params));
-  upload(context_, state1_, std::span<const float>(state1));
-  if (adam) upload(context_, state2_, std::span<const float>(state2));
+  store_->upload(contents);
+  for (size_t k = 0; k < slots.size(); ++k) {
+    if (optimizer_state_[k].numel() > 0) upload(context_, optimizer_state_[k], std::span<const float>(slots[k]));
+  }
   step_ = step;
   epoch_ = epoch;
-  reset_counter(step_counter_, step_);
-  reset_counter(first_bad_, 0);
+  reset_counter(context_, counters_->step, step_);
+  reset_counter(context_, counters_->first_bad, 0);
 }
 
 }  // namespace vkdrop

@@ -1,13 +1,17 @@
 #pragma once
-// A Model is a Sequential compiled for one device, batch size, loss (softmax cross-entropy) and optimizer.
-//
-// It owns one arena (llm.c style): parameters, gradients and optimizer state are each one flat slice laid
-// out the same way (so the update is one dispatch over all parameters), and every activation is a slice
-// too. The whole training step (gather the batch on the device, forward, loss, backward, update, advance
-// the counters) is recorded once and replayed; per-step values (the RNG step, the batch position, the
-// learning rate) live in device memory and the recorded kernels advance them. The host submits many
-// steps at once, keeps two such submissions queued, and reads the running loss and accuracy of one from
-// host-visible memory while the next runs.
+// A Model is a Sequential compiled for one device, batch size, loss (softmax cross-entropy) and optimizer:
+// the user's one handle on training, evaluation, prediction and checkpoints. It puts together the concepts
+// that do the work, each in its own file:
+//   train/parameter_store   parameters, gradients, optimizer state and layer state in one flat layout
+//   train/optimizer         the Optimizer interface; train/sgd, train/adam implement it
+//   train/activations       the tensors one batch size runs on
+//   train/programs          the recorded training step, evaluation pass and prediction passes
+//   train/dataset_programs  those recordings per data set, dropped when the data set is gone
+//   train/epoch_runner      chunked submissions with asynchronous readback
+//   train/checkpoint.cpp    save and load
+// All device memory but the data sets' sits in one arena (llm.c style). The whole training step is recorded
+// once and replayed; per-step values (the RNG step, the batch position, the learning rate) live in device
+// memory and the recorded kernels advance them.
 
 #include <vkdrop/datasets/device_dataset.hpp>
 #include <vkdrop/layers/layer.hpp>
@@ -15,7 +19,10 @@
 #include <vkdrop/reference/schedule.hpp>
 #include <vkdrop/runtime/arena.hpp>
 #include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/train/adam.hpp>
+#include <vkdrop/train/optimizer.hpp>
 #include <vkdrop/train/safetensors.hpp>
+#include <vkdrop/train/sgd.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -25,30 +32,21 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <variant>
 #include <vector>
 
 namespace vkdrop {
 
 class Context;
-class HostBuffer;
-
-// torch.optim.SGD: lr and momentum come from the Schedule.
-struct SGD {
-  double weight_decay = 0;
-  bool nesterov = false;
-};
-// torch.optim.Adam / AdamW (decoupled = true): lr comes from the Schedule.
-struct Adam {
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
-  bool decoupled = false;
-};
-using Optimizer = std::variant<SGD, Adam>;
+class EpochRunner;
+class ParameterStore;
+class Programs;
+struct DeviceCounters;
+struct ModelTensors;
 
 struct TrainConfig {
   int64_t batch_size = 128;
   int64_t eval_batch_size = 1000;
-  Optimizer optimizer = SGD{};
+  AnyOptimizer optimizer = SGD{};  // SGD, Adam, or any class derived from Optimizer
   Schedule schedule{};     // learning rate and momentum per step (steps_per_epoch is set by the Model)
   double max_norm = 0;     // Srivastava et al. 2014: cap each unit's incoming weight norm at c; 0 = off
   uint64_t seed = 0;       // initialization, shuffling and dropout masks
@@ -102,7 +100,7 @@ class Model {
   std::vector<float> predict_mc(std::span<const float> inputs, int64_t n, int passes);
 
   // --- state ------------------------------------------------------------------------------------------
-  // Parameters by PyTorch state_dict name ("0.weight", "0.bias", "3.weight", ...).
+  // Parameters and persistent layer state by PyTorch state_dict name ("0.weight", "0.bias", "3.weight", ...).
   std::vector<NamedTensor> state_dict();
   void load_state_dict(const std::vector<NamedTensor>& tensors);  // throws DataError listing mismatches
   // Weights in `path` (safetensors, loadable by PyTorch's nn.Sequential), and optimizer state with the
@@ -113,61 +111,37 @@ class Model {
   uint64_t step() const { return step_; }
   uint64_t epoch() const { return epoch_; }
   uint64_t arena_bytes() const { return arena_.bytes_reserved(); }
-  int64_t parameter_count() const { return parameter_count_; }
+  int64_t parameter_count() const;
   const Sequential& net() const { return net_; }
+  // The network as PyTorch prints it, each layer's output shape, the parameter count and the device.
   std::string summary() const;
   // GPU time per dispatch of the last replayed training step, when built with profile = true.
-  std::vector<DispatchTiming> step_timings() const;
-  double host_seconds_per_step() const { return host_seconds_per_step_; }
+  std::vector<DispatchTiming> step_timings() const { return last_timings_; }
+  double host_seconds_per_step() const;
+  // Data sets whose recordings the model holds (those of data sets that no longer exist are dropped at the
+  // next train_epoch or evaluate).
+  size_t cached_datasets() const;
 
  private:
-  struct Activations;
-  struct Dataset;
-  void record_forward(Recorder& rec, Activations& acts, const PassState& state);
-  std::unique_ptr<Recorder> record_train_step(const DeviceDataset& data, const Dataset& d);
-  std::unique_ptr<Recorder> record_eval_pass(const DeviceDataset& data, const Dataset& d);
-  std::vector<float> gather_parameters(const std::vector<NamedTensor>& tensors, const std::string& prefix,
-                                       std::vector<std::string>& problems) const;
-  void throw_if_problems(const std::vector<std::string>& problems, const std::string& what) const;
+  ModelTensors tensors() const;
   void check_dataset(const DeviceDataset& data) const;
   std::vector<float> run_prediction(std::span<const float> inputs, int64_t n, bool stochastic, uint32_t passes);
-  void reset_counter(const Tensor& t, uint64_t value);
-  std::vector<uint32_t> read_u32(const Tensor& t);
+  void throw_if_problems(const std::vector<std::string>& problems, const std::string& what) const;
 
   Context& context_;
   Sequential net_;
   Shape sample_shape_;
   TrainConfig config_;
-  std::vector<Shape> shapes_;  // per layer boundary, batch = 1 placeholder
   Arena arena_;
-  int64_t parameter_count_ = 0;
-  int64_t classes_ = 0;
-
-  // Flat parameter storage: params_, grads_ and the optimizer's state share one layout.
-  Tensor params_, grads_, state1_, state2_;
-  std::vector<std::vector<Tensor>> layer_params_, layer_grads_;  // views into params_ / grads_
-  std::vector<std::string> param_names_;                         // "0.weight", ...
-  std::vector<const Tensor*> param_views_;                       // flattened, state_dict order
-
-  // Device counters and running sums, each its own aligned slice.
-  Tensor step_counter_;  // (2) u32: optimizer steps taken (drives dropout masks and the schedule)
-  Tensor hyper_;         // (4) f32: [lr, momentum, 0, 0]
-  Tensor status_;        // (1) u32: bit 0 = a label out of range
-  Tensor first_bad_;     // (2) u32: first step with a non-finite loss, + 1
-  Tensor mc_step_;       // (2) u32: stochastic predict passes so far (Monte Carlo dropout masks)
-  std::unique_ptr<HostBuffer> readback_;  // two slots the training chunks report into (see train_epoch)
-
-  std::unique_ptr<Activations> train_acts_, eval_acts_;  // predict() uses eval_acts_
-  // Per data set seen (by DeviceDataset::id): its order, counters and recordings, made once.
-  std::map<uint64_t, std::unique_ptr<Dataset>> train_sets_, eval_sets_;
-  const Dataset* last_trained_ = nullptr;  // step_timings() reads its recording
-  std::unique_ptr<Recorder> predict_eval_, predict_stochastic_;
-  Tensor predict_probs_;
-
+  std::unique_ptr<ParameterStore> store_;
+  std::vector<Tensor> optimizer_state_;  // one flat slot per config_.optimizer->state_names() entry
+  std::unique_ptr<DeviceCounters> counters_;
+  std::unique_ptr<EpochRunner> runner_;
+  std::unique_ptr<Programs> programs_;
+  std::vector<DispatchTiming> last_timings_;
   bool training_ = false;
-  uint64_t step_ = 0;   // host mirror of step_counter_
+  uint64_t step_ = 0;   // host mirror of the device step counter
   uint64_t epoch_ = 0;  // epochs completed
-  double host_seconds_per_step_ = 0;
 };
 
 }  // namespace vkdrop

@@ -1,0 +1,36 @@
+#pragma once
+// The tensors a model runs on for one batch size: the activation at every layer boundary and its gradient,
+// each layer's scratch, the labels and the per-row metrics. A model keeps one set for training and one for
+// evaluation and prediction.
+
+#include <vkdrop/layers/layer.hpp>
+#include <vkdrop/layers/sequential.hpp>
+#include <vkdrop/runtime/arena.hpp>
+#include <vkdrop/train/parameter_store.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace vkdrop {
+
+struct Activations {
+  int64_t batch = 0;
+  // act[i] is the input of layer i (act[0] the batch, act.back() the logits), grad[i] its gradient (empty
+  // where nobody needs it). A view layer's output shares its input's memory.
+  std::vector<Tensor> act, grad;
+  std::vector<std::vector<Tensor>> scratch;  // per layer, in buffers() order
+  Tensor labels;       // (batch) i32
+  Tensor row_loss;     // (batch) f32
+  Tensor row_correct;  // (batch) u32
+
+  // What layer i runs on.
+  LayerTensors layer(size_t i, const ParameterStore& store) const;
+};
+
+// Allocates the activations of `net` for batches of `batch` samples of `sample` shape in `arena`; gradients
+// only when `with_gradients`. Throws ShapeError when the layers do not chain, ArgumentError naming the layer
+// whose output or scratch is larger than one binding may cover.
+Activations make_activations(Arena& arena, const Sequential& net, const Shape& sample, int64_t batch,
+                             bool with_gradients);
+
+}  // namespace vkdrop
