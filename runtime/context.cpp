@@ -59,7 +59,7 @@ bool layer_available(const char* name) {
 }
 
 // An instance with (optionally) the validation layer and a messenger that records its reports.
-VkInstance create_instance(bool validation, VkDebugUtilsMessengerEXT* messenger) {
+UniqueInstance create_instance(bool validation) {
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "vkdrop";
   app.pEngineName = "vkdrop";
@@ -104,37 +104,26 @@ VkInstance create_instance(bool validation, VkDebugUtilsMessengerEXT* messenger)
     info.pNext = &features;
   }
 
-  VkInstance instance = VK_NULL_HANDLE;
-  VkResult result = vkCreateInstance(&info, nullptr, &instance);
+  VkInstance raw_instance = VK_NULL_HANDLE;
+  VkResult result = vkCreateInstance(&info, nullptr, &raw_instance);
   if (result == VK_ERROR_INCOMPATIBLE_DRIVER || result == VK_ERROR_INITIALIZATION_FAILED) {
     throw DeviceError(fmt::format("Could not create a Vulkan instance ({}): no Vulkan driver was found. {}",
                                   result_name(result), k_install_hint));
   }
   VKDROP_CHECK(result);
+  UniqueInstance instance(raw_instance);
 
   if (validation) {
     auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
         vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT"));
     if (create == nullptr) {
-      vkDestroyInstance(instance, nullptr);
       throw DeviceError("The validation layer is present but VK_EXT_debug_utils is not; reinstall vulkan-validationlayers.");
     }
-    VkResult r = create(instance, &messenger_info, nullptr, messenger);
-    if (r != VK_SUCCESS) {
-      vkDestroyInstance(instance, nullptr);
-      VKDROP_CHECK(r);
-    }
+    VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+    VKDROP_CHECK(create(instance, &messenger_info, nullptr, &messenger));
+    instance.own_messenger(messenger);
   }
   return instance;
-}
-
-void destroy_instance(VkInstance instance, VkDebugUtilsMessengerEXT messenger) {
-  if (messenger != VK_NULL_HANDLE) {
-    auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
-        vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT"));
-    if (destroy) destroy(instance, messenger, nullptr);
-  }
-  if (instance != VK_NULL_HANDLE) vkDestroyInstance(instance, nullptr);
 }
 
 std::vector<VkPhysicalDevice> physical_devices(VkInstance instance) {
@@ -292,25 +281,20 @@ std::vector<std::string> take_validation_messages() {
 }
 
 std::vector<DeviceInfo> Context::list_devices() {
-  VkInstance instance = create_instance(false, nullptr);
+  const UniqueInstance instance = create_instance(false);
   std::vector<DeviceInfo> devices;
-  try {
-    auto all = physical_devices(instance);
-    for (uint32_t i = 0; i < all.size(); ++i)
-      if (compute_queue_family(all[i], nullptr)) devices.push_back(describe(all[i], i));
-  } catch (...) {
-    destroy_instance(instance, VK_NULL_HANDLE);
-    throw;
-  }
-  destroy_instance(instance, VK_NULL_HANDLE);
+  auto all = physical_devices(instance);
+  for (uint32_t i = 0; i < all.size(); ++i)
+    if (compute_queue_family(all[i], nullptr)) devices.push_back(describe(all[i], i));
   return devices;
 }
 
 
 Context::Context(ContextOptions options) {
   validation_ = options.validation.value_or(env("VKDROP_VALIDATION") == "1");
-  instance_ = create_instance(validation_, &messenger_);
-  try {
+  // If anything below throws, the owners made so far destroy what they own, in reverse order.
+  instance_ = create_instance(validation_);
+  {
     auto all = physical_devices(instance_);
     std::vector<DeviceInfo> devices;
     std::vector<VkPhysicalDevice> handles;
@@ -334,7 +318,9 @@ Context::Context(ContextOptions options) {
     VkDeviceCreateInfo device_info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     device_info.queueCreateInfoCount = 1;
     device_info.pQueueCreateInfos = &queue_info;
-    VKDROP_CHECK(vkCreateDevice(physical_device_, &device_info, nullptr, &device_));
+    VkDevice device = VK_NULL_HANDLE;
+    VKDROP_CHECK(vkCreateDevice(physical_device_, &device_info, nullptr, &device));
+    device_ = UniqueDevice(device);
     vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
 
     VkCommandPoolCreateInfo pool_info{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
@@ -357,24 +343,14 @@ Context::Context(ContextOptions options) {
     VkPipelineCache cache;
     VKDROP_CHECK(vkCreatePipelineCache(device_, &cache_info, nullptr, &cache));
     pipeline_cache_ = UniquePipelineCache(device_, cache);
-  } catch (...) {
-    pipeline_cache_.reset();
-    command_pool_.reset();
-    if (device_) vkDestroyDevice(device_, nullptr);
-    destroy_instance(instance_, messenger_);
-    throw;
   }
 }
 
+// The owners then destroy kernels, staging buffer, pipeline cache, command pool, device and instance, in
+// that order (the reverse of their declaration).
 Context::~Context() {
   save_pipeline_cache();
   if (device_) vkDeviceWaitIdle(device_);
-  kernels_.clear();
-  staging_.reset();
-  pipeline_cache_.reset();
-  command_pool_.reset();
-  vkDestroyDevice(device_, nullptr);
-  destroy_instance(instance_, messenger_);
 }
 
 void Context::save_pipeline_cache() const {
@@ -466,14 +442,9 @@ void Context::transfer(const BufferSlice& device_side, void* host, uint64_t byte
   alloc.commandPool = command_pool_;
   alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
   alloc.commandBufferCount = 1;
-  VkCommandBuffer cmd;
-  VKDROP_CHECK(vkAllocateCommandBuffers(device_, &alloc, &cmd));
-  struct FreeCommands {
-    VkDevice device;
-    VkCommandPool pool;
-    VkCommandBuffer cmd;
-    ~FreeCommands() { vkFreeCommandBuffers(device, pool, 1, &cmd); }
-  } free_commands{device_, command_pool_, cmd};
+  VkCommandBuffer raw_cmd;
+  VKDROP_CHECK(vkAllocateCommandBuffers(device_, &alloc, &raw_cmd));
+  const UniqueCommandBuffer cmd(device_, command_pool_, raw_cmd);
 
   auto* host_bytes = static_cast<char*>(host);
   for (uint64_t done = 0; done < bytes; done += want) {
@@ -507,7 +478,7 @@ void Context::transfer(const BufferSlice& device_side, void* host, uint64_t byte
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
                          0, 1, &after, 0, nullptr, 0, nullptr);
     VKDROP_CHECK(vkEndCommandBuffer(cmd));
-    submit_and_wait(std::span<const VkCommandBuffer>(&cmd, 1));
+    submit_and_wait(std::span<const VkCommandBuffer>(cmd.ptr(), 1));
     if (!to_device) std::memcpy(host_bytes + done, staging_->data(), n);
   }
 }

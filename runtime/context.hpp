@@ -73,9 +73,9 @@ class Context {
   static std::vector<DeviceInfo> list_devices();
 
   const DeviceInfo& info() const { return info_; }
-  VkInstance instance() const { return instance_; }
+  VkInstance instance() const { return instance_.get(); }
   VkPhysicalDevice physical_device() const { return physical_device_; }
-  VkDevice device() const { return device_; }
+  VkDevice device() const { return device_.get(); }
   VkQueue queue() const { return queue_; }
   uint32_t queue_family() const { return queue_family_; }
   VkCommandPool command_pool() const { return command_pool_; }
@@ -108,10 +108,12 @@ class Context {
 
   DeviceInfo info_;
   bool validation_ = false;
-  VkInstance instance_ = VK_NULL_HANDLE;
-  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+  // Owners are declared in creation order, so they are destroyed in reverse: everything made from the
+  // device (command pool, pipeline cache, staging buffer, kernels) before the device, the device before
+  // the instance.
+  UniqueInstance instance_;
   VkPhysicalDevice physical_device_ = VK_NULL_HANDLE;
-  VkDevice device_ = VK_NULL_HANDLE;
+  UniqueDevice device_;
   VkQueue queue_ = VK_NULL_HANDLE;
   uint32_t queue_family_ = 0;
   VkPhysicalDeviceMemoryProperties memory_{};

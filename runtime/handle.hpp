@@ -42,6 +42,110 @@ class DeviceHandle {
   Handle handle_ = VK_NULL_HANDLE;
 };
 
+// Owns a VkInstance and, when validation is on, the debug messenger created from it (destroyed first).
+class UniqueInstance {
+ public:
+  UniqueInstance() = default;
+  explicit UniqueInstance(VkInstance instance) : instance_(instance) {}
+  UniqueInstance(const UniqueInstance&) = delete;
+  UniqueInstance& operator=(const UniqueInstance&) = delete;
+  UniqueInstance(UniqueInstance&& other) noexcept
+      : instance_(std::exchange(other.instance_, VK_NULL_HANDLE)),
+        messenger_(std::exchange(other.messenger_, VK_NULL_HANDLE)) {}
+  UniqueInstance& operator=(UniqueInstance&& other) noexcept {
+    if (this != &other) {
+      reset();
+      instance_ = std::exchange(other.instance_, VK_NULL_HANDLE);
+      messenger_ = std::exchange(other.messenger_, VK_NULL_HANDLE);
+    }
+    return *this;
+  }
+  ~UniqueInstance() { reset(); }
+
+  // Takes ownership of a messenger created from this instance.
+  void own_messenger(VkDebugUtilsMessengerEXT messenger) { messenger_ = messenger; }
+  void reset() {
+    if (messenger_ != VK_NULL_HANDLE) {
+      auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+          vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
+      if (destroy != nullptr) destroy(instance_, messenger_, nullptr);
+      messenger_ = VK_NULL_HANDLE;
+    }
+    if (instance_ != VK_NULL_HANDLE) vkDestroyInstance(instance_, nullptr);
+    instance_ = VK_NULL_HANDLE;
+  }
+  VkInstance get() const { return instance_; }
+  operator VkInstance() const { return instance_; }  // NOLINT: pass straight to vk* calls
+
+ private:
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+};
+
+// Owns a VkDevice. Everything created from it must be destroyed first: declare its owners after this one.
+class UniqueDevice {
+ public:
+  UniqueDevice() = default;
+  explicit UniqueDevice(VkDevice device) : device_(device) {}
+  UniqueDevice(const UniqueDevice&) = delete;
+  UniqueDevice& operator=(const UniqueDevice&) = delete;
+  UniqueDevice(UniqueDevice&& other) noexcept : device_(std::exchange(other.device_, VK_NULL_HANDLE)) {}
+  UniqueDevice& operator=(UniqueDevice&& other) noexcept {
+    if (this != &other) {
+      reset();
+      device_ = std::exchange(other.device_, VK_NULL_HANDLE);
+    }
+    return *this;
+  }
+  ~UniqueDevice() { reset(); }
+
+  void reset() {
+    if (device_ != VK_NULL_HANDLE) vkDestroyDevice(device_, nullptr);
+    device_ = VK_NULL_HANDLE;
+  }
+  VkDevice get() const { return device_; }
+  operator VkDevice() const { return device_; }  // NOLINT: pass straight to vk* calls
+  explicit operator bool() const { return device_ != VK_NULL_HANDLE; }
+
+ private:
+  VkDevice device_ = VK_NULL_HANDLE;
+};
+
+// Owns a primary command buffer allocated from a pool; freed back to it. The owner must make sure the
+// device no longer runs it (a Recorder waits for its fences first).
+class UniqueCommandBuffer {
+ public:
+  UniqueCommandBuffer() = default;
+  UniqueCommandBuffer(VkDevice device, VkCommandPool pool, VkCommandBuffer cmd) : device_(device), pool_(pool), cmd_(cmd) {}
+  UniqueCommandBuffer(const UniqueCommandBuffer&) = delete;
+  UniqueCommandBuffer& operator=(const UniqueCommandBuffer&) = delete;
+  UniqueCommandBuffer(UniqueCommandBuffer&& other) noexcept
+      : device_(other.device_), pool_(other.pool_), cmd_(std::exchange(other.cmd_, VK_NULL_HANDLE)) {}
+  UniqueCommandBuffer& operator=(UniqueCommandBuffer&& other) noexcept {
+    if (this != &other) {
+      reset();
+      device_ = other.device_;
+      pool_ = other.pool_;
+      cmd_ = std::exchange(other.cmd_, VK_NULL_HANDLE);
+    }
+    return *this;
+  }
+  ~UniqueCommandBuffer() { reset(); }
+
+  void reset() {
+    if (cmd_ != VK_NULL_HANDLE) vkFreeCommandBuffers(device_, pool_, 1, &cmd_);
+    cmd_ = VK_NULL_HANDLE;
+  }
+  VkCommandBuffer get() const { return cmd_; }
+  const VkCommandBuffer* ptr() const { return &cmd_; }
+  operator VkCommandBuffer() const { return cmd_; }  // NOLINT: pass straight to vk* calls
+
+ private:
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkCommandPool pool_ = VK_NULL_HANDLE;
+  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+};
+
 using UniqueBuffer = DeviceHandle<VkBuffer, vkDestroyBuffer>;
 using UniqueMemory = DeviceHandle<VkDeviceMemory, vkFreeMemory>;
 using UniqueShaderModule = DeviceHandle<VkShaderModule, vkDestroyShaderModule>;

@@ -25,9 +25,10 @@ Recorder::Recorder(Context& context, RecorderOptions options) : context_(context
   alloc.commandPool = context_.command_pool();
   alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
   alloc.commandBufferCount = 1;
-  VKDROP_CHECK(vkAllocateCommandBuffers(device, &alloc, &cmd_));
-
   if (options_.max_in_flight == 0) throw ArgumentError("RecorderOptions::max_in_flight must be at least 1");
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  VKDROP_CHECK(vkAllocateCommandBuffers(device, &alloc, &cmd));
+  cmd_ = UniqueCommandBuffer(device, context_.command_pool(), cmd);
   for (uint32_t i = 0; i < options_.max_in_flight; ++i) {
     VkFenceCreateInfo fence_info{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VkFence fence;
@@ -52,7 +53,6 @@ Recorder::~Recorder() {
     const auto& fence = fences_[(submitted_ - in_flight_) % fences_.size()];
     vkWaitForFences(context_.device(), 1, fence.ptr(), VK_TRUE, UINT64_MAX);
   }
-  vkFreeCommandBuffers(context_.device(), context_.command_pool(), 1, &cmd_);
 }
 
 void Recorder::begin_if_needed() {

@@ -99,7 +99,7 @@ class Recorder {
 
   Context& context_;
   RecorderOptions options_;
-  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  UniqueCommandBuffer cmd_;  // freed after the destructor has waited for every submission of it
   std::vector<UniqueDescriptorPool> pools_;
   UniqueQueryPool queries_;
   std::vector<UniqueFence> fences_;  // a ring: submission i signals fences_[i % max_in_flight]

@@ -15,7 +15,6 @@ DatasetProgram::DatasetProgram(Context& context, const DeviceDataset& data)
 
 DatasetProgram& DatasetPrograms::get(Context& context, const DeviceDataset& data,
                                      const std::function<void(DatasetProgram&)>& record) {
-  std::erase_if(entries_, [](const auto& entry) { return entry.second->alive.expired(); });
   std::unique_ptr<DatasetProgram>& slot = entries_[data.id()];
   if (!slot) {
     try {
@@ -28,6 +27,10 @@ DatasetProgram& DatasetPrograms::get(Context& context, const DeviceDataset& data
     }
   }
   return *slot;
+}
+
+void DatasetPrograms::drop_expired() {
+  std::erase_if(entries_, [](const auto& entry) { return entry.second->alive.expired(); });
 }
 
 }  // namespace vkdrop

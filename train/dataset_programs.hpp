@@ -37,8 +37,10 @@ struct DatasetProgram {
 class DatasetPrograms {
  public:
   // The entry for `data`: made by `record` (which fills in the recordings) the first time, and whole or not
-  // at all. Entries of data sets that no longer exist are dropped first.
+  // at all.
   DatasetProgram& get(Context& context, const DeviceDataset& data, const std::function<void(DatasetProgram&)>& record);
+  // Drops the entries of data sets that no longer exist.
+  void drop_expired();
   size_t size() const { return entries_.size(); }
 
  private:

@@ -44,7 +44,7 @@ Model::Model(Context& context, const Sequential& net, Shape sample_shape, TrainC
   config_.schedule.validate();  // here, not at the first step
   config_.optimizer->validate();
   if (sample_shape_.empty()) throw ShapeError("the sample shape is empty; MNIST for an MLP is {784}");
-  const Shape& logits = net_.shapes(with_batch(config_.batch_size, sample_shape_)).back();
+  const Shape logits = net_.shapes(with_batch(config_.batch_size, sample_shape_)).back();
   if (logits.size() != 2) {
     throw ShapeError(fmt::format("the last layer gives {}; softmax cross-entropy needs (batch, classes)", shape_text(logits)));
   }

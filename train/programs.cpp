@@ -107,6 +107,7 @@ Programs::Programs(Arena& arena, const Sequential& net, const Shape& sample, int
 DatasetProgram& Programs::train_step(
     const ModelTensors& m, const DeviceDataset& data, const TrainStepOptions& options,
     const std::function<std::array<std::unique_ptr<Recorder>, 2>(const DatasetCursor&)>& record_reports) {
+  drop_expired();
   return train_sets_.get(m.context, data, [&](DatasetProgram& p) {
     p.recording = record_train_step(m, train_acts_, data, p.cursor, options);
     p.reports = record_reports(p.cursor);
@@ -114,12 +115,18 @@ DatasetProgram& Programs::train_step(
 }
 
 DatasetProgram& Programs::eval_pass(const ModelTensors& m, const DeviceDataset& data, uint64_t seed) {
+  drop_expired();
   return eval_sets_.get(m.context, data, [&](DatasetProgram& p) {
     std::vector<uint32_t> identity(static_cast<size_t>(data.count()));
     std::iota(identity.begin(), identity.end(), 0u);
     upload(m.context, p.cursor.order, std::span<const uint32_t>(identity));
     p.recording = record_eval_pass(m, eval_acts_, data, p.cursor, seed);
   });
+}
+
+void Programs::drop_expired() {
+  train_sets_.drop_expired();
+  eval_sets_.drop_expired();
 }
 
 Recorder& Programs::prediction(const ModelTensors& m, bool stochastic, uint64_t seed) {

@@ -75,7 +75,7 @@ class Programs {
   const Tensor& probabilities() const { return probs_; }  // (eval batch, classes): what prediction() writes
 
   // The training step (and its reports, recorded by `record_reports`) or the evaluation pass for `data`,
-  // recorded the first time.
+  // recorded the first time. Each call first drops what was recorded for data sets that no longer exist.
   DatasetProgram& train_step(const ModelTensors& m, const DeviceDataset& data, const TrainStepOptions& options,
                              const std::function<std::array<std::unique_ptr<Recorder>, 2>(const DatasetCursor&)>&
                                  record_reports);
@@ -84,6 +84,7 @@ class Programs {
   size_t cached_datasets() const { return train_sets_.size() + eval_sets_.size(); }
 
  private:
+  void drop_expired();  // before any new recording, in both caches
   Activations train_acts_, eval_acts_;  // predictions run on eval_acts_
   DatasetPrograms train_sets_, eval_sets_;
   std::unique_ptr<Recorder> predict_deterministic_, predict_stochastic_;
