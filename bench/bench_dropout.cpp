@@ -36,10 +36,10 @@ using namespace vkdrop;
 
 namespace {
 
-constexpr uint64_t kSeed = 0x5eed'0000'1234'abcdull;
-constexpr uint64_t kStep = 41;
-constexpr uint32_t kLayer = 3;
-constexpr double kP = 0.5;
+constexpr uint64_t k_seed = 0x5eed'0000'1234'abcdull;
+constexpr uint64_t k_step = 41;
+constexpr uint32_t k_layer = 3;
+constexpr double k_p = 0.5;
 
 std::vector<float> random_floats(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -95,9 +95,9 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
   Tensor step = make_tensor(arena, {2}, DType::u32, "step");  // (2)
   const std::vector<float> xs = random_floats(count, 7);
   upload(ctx, x, std::span<const float>(xs));
-  const std::vector<uint32_t> step_words = {uint32_t(kStep), uint32_t(kStep >> 32)};
+  const std::vector<uint32_t> step_words = {uint32_t(k_step), uint32_t(k_step >> 32)};
   upload(ctx, step, std::span<const uint32_t>(step_words));
-  const ops::DropoutConfig config{kP, DropoutScaling::Inverted, kSeed, kLayer};
+  const ops::DropoutConfig config{k_p, DropoutScaling::Inverted, k_seed, k_layer};
   const double bytes = 8.0 * static_cast<double>(n);  // one f32 read and one written per element
   std::vector<float> want(count);
 
@@ -113,18 +113,18 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
                             },
                             y, xs));
 
-  ref::dropout_forward(want.data(), xs.data(), int(n), kP, config.scaling, true, kSeed, kStep, kLayer);
+  ref::dropout_forward(want.data(), xs.data(), int(n), k_p, config.scaling, true, k_seed, k_step, k_layer);
   cases.push_back(make_case(ctx, "dropout forward (train)", n, bytes, "0",
                             [&](Recorder& rec) { ops::dropout_forward(rec, y, x, config, true, step); }, y, want));
 
-  ref::dropout_backward(want.data(), xs.data(), int(n), kP, config.scaling, kSeed, kStep, kLayer);
+  ref::dropout_backward(want.data(), xs.data(), int(n), k_p, config.scaling, k_seed, k_step, k_layer);
   cases.push_back(make_case(ctx, "dropout backward", n, bytes, "0",
                             [&](Recorder& rec) { ops::dropout_backward(rec, dx, x, config, step); }, dx, want));
 
   // Eval mode with vanilla scaling runs dropout.comp without drawing the mask: the same loads, stores and
   // launch shape as training, so the gap between the two rows is the cost of Philox.
-  const ops::DropoutConfig vanilla{kP, DropoutScaling::Vanilla, kSeed, kLayer};
-  ref::dropout_forward(want.data(), xs.data(), int(n), kP, vanilla.scaling, false, kSeed, kStep, kLayer);
+  const ops::DropoutConfig vanilla{k_p, DropoutScaling::Vanilla, k_seed, k_layer};
+  ref::dropout_forward(want.data(), xs.data(), int(n), k_p, vanilla.scaling, false, k_seed, k_step, k_layer);
   cases.push_back(make_case(ctx, "dropout forward (eval, vanilla: no mask drawn)", n, bytes, "0",
                             [&](Recorder& rec) { ops::dropout_forward(rec, y, x, vanilla, false, step); }, y, want));
 
@@ -136,8 +136,8 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
     Tensor x4{x.slice.sub(0, bytes2), {batch, channels, 8, 8}, DType::f32, "x"};  // (N, C, 8, 8)
     Tensor y4{y.slice.sub(0, bytes2), {batch, channels, 8, 8}, DType::f32, "y"};  // (N, C, 8, 8)
     std::vector<float> want2(static_cast<size_t>(n2));
-    ref::dropout2d_forward(want2.data(), xs.data(), int(batch), int(channels), 64, kP, config.scaling, true, kSeed,
-                           kStep, kLayer);
+    ref::dropout2d_forward(want2.data(), xs.data(), int(batch), int(channels), 64, k_p, config.scaling, true, k_seed,
+                           k_step, k_layer);
     cases.push_back(make_case(ctx, fmt::format("dropout2d forward (train, {}x{}x8x8)", batch, channels), n2,
                               8.0 * static_cast<double>(n2), "0",
                               [&](Recorder& rec) { ops::dropout2d_forward(rec, y4, x4, config, true, step); }, y,
@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
       }
     }
     fmt::print("device: {} ({}), p = {}, median of {} replays, GPU timestamps\n\n", ctx.info().name,
-               ctx.info().driver, kP, replays);
+               ctx.info().driver, k_p, replays);
     fmt::print("| kernel | elements | GB/s | % of copy | extra bytes/element kept for backward |\n");
     fmt::print("|---|---:|---:|---:|---:|\n");
     for (auto& cases : sized) {

@@ -20,16 +20,16 @@ namespace fs = std::filesystem;
 
 // The IDX header allows 255 dimensions; nothing we read has more than 4, and a larger count is far more
 // likely a corrupt header than a real file.
-constexpr size_t kMaxDims = 4;
+constexpr size_t k_max_dims = 4;
 
 // A corrupt header can claim an absurd size. We never trust it for one big allocation: the payload is
 // read in chunks and the buffer grows only as real bytes arrive, so a 4-byte file cannot ask for 4 GiB.
-constexpr size_t kChunkBytes = size_t{1} << 22;
-constexpr uint64_t kInitialReserveCap = uint64_t{1} << 26;
+constexpr size_t k_chunk_bytes = size_t{1} << 22;
+constexpr uint64_t k_initial_reserve_cap = uint64_t{1} << 26;
 
 // Sizes above this cannot be a real data set on a machine we run on; rejecting them early also keeps
 // product(dims) * element size far from overflowing uint64.
-constexpr uint64_t kMaxPayloadBytes = uint64_t{1} << 40;
+constexpr uint64_t k_max_payload_bytes = uint64_t{1} << 40;
 
 // One open file, raw or gzip: zlib's gzread passes raw files through unchanged ("transparent" mode), so
 // both take the same path and the caller never needs to look at the magic itself.
@@ -106,15 +106,15 @@ size_t IdxArray::count() const {
 
 size_t idx_element_size(uint8_t type_code) {
   switch (type_code) {
-    case kIdxU8:
-    case kIdxI8:
+    case k_idx_u8:
+    case k_idx_i8:
       return 1;
-    case kIdxI16:
+    case k_idx_i16:
       return 2;
-    case kIdxI32:
-    case kIdxF32:
+    case k_idx_i32:
+    case k_idx_f32:
       return 4;
-    case kIdxF64:
+    case k_idx_f64:
       return 8;
     default:
       return 0;
@@ -123,17 +123,17 @@ size_t idx_element_size(uint8_t type_code) {
 
 std::string idx_type_name(uint8_t type_code) {
   switch (type_code) {
-    case kIdxU8:
+    case k_idx_u8:
       return "uint8";
-    case kIdxI8:
+    case k_idx_i8:
       return "int8";
-    case kIdxI16:
+    case k_idx_i16:
       return "int16";
-    case kIdxI32:
+    case k_idx_i32:
       return "int32";
-    case kIdxF32:
+    case k_idx_f32:
       return "float32";
-    case kIdxF64:
+    case k_idx_f64:
       return "float64";
     default:
       return fmt::format("unknown type 0x{:02x}", type_code);
@@ -170,12 +170,12 @@ IdxArray read_idx(const fs::path& path) {
                                 name, array.type_code));
   }
   const size_t ndims = header[3];
-  if (ndims < 1 || ndims > kMaxDims) {
+  if (ndims < 1 || ndims > k_max_dims) {
     throw DataError(fmt::format("{}: header says {} dimensions; vkdrop reads IDX files of 1 to {} dimensions",
-                                name, ndims, kMaxDims));
+                                name, ndims, k_max_dims));
   }
 
-  uint8_t dims_be[4 * kMaxDims] = {};
+  uint8_t dims_be[4 * k_max_dims] = {};
   const size_t dims_got = reader.read(dims_be, 4 * ndims);
   if (dims_got < 4 * ndims) {
     throw DataError(fmt::format("{}: truncated: the header ends inside its {} dimension sizes", name, ndims));
@@ -186,9 +186,9 @@ IdxArray read_idx(const fs::path& path) {
     const uint32_t dim = uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | uint32_t{b[3]};
     array.dims.push_back(dim);
     // Checked before each multiplication so the product cannot wrap around before we compare it.
-    if (dim != 0 && payload_bytes > kMaxPayloadBytes / dim) {
+    if (dim != 0 && payload_bytes > k_max_payload_bytes / dim) {
       throw DataError(fmt::format("{}: implausible header: dimensions {} (more than {} bytes of data)", name,
-                                  shape_text(array.dims), kMaxPayloadBytes));
+                                  shape_text(array.dims), k_max_payload_bytes));
     }
     payload_bytes *= dim;
   }
@@ -196,10 +196,10 @@ IdxArray read_idx(const fs::path& path) {
   const std::string shape = shape_text(array.dims);
   const std::string type_name = idx_type_name(array.type_code);
 
-  array.bytes.reserve(static_cast<size_t>(std::min(payload_bytes, kInitialReserveCap)));
+  array.bytes.reserve(static_cast<size_t>(std::min(payload_bytes, k_initial_reserve_cap)));
   while (array.bytes.size() < payload_bytes) {
     const size_t old_size = array.bytes.size();
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(payload_bytes - old_size, kChunkBytes));
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(payload_bytes - old_size, k_chunk_bytes));
     array.bytes.resize(old_size + want);
     const size_t got = reader.read(array.bytes.data() + old_size, want);
     if (got < want) {
@@ -237,7 +237,7 @@ IdxArray read_idx(const fs::path& path) {
 
 IdxArray read_idx_u8(const fs::path& path, size_t expected_ndims) {
   IdxArray array = read_idx(path);
-  if (array.type_code != kIdxU8) {
+  if (array.type_code != k_idx_u8) {
     throw DataError(fmt::format("{}: holds {} elements, expected uint8", path.string(),
                                 idx_type_name(array.type_code)));
   }

@@ -19,12 +19,12 @@ namespace vkdrop {
 
 // The element type codes of byte 2 of the header.
 enum IdxType : uint8_t {
-  kIdxU8 = 0x08,
-  kIdxI8 = 0x09,
-  kIdxI16 = 0x0B,
-  kIdxI32 = 0x0C,
-  kIdxF32 = 0x0D,
-  kIdxF64 = 0x0E,
+  k_idx_u8 = 0x08,
+  k_idx_i8 = 0x09,
+  k_idx_i16 = 0x0B,
+  k_idx_i32 = 0x0C,
+  k_idx_f32 = 0x0D,
+  k_idx_f64 = 0x0E,
 };
 
 // One IDX file in memory.
@@ -32,7 +32,7 @@ struct IdxArray {
   std::vector<uint32_t> dims;  // (ndims), outermost first: (60000, 28, 28) for MNIST training images
   uint8_t type_code = 0;       // one of IdxType
   // (product(dims) * idx_element_size(type_code)) bytes, row-major, already converted to host byte
-  // order, so for kIdxF32 it can be memcpy'd into a float array as it is.
+  // order, so for k_idx_f32 it can be memcpy'd into a float array as it is.
   std::vector<uint8_t> bytes;
 
   // Number of elements: the product of dims.

@@ -15,9 +15,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr uint32_t kMnistRows = 28;
-constexpr uint32_t kMnistCols = 28;
-constexpr uint8_t kMnistClasses = 10;
+constexpr uint32_t k_mnist_rows = 28;
+constexpr uint32_t k_mnist_cols = 28;
+constexpr uint8_t k_mnist_classes = 10;
 
 // The raw file if present, else its .gz twin: mirrors serve .gz, the npm package we fetch is raw.
 // When neither exists the error names both and says how to get them, which beats read_idx's
@@ -39,9 +39,9 @@ MnistSplit load_mnist_split(const fs::path& dir, const std::string& images_name,
   IdxArray images = read_idx_u8(images_path, 3);
   IdxArray labels = read_idx_u8(labels_path, 1);
 
-  if (images.dims[1] != kMnistRows || images.dims[2] != kMnistCols) {
+  if (images.dims[1] != k_mnist_rows || images.dims[2] != k_mnist_cols) {
     throw DataError(fmt::format("{}: images are {}x{}, MNIST images are {}x{}", images_path.string(),
-                                images.dims[1], images.dims[2], kMnistRows, kMnistCols));
+                                images.dims[1], images.dims[2], k_mnist_rows, k_mnist_cols));
   }
   // A mismatch here usually means files from two different downloads: pairing them would train on
   // wrong labels without any other sign.
@@ -52,9 +52,9 @@ MnistSplit load_mnist_split(const fs::path& dir, const std::string& images_name,
   }
   // Checked here once so the loss never indexes past its 10 classes.
   for (size_t i = 0; i < labels.bytes.size(); ++i) {
-    if (labels.bytes[i] >= kMnistClasses) {
+    if (labels.bytes[i] >= k_mnist_classes) {
       throw DataError(fmt::format("{}: label {} is {}, MNIST labels are 0..{}", labels_path.string(), i,
-                                  labels.bytes[i], kMnistClasses - 1));
+                                  labels.bytes[i], k_mnist_classes - 1));
     }
   }
 

@@ -11,15 +11,15 @@
 
 namespace vkdrop::ref {
 
-inline constexpr uint32_t kPhiloxM0 = 0xD2511F53u;  // multiplier applied to ctr[0]
-inline constexpr uint32_t kPhiloxM1 = 0xCD9E8D57u;  // multiplier applied to ctr[2]
-inline constexpr uint32_t kPhiloxW0 = 0x9E3779B9u;  // Weyl key increment for key[0] (golden ratio)
-inline constexpr uint32_t kPhiloxW1 = 0xBB67AE85u;  // Weyl key increment for key[1] (sqrt(3) - 1)
+inline constexpr uint32_t k_philox_m0 = 0xD2511F53u;  // multiplier applied to ctr[0]
+inline constexpr uint32_t k_philox_m1 = 0xCD9E8D57u;  // multiplier applied to ctr[2]
+inline constexpr uint32_t k_philox_w0 = 0x9E3779B9u;  // Weyl key increment for key[0] (golden ratio)
+inline constexpr uint32_t k_philox_w1 = 0xBB67AE85u;  // Weyl key increment for key[1] (sqrt(3) - 1)
 
 // One Philox round. (hi, lo) are the two halves of the 64-bit product.
 constexpr std::array<uint32_t, 4> philox4x32_round(std::array<uint32_t, 4> ctr, std::array<uint32_t, 2> key) {
-  const uint64_t product0 = uint64_t{kPhiloxM0} * ctr[0];
-  const uint64_t product1 = uint64_t{kPhiloxM1} * ctr[2];
+  const uint64_t product0 = uint64_t{k_philox_m0} * ctr[0];
+  const uint64_t product1 = uint64_t{k_philox_m1} * ctr[2];
   const uint32_t hi0 = uint32_t(product0 >> 32), lo0 = uint32_t(product0);
   const uint32_t hi1 = uint32_t(product1 >> 32), lo1 = uint32_t(product1);
   return {hi1 ^ ctr[1] ^ key[0], lo1, hi0 ^ ctr[3] ^ key[1], lo0};
@@ -32,8 +32,8 @@ constexpr std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, st
                                              int rounds = 10) {
   for (int round = 0; round < rounds; ++round) {
     if (round > 0) {
-      key[0] += kPhiloxW0;
-      key[1] += kPhiloxW1;
+      key[0] += k_philox_w0;
+      key[1] += k_philox_w1;
     }
     counter = philox4x32_round(counter, key);
   }

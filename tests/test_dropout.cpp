@@ -19,9 +19,9 @@ using namespace vkdrop;
 
 namespace {
 
-constexpr uint64_t kSeed = 0x0123'4567'89ab'cdefull;  // both halves of the key matter
-constexpr uint64_t kStep = (uint64_t{1} << 32) + 5;    // both halves of the counter's step matter
-constexpr uint32_t kLayer = 7;
+constexpr uint64_t k_seed = 0x0123'4567'89ab'cdefull;  // both halves of the key matter
+constexpr uint64_t k_step = (uint64_t{1} << 32) + 5;    // both halves of the counter's step matter
+constexpr uint32_t k_layer = 7;
 
 void set_step(Context& ctx, const Tensor& step, uint64_t value) {
   const std::vector<uint32_t> words = {static_cast<uint32_t>(value), static_cast<uint32_t>(value >> 32)};
@@ -34,7 +34,7 @@ std::string scaling_name(DropoutScaling s) { return s == DropoutScaling::Inverte
 struct Problem {
   Arena arena;
   Tensor x, y, dy, dx, step;
-  Problem(Context& ctx, int64_t n, uint64_t step_value = kStep)
+  Problem(Context& ctx, int64_t n, uint64_t step_value = k_step)
       : arena(ctx, static_cast<uint64_t>(n) * 16 + (1 << 16)),
         x(make_tensor(arena, {n}, DType::f32, "x")),      // (n)
         y(make_tensor(arena, {n}, DType::f32, "y")),      // (n)
@@ -68,15 +68,15 @@ TEST_CASE("dropout forward and backward match the reference bit for bit") {
     upload(ctx, pr.dy, std::span<const float>(dys));
     for (DropoutScaling scaling : {DropoutScaling::Inverted, DropoutScaling::Vanilla}) {
       for (bool training : {true, false}) {
-        const ops::DropoutConfig config{0.3, scaling, kSeed, kLayer};
+        const ops::DropoutConfig config{0.3, scaling, k_seed, k_layer};
         const std::string what = fmt::format("n = {}, {}, {}", n, scaling_name(scaling), training ? "train" : "eval");
         Recorder rec(ctx);
         ops::dropout_forward(rec, pr.y, pr.x, config, training, pr.step);
         ops::dropout_backward(rec, pr.dx, pr.dy, config, pr.step);
         rec.run();
         std::vector<float> want_y(count), want_dx(count);
-        ref::dropout_forward(want_y.data(), xs.data(), int(n), config.p, scaling, training, kSeed, kStep, kLayer);
-        ref::dropout_backward(want_dx.data(), dys.data(), int(n), config.p, scaling, kSeed, kStep, kLayer);
+        ref::dropout_forward(want_y.data(), xs.data(), int(n), config.p, scaling, training, k_seed, k_step, k_layer);
+        ref::dropout_backward(want_dx.data(), dys.data(), int(n), config.p, scaling, k_seed, k_step, k_layer);
         test::expect_bits(download_f32(ctx, pr.y), want_y, "dropout forward y, " + what);
         test::expect_bits(download_f32(ctx, pr.dx), want_dx, "dropout backward dx, " + what);
       }
@@ -92,14 +92,14 @@ TEST_CASE("dropout runs in place") {
   const std::vector<float> xs = test::random_floats(count, 13), dys = test::random_floats(count, 14);
   upload(ctx, pr.x, std::span<const float>(xs));
   upload(ctx, pr.dy, std::span<const float>(dys));
-  const ops::DropoutConfig config{0.25, DropoutScaling::Inverted, kSeed, kLayer};
+  const ops::DropoutConfig config{0.25, DropoutScaling::Inverted, k_seed, k_layer};
   Recorder rec(ctx);
   ops::dropout_forward(rec, pr.x, pr.x, config, true, pr.step);
   ops::dropout_backward(rec, pr.dy, pr.dy, config, pr.step);
   rec.run();
   std::vector<float> want_y(count), want_dx(count);
-  ref::dropout_forward(want_y.data(), xs.data(), int(n), config.p, config.scaling, true, kSeed, kStep, kLayer);
-  ref::dropout_backward(want_dx.data(), dys.data(), int(n), config.p, config.scaling, kSeed, kStep, kLayer);
+  ref::dropout_forward(want_y.data(), xs.data(), int(n), config.p, config.scaling, true, k_seed, k_step, k_layer);
+  ref::dropout_backward(want_dx.data(), dys.data(), int(n), config.p, config.scaling, k_seed, k_step, k_layer);
   test::expect_bits(download_f32(ctx, pr.x), want_y, "dropout forward in place");
   test::expect_bits(download_f32(ctx, pr.dy), want_dx, "dropout backward in place");
 }
@@ -117,21 +117,21 @@ TEST_CASE("dropout with p = 0 is the identity, with p = 1 exact zeros even for i
   xs[count - 1] = std::numeric_limits<float>::infinity();
   for (DropoutScaling scaling : {DropoutScaling::Inverted, DropoutScaling::Vanilla}) {
     const std::string name = scaling_name(scaling);
-    test::expect_bits(gpu_forward(ctx, pr, xs, {0.0, scaling, kSeed, kLayer}, true), xs, "p = 0, train, " + name);
-    test::expect_bits(gpu_forward(ctx, pr, xs, {0.0, scaling, kSeed, kLayer}, false), xs, "p = 0, eval, " + name);
+    test::expect_bits(gpu_forward(ctx, pr, xs, {0.0, scaling, k_seed, k_layer}, true), xs, "p = 0, train, " + name);
+    test::expect_bits(gpu_forward(ctx, pr, xs, {0.0, scaling, k_seed, k_layer}, false), xs, "p = 0, eval, " + name);
     const std::vector<float> zeros(count, 0.0f);
-    test::expect_bits(gpu_forward(ctx, pr, xs, {1.0, scaling, kSeed, kLayer}, true), zeros, "p = 1, train, " + name);
+    test::expect_bits(gpu_forward(ctx, pr, xs, {1.0, scaling, k_seed, k_layer}, true), zeros, "p = 1, train, " + name);
 
     upload(ctx, pr.dy, std::span<const float>(xs));
     Recorder rec(ctx);
-    ops::dropout_backward(rec, pr.dx, pr.dy, {1.0, scaling, kSeed, kLayer}, pr.step);
+    ops::dropout_backward(rec, pr.dx, pr.dy, {1.0, scaling, k_seed, k_layer}, pr.step);
     rec.run();
     test::expect_bits(download_f32(ctx, pr.dx), zeros, "p = 1, backward, " + name);
   }
   // Eval with vanilla scaling and p = 1 multiplies by 0: inf and NaN stay NaN, as in the reference.
   std::vector<float> want(count);
-  ref::dropout_forward(want.data(), xs.data(), int(n), 1.0, DropoutScaling::Vanilla, false, kSeed, kStep, kLayer);
-  test::expect_bits(gpu_forward(ctx, pr, xs, {1.0, DropoutScaling::Vanilla, kSeed, kLayer}, false), want,
+  ref::dropout_forward(want.data(), xs.data(), int(n), 1.0, DropoutScaling::Vanilla, false, k_seed, k_step, k_layer);
+  test::expect_bits(gpu_forward(ctx, pr, xs, {1.0, DropoutScaling::Vanilla, k_seed, k_layer}, false), want,
               "p = 1, eval, vanilla");
 }
 
@@ -141,7 +141,7 @@ TEST_CASE("dropout keeps 1 - p of 10^6 elements, and inverted scaling keeps the 
   Problem pr(ctx, n);
   const std::vector<float> ones(static_cast<size_t>(n), 1.0f);
   for (double p : {0.1, 0.5, 0.9}) {
-    const std::vector<float> y = gpu_forward(ctx, pr, ones, {p, DropoutScaling::Inverted, kSeed, kLayer}, true);
+    const std::vector<float> y = gpu_forward(ctx, pr, ones, {p, DropoutScaling::Inverted, k_seed, k_layer}, true);
     int64_t kept = 0;
     double sum = 0;
     for (float v : y) {
@@ -166,7 +166,7 @@ TEST_CASE("the step in device memory picks the mask: a replay with a new step dr
   Problem pr(ctx, n, 100);
   const std::vector<float> ones(count, 1.0f);
   upload(ctx, pr.x, std::span<const float>(ones));
-  const ops::DropoutConfig config{0.5, DropoutScaling::Inverted, kSeed, kLayer};
+  const ops::DropoutConfig config{0.5, DropoutScaling::Inverted, k_seed, k_layer};
   Recorder rec(ctx);  // recorded once, replayed below
   ops::dropout_forward(rec, pr.y, pr.x, config, true, pr.step);
   rec.finish();
@@ -180,7 +180,7 @@ TEST_CASE("the step in device memory picks the mask: a replay with a new step dr
   CHECK(a != b);
   test::expect_bits(a_again, a, "the same step, replayed");
   std::vector<float> want(count);
-  ref::dropout_forward(want.data(), ones.data(), int(n), config.p, config.scaling, true, kSeed, 101, kLayer);
+  ref::dropout_forward(want.data(), ones.data(), int(n), config.p, config.scaling, true, k_seed, 101, k_layer);
   test::expect_bits(b, want, "step 101 against the reference");
 
   // A recording that advances its own step (as a training step does) draws a new mask every replay.
@@ -197,8 +197,8 @@ TEST_CASE("the step in device memory picks the mask: a replay with a new step dr
 
   // Another layer, or another seed, at the same step: another mask.
   set_step(ctx, pr.step, 100);
-  CHECK(gpu_forward(ctx, pr, ones, {0.5, DropoutScaling::Inverted, kSeed, kLayer + 1}, true) != a);
-  CHECK(gpu_forward(ctx, pr, ones, {0.5, DropoutScaling::Inverted, kSeed + 1, kLayer}, true) != a);
+  CHECK(gpu_forward(ctx, pr, ones, {0.5, DropoutScaling::Inverted, k_seed, k_layer + 1}, true) != a);
+  CHECK(gpu_forward(ctx, pr, ones, {0.5, DropoutScaling::Inverted, k_seed + 1, k_layer}, true) != a);
 }
 
 TEST_CASE("dropout backward drops exactly what forward dropped") {
@@ -211,7 +211,7 @@ TEST_CASE("dropout backward drops exactly what forward dropped") {
   const std::vector<float> dys = test::random_floats(count, 17, -2.0f, -0.5f);
   upload(ctx, pr.x, std::span<const float>(xs));
   upload(ctx, pr.dy, std::span<const float>(dys));
-  const ops::DropoutConfig config{0.4, DropoutScaling::Vanilla, kSeed, kLayer};
+  const ops::DropoutConfig config{0.4, DropoutScaling::Vanilla, k_seed, k_layer};
   Recorder rec(ctx);
   ops::dropout_forward(rec, pr.y, pr.x, config, true, pr.step);
   ops::dropout_backward(rec, pr.dx, pr.dy, config, pr.step);
@@ -238,13 +238,13 @@ TEST_CASE("dropout rejects a bad p, mismatched shapes and a malformed step") {
   Recorder rec(ctx);
   for (double p : {-0.1, 1.5, std::numeric_limits<double>::quiet_NaN()}) {
     INFO("p = " << p);
-    const ops::DropoutConfig bad{p, DropoutScaling::Inverted, kSeed, kLayer};
+    const ops::DropoutConfig bad{p, DropoutScaling::Inverted, k_seed, k_layer};
     CHECK_THROWS_WITH(ops::dropout_forward(rec, pr.y, pr.x, bad, true, pr.step),
                       Catch::Matchers::Contains("dropout_forward") && Catch::Matchers::Contains("[0, 1]"));
     CHECK_THROWS_AS(ops::dropout_forward(rec, pr.y, pr.x, bad, false, pr.step), ArgumentError);
     CHECK_THROWS_AS(ops::dropout_backward(rec, pr.dx, pr.dy, bad, pr.step), ArgumentError);
   }
-  const ops::DropoutConfig ok{0.5, DropoutScaling::Inverted, kSeed, kLayer};
+  const ops::DropoutConfig ok{0.5, DropoutScaling::Inverted, k_seed, k_layer};
   CHECK_THROWS_WITH(ops::dropout_forward(rec, seven, pr.x, ok, true, pr.step),
                     Catch::Matchers::Contains("(7,)") && Catch::Matchers::Contains("(8,)"));
   CHECK_THROWS_AS(ops::dropout_forward(rec, matrix, pr.x, ok, true, pr.step), ShapeError);

@@ -17,9 +17,9 @@ using namespace vkdrop;
 
 namespace {
 
-constexpr uint64_t kSeed = 0xfeed'beef'0000'0042ull;
-constexpr uint64_t kStep = (uint64_t{3} << 32) + 17;
-constexpr uint32_t kLayer = 2;
+constexpr uint64_t k_seed = 0xfeed'beef'0000'0042ull;
+constexpr uint64_t k_step = (uint64_t{3} << 32) + 17;
+constexpr uint32_t k_layer = 2;
 
 // Channels N*C and elements per channel S of an (N, C, H, W) or (N, C, L) shape.
 int channels_of(const Shape& s) { return int(s[0] * s[1]); }
@@ -37,7 +37,7 @@ struct Problem {
         dx(make_tensor(arena, shape, DType::f32, "dx")),  // same
         step(make_tensor(arena, {2}, DType::u32, "step"))  // (2)
   {
-    const std::vector<uint32_t> words = {static_cast<uint32_t>(kStep), static_cast<uint32_t>(kStep >> 32)};
+    const std::vector<uint32_t> words = {static_cast<uint32_t>(k_step), static_cast<uint32_t>(k_step >> 32)};
     upload(ctx, step, std::span<const uint32_t>(words));
   }
 };
@@ -55,7 +55,7 @@ TEST_CASE("dropout2d forward and backward match the reference bit for bit") {
     upload(ctx, pr.dy, std::span<const float>(dys));
     for (DropoutScaling scaling : {DropoutScaling::Inverted, DropoutScaling::Vanilla}) {
       for (bool training : {true, false}) {
-        const ops::DropoutConfig config{0.4, scaling, kSeed, kLayer};
+        const ops::DropoutConfig config{0.4, scaling, k_seed, k_layer};
         const std::string what = fmt::format("{}, {}, {}", shape_text(shape),
                                              scaling == DropoutScaling::Inverted ? "inverted" : "vanilla",
                                              training ? "train" : "eval");
@@ -65,8 +65,8 @@ TEST_CASE("dropout2d forward and backward match the reference bit for bit") {
         rec.run();
         std::vector<float> want_y(count), want_dx(count);
         const int N = int(shape[0]), C = int(shape[1]), S = spatial_of(shape);
-        ref::dropout2d_forward(want_y.data(), xs.data(), N, C, S, config.p, scaling, training, kSeed, kStep, kLayer);
-        ref::dropout2d_backward(want_dx.data(), dys.data(), N, C, S, config.p, scaling, kSeed, kStep, kLayer);
+        ref::dropout2d_forward(want_y.data(), xs.data(), N, C, S, config.p, scaling, training, k_seed, k_step, k_layer);
+        ref::dropout2d_backward(want_dx.data(), dys.data(), N, C, S, config.p, scaling, k_seed, k_step, k_layer);
         test::expect_bits(download_f32(ctx, pr.y), want_y, "dropout2d forward y, " + what);
         test::expect_bits(download_f32(ctx, pr.dx), want_dx, "dropout2d backward dx, " + what);
       }
@@ -85,7 +85,7 @@ TEST_CASE("dropout2d drops whole channels, at rate p, in place too") {
   for (double p : {0.1, 0.5, 0.9}) {
     upload(ctx, pr.x, std::span<const float>(xs));
     Recorder rec(ctx);
-    ops::dropout2d_forward(rec, pr.x, pr.x, {p, DropoutScaling::Inverted, kSeed, kLayer}, true, pr.step);
+    ops::dropout2d_forward(rec, pr.x, pr.x, {p, DropoutScaling::Inverted, k_seed, k_layer}, true, pr.step);
     rec.run();
     const std::vector<float> y = download_f32(ctx, pr.x);
     int64_t kept = 0, split = 0;
@@ -102,7 +102,7 @@ TEST_CASE("dropout2d drops whole channels, at rate p, in place too") {
     CHECK(std::abs(static_cast<double>(kept) - nd * (1 - p)) <= 4 * sigma);
     std::vector<float> want(count);
     ref::dropout2d_forward(want.data(), xs.data(), int(shape[0]), int(shape[1]), spatial, p,
-                           DropoutScaling::Inverted, true, kSeed, kStep, kLayer);
+                           DropoutScaling::Inverted, true, k_seed, k_step, k_layer);
     test::expect_bits(y, want, fmt::format("dropout2d in place, p = {}", p));
   }
 }
@@ -120,12 +120,12 @@ TEST_CASE("dropout2d with p = 0 is the identity, with p = 1 exact zeros even for
   upload(ctx, pr.dy, std::span<const float>(xs));
   for (DropoutScaling scaling : {DropoutScaling::Inverted, DropoutScaling::Vanilla}) {
     Recorder keep_all(ctx);
-    ops::dropout2d_forward(keep_all, pr.y, pr.x, {0.0, scaling, kSeed, kLayer}, true, pr.step);
+    ops::dropout2d_forward(keep_all, pr.y, pr.x, {0.0, scaling, k_seed, k_layer}, true, pr.step);
     keep_all.run();
     test::expect_bits(download_f32(ctx, pr.y), xs, "dropout2d p = 0");
     Recorder drop_all(ctx);
-    ops::dropout2d_forward(drop_all, pr.y, pr.x, {1.0, scaling, kSeed, kLayer}, true, pr.step);
-    ops::dropout2d_backward(drop_all, pr.dx, pr.dy, {1.0, scaling, kSeed, kLayer}, pr.step);
+    ops::dropout2d_forward(drop_all, pr.y, pr.x, {1.0, scaling, k_seed, k_layer}, true, pr.step);
+    ops::dropout2d_backward(drop_all, pr.dx, pr.dy, {1.0, scaling, k_seed, k_layer}, pr.step);
     drop_all.run();
     const std::vector<float> zeros(count, 0.0f);
     test::expect_bits(download_f32(ctx, pr.y), zeros, "dropout2d p = 1, forward");
@@ -141,7 +141,7 @@ TEST_CASE("dropout2d rejects inputs that are not (N, C, H, W) or (N, C, L), and 
   Tensor rank5 = make_tensor(arena, {1, 2, 2, 2, 3}, DType::f32, "rank5");
   Tensor a = make_tensor(arena, {2, 3, 4}, DType::f32, "a");
   Tensor b = make_tensor(arena, {2, 4, 3}, DType::f32, "b");
-  const ops::DropoutConfig ok{0.5, DropoutScaling::Inverted, kSeed, kLayer};
+  const ops::DropoutConfig ok{0.5, DropoutScaling::Inverted, k_seed, k_layer};
   Recorder rec(ctx);
   CHECK_THROWS_WITH(ops::dropout2d_forward(rec, rank2, rank2, ok, true, step),
                     Catch::Matchers::Contains("(N, C, H, W) or (N, C, L)") && Catch::Matchers::Contains("(4, 6)"));
@@ -153,9 +153,9 @@ TEST_CASE("dropout2d rejects inputs that are not (N, C, H, W) or (N, C, L), and 
   CHECK_THROWS_AS(ops::dropout2d_backward(rec, b, a, ok, step), ShapeError);
   for (double p : {-0.1, 1.5, std::numeric_limits<double>::quiet_NaN()}) {
     INFO("p = " << p);
-    CHECK_THROWS_WITH(ops::dropout2d_forward(rec, a, a, {p, DropoutScaling::Inverted, kSeed, kLayer}, true, step),
+    CHECK_THROWS_WITH(ops::dropout2d_forward(rec, a, a, {p, DropoutScaling::Inverted, k_seed, k_layer}, true, step),
                       Catch::Matchers::Contains("dropout2d_forward") && Catch::Matchers::Contains("[0, 1]"));
-    CHECK_THROWS_AS(ops::dropout2d_backward(rec, a, a, {p, DropoutScaling::Vanilla, kSeed, kLayer}, step),
+    CHECK_THROWS_AS(ops::dropout2d_backward(rec, a, a, {p, DropoutScaling::Vanilla, k_seed, k_layer}, step),
                     ArgumentError);
   }
   Tensor empty = make_tensor(arena, {0, 3, 4, 4}, DType::f32, "empty");

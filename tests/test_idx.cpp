@@ -126,10 +126,10 @@ class ScopedEnv {
 void write_mnist_pair(const fs::path& dir, const std::string& images_name, const std::string& labels_name,
                       uint32_t count, uint32_t rows = 28, uint32_t cols = 28, uint32_t label_count = 0) {
   if (label_count == 0) label_count = count;
-  write_raw(dir / images_name, idx_bytes(vkdrop::kIdxU8, {count, rows, cols}, ramp(size_t{count} * rows * cols)));
+  write_raw(dir / images_name, idx_bytes(vkdrop::k_idx_u8, {count, rows, cols}, ramp(size_t{count} * rows * cols)));
   std::vector<uint8_t> labels(label_count);
   for (uint32_t i = 0; i < label_count; ++i) labels[i] = static_cast<uint8_t>(i % 10);
-  write_raw(dir / labels_name, idx_bytes(vkdrop::kIdxU8, {label_count}, labels));
+  write_raw(dir / labels_name, idx_bytes(vkdrop::k_idx_u8, {label_count}, labels));
 }
 
 void write_small_mnist(const fs::path& dir) {
@@ -142,10 +142,10 @@ void write_small_mnist(const fs::path& dir) {
 TEST_CASE("read_idx reads a raw uint8 file: dims and values", "[idx]") {
   TempDir tmp;
   const std::vector<uint8_t> payload = ramp(2 * 3 * 4);
-  write_raw(tmp / "a.idx", idx_bytes(vkdrop::kIdxU8, {2, 3, 4}, payload));
+  write_raw(tmp / "a.idx", idx_bytes(vkdrop::k_idx_u8, {2, 3, 4}, payload));
 
   const vkdrop::IdxArray a = vkdrop::read_idx(tmp / "a.idx");
-  CHECK(a.type_code == vkdrop::kIdxU8);
+  CHECK(a.type_code == vkdrop::k_idx_u8);
   CHECK(a.dims == std::vector<uint32_t>{2, 3, 4});
   CHECK(a.count() == 24);
   CHECK(a.bytes == payload);
@@ -155,7 +155,7 @@ TEST_CASE("read_idx reads a gzip file the same as the raw one", "[idx]") {
   TempDir tmp;
   // Large enough to span several of the reader's chunks and zlib's buffers.
   const std::vector<uint8_t> payload = ramp(300 * 100 * 200);
-  const std::vector<uint8_t> file = idx_bytes(vkdrop::kIdxU8, {300, 100, 200}, payload);
+  const std::vector<uint8_t> file = idx_bytes(vkdrop::k_idx_u8, {300, 100, 200}, payload);
   write_raw(tmp / "a.idx", file);
   write_gz(tmp / "a.idx.gz", file);
   REQUIRE(read_raw(tmp / "a.idx.gz").size() < file.size());  // really compressed
@@ -172,7 +172,7 @@ TEST_CASE("read_idx converts multi-byte elements from big-endian to host order",
   TempDir tmp;
 
   SECTION("int16") {
-    write_raw(tmp / "a", idx_bytes(vkdrop::kIdxI16, {2}, {0x01, 0x02, 0xFF, 0xFE}));
+    write_raw(tmp / "a", idx_bytes(vkdrop::k_idx_i16, {2}, {0x01, 0x02, 0xFF, 0xFE}));
     const vkdrop::IdxArray a = vkdrop::read_idx(tmp / "a");
     std::array<int16_t, 2> v{};
     REQUIRE(a.bytes.size() == sizeof v);
@@ -181,7 +181,7 @@ TEST_CASE("read_idx converts multi-byte elements from big-endian to host order",
     CHECK(v[1] == -2);
   }
   SECTION("int32") {
-    write_raw(tmp / "a", idx_bytes(vkdrop::kIdxI32, {1, 2}, {0x01, 0x02, 0x03, 0x04, 0xFF, 0xFF, 0xFF, 0xF9}));
+    write_raw(tmp / "a", idx_bytes(vkdrop::k_idx_i32, {1, 2}, {0x01, 0x02, 0x03, 0x04, 0xFF, 0xFF, 0xFF, 0xF9}));
     const vkdrop::IdxArray a = vkdrop::read_idx(tmp / "a");
     CHECK(a.dims == std::vector<uint32_t>{1, 2});
     std::array<int32_t, 2> v{};
@@ -192,7 +192,7 @@ TEST_CASE("read_idx converts multi-byte elements from big-endian to host order",
   }
   SECTION("float32") {
     // 1.5f = 0x3FC00000, -0.25f = 0xBE800000
-    write_raw(tmp / "a", idx_bytes(vkdrop::kIdxF32, {2}, {0x3F, 0xC0, 0x00, 0x00, 0xBE, 0x80, 0x00, 0x00}));
+    write_raw(tmp / "a", idx_bytes(vkdrop::k_idx_f32, {2}, {0x3F, 0xC0, 0x00, 0x00, 0xBE, 0x80, 0x00, 0x00}));
     const vkdrop::IdxArray a = vkdrop::read_idx(tmp / "a");
     std::array<float, 2> v{};
     REQUIRE(a.bytes.size() == sizeof v);
@@ -202,7 +202,7 @@ TEST_CASE("read_idx converts multi-byte elements from big-endian to host order",
   }
   SECTION("float64") {
     // 3.0 = 0x4008000000000000
-    write_raw(tmp / "a", idx_bytes(vkdrop::kIdxF64, {1}, {0x40, 0x08, 0, 0, 0, 0, 0, 0}));
+    write_raw(tmp / "a", idx_bytes(vkdrop::k_idx_f64, {1}, {0x40, 0x08, 0, 0, 0, 0, 0, 0}));
     const vkdrop::IdxArray a = vkdrop::read_idx(tmp / "a");
     double v = 0;
     REQUIRE(a.bytes.size() == sizeof v);
@@ -210,7 +210,7 @@ TEST_CASE("read_idx converts multi-byte elements from big-endian to host order",
     CHECK(v == 3.0);
   }
   SECTION("int8 stays as it is") {
-    write_raw(tmp / "a", idx_bytes(vkdrop::kIdxI8, {3}, {0x80, 0x00, 0x7F}));
+    write_raw(tmp / "a", idx_bytes(vkdrop::k_idx_i8, {3}, {0x80, 0x00, 0x7F}));
     const vkdrop::IdxArray a = vkdrop::read_idx(tmp / "a");
     CHECK(a.bytes == std::vector<uint8_t>{0x80, 0x00, 0x7F});
   }
@@ -218,7 +218,7 @@ TEST_CASE("read_idx converts multi-byte elements from big-endian to host order",
 
 TEST_CASE("read_idx: a truncated file is a DataError naming the file and the sizes", "[idx]") {
   TempDir tmp;
-  std::vector<uint8_t> file = idx_bytes(vkdrop::kIdxU8, {6, 28, 28}, ramp(6 * 28 * 28));
+  std::vector<uint8_t> file = idx_bytes(vkdrop::k_idx_u8, {6, 28, 28}, ramp(6 * 28 * 28));
   file.resize(file.size() - 100);
 
   SECTION("raw") {
@@ -236,7 +236,7 @@ TEST_CASE("read_idx: a truncated file is a DataError naming the file and the siz
     CHECK_THAT(message, Contains("file has 4604"));
   }
   SECTION("gzip stream cut off (an interrupted download)") {
-    write_gz(tmp / "whole.gz", idx_bytes(vkdrop::kIdxU8, {6, 28, 28}, ramp(6 * 28 * 28)));
+    write_gz(tmp / "whole.gz", idx_bytes(vkdrop::k_idx_u8, {6, 28, 28}, ramp(6 * 28 * 28)));
     std::vector<uint8_t> gz = read_raw(tmp / "whole.gz");
     gz.resize(gz.size() / 2);
     write_raw(tmp / "cut.gz", gz);
@@ -258,7 +258,7 @@ TEST_CASE("read_idx: a truncated file is a DataError naming the file and the siz
 
 TEST_CASE("read_idx: a corrupt gzip stream is a DataError", "[idx]") {
   TempDir tmp;
-  write_gz(tmp / "a.gz", idx_bytes(vkdrop::kIdxU8, {1000}, ramp(1000)));
+  write_gz(tmp / "a.gz", idx_bytes(vkdrop::k_idx_u8, {1000}, ramp(1000)));
   std::vector<uint8_t> gz = read_raw(tmp / "a.gz");
   // Flip bits in the CRC-32 trailer: the data decompresses, then fails its check.
   gz[gz.size() - 6] ^= 0xFF;
@@ -275,7 +275,7 @@ TEST_CASE("read_idx: wrong magic is a DataError", "[idx]") {
   CHECK_THAT(message, Contains((tmp / "a").string()));
   CHECK_THAT(message, Contains("magic"));
 
-  std::vector<uint8_t> file = idx_bytes(vkdrop::kIdxU8, {2}, {1, 2});
+  std::vector<uint8_t> file = idx_bytes(vkdrop::k_idx_u8, {2}, {1, 2});
   file[1] = 0x01;
   write_raw(tmp / "b", file);
   CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "b"); }), Contains("magic"));
@@ -295,25 +295,25 @@ TEST_CASE("read_idx: a dimension count outside 1..4 is a DataError", "[idx]") {
   TempDir tmp;
   write_raw(tmp / "a", {0, 0, 0x08, 0});
   CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "a"); }), Contains("0 dimensions"));
-  write_raw(tmp / "b", idx_bytes(vkdrop::kIdxU8, {1, 1, 1, 1, 1}, {7}));
+  write_raw(tmp / "b", idx_bytes(vkdrop::k_idx_u8, {1, 1, 1, 1, 1}, {7}));
   CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "b"); }), Contains("5 dimensions"));
-  write_raw(tmp / "c", idx_bytes(vkdrop::kIdxU8, {1, 1, 1, 1}, {7}));
+  write_raw(tmp / "c", idx_bytes(vkdrop::k_idx_u8, {1, 1, 1, 1}, {7}));
   CHECK(vkdrop::read_idx(tmp / "c").bytes == std::vector<uint8_t>{7});
 }
 
 TEST_CASE("read_idx: a header claiming an absurd size is a DataError, not an allocation", "[idx]") {
   TempDir tmp;
-  write_raw(tmp / "a", idx_bytes(vkdrop::kIdxF64, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {1, 2, 3}));
+  write_raw(tmp / "a", idx_bytes(vkdrop::k_idx_f64, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {1, 2, 3}));
   CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "a"); }), Contains("implausible"));
   // Big but not absurd: must report truncation having read the few bytes there are.
-  write_raw(tmp / "b", idx_bytes(vkdrop::kIdxU8, {100000, 1000, 100}, {1, 2, 3}));
+  write_raw(tmp / "b", idx_bytes(vkdrop::k_idx_u8, {100000, 1000, 100}, {1, 2, 3}));
   const std::string message = data_error_message([&] { vkdrop::read_idx(tmp / "b"); });
   CHECK_THAT(message, Contains("header says 100000x1000x100 uint8 = 10000000000 bytes of data, file has 3"));
 }
 
 TEST_CASE("read_idx: trailing bytes after the data are a DataError", "[idx]") {
   TempDir tmp;
-  std::vector<uint8_t> file = idx_bytes(vkdrop::kIdxU8, {2, 2}, {1, 2, 3, 4});
+  std::vector<uint8_t> file = idx_bytes(vkdrop::k_idx_u8, {2, 2}, {1, 2, 3, 4});
   file.push_back(5);
   file.push_back(6);
   write_raw(tmp / "a", file);
@@ -334,10 +334,10 @@ TEST_CASE("read_idx: a missing file is a DataError that says how to fetch the da
 
 TEST_CASE("read_idx_u8 checks the type and the number of dimensions", "[idx]") {
   TempDir tmp;
-  write_raw(tmp / "a", idx_bytes(vkdrop::kIdxU8, {2, 2}, {1, 2, 3, 4}));
+  write_raw(tmp / "a", idx_bytes(vkdrop::k_idx_u8, {2, 2}, {1, 2, 3, 4}));
   CHECK(vkdrop::read_idx_u8(tmp / "a", 2).bytes == std::vector<uint8_t>{1, 2, 3, 4});
   CHECK_THAT(data_error_message([&] { vkdrop::read_idx_u8(tmp / "a", 3); }), Contains("expected 3"));
-  write_raw(tmp / "b", idx_bytes(vkdrop::kIdxI16, {2}, {1, 2, 3, 4}));
+  write_raw(tmp / "b", idx_bytes(vkdrop::k_idx_i16, {2}, {1, 2, 3, 4}));
   CHECK_THAT(data_error_message([&] { vkdrop::read_idx_u8(tmp / "b", 1); }), Contains("int16"));
 }
 
@@ -383,7 +383,7 @@ TEST_CASE("load_mnist: a label outside 0..9 is a DataError naming the file, inde
   write_small_mnist(tmp.path());
   std::vector<uint8_t> labels(12, 3);
   labels[7] = 10;
-  write_raw(tmp / "train-labels-idx1-ubyte", idx_bytes(vkdrop::kIdxU8, {12}, labels));
+  write_raw(tmp / "train-labels-idx1-ubyte", idx_bytes(vkdrop::k_idx_u8, {12}, labels));
   const std::string message = data_error_message([&] { vkdrop::load_mnist(tmp.path()); });
   CHECK_THAT(message, Contains((tmp / "train-labels-idx1-ubyte").string()));
   CHECK_THAT(message, Contains("label 7 is 10"));

@@ -25,7 +25,7 @@ using namespace vkdrop;
 
 namespace {
 
-constexpr int kSteps = 6;
+constexpr int k_steps = 6;
 
 std::vector<float> difference(const std::vector<float>& a, const std::vector<float>& b) {
   std::vector<float> d(a.size());
@@ -66,7 +66,7 @@ TEST_CASE("sgd_step matches torch.optim.SGD step after step") {
       Recorder rec(ctx);
       ops::sgd_step(rec, w, g, v, hyper, ops::SgdConfig{.weight_decay = c.weight_decay, .nesterov = c.nesterov});
       rec.finish();
-      for (int step = 0; step < kSteps; ++step) {
+      for (int step = 0; step < k_steps; ++step) {
         INFO("step " << step);
         const float lr = 0.1f / static_cast<float>(step + 1);  // a schedule: hyper changes between replays
         const std::vector<float> grads = test::random_floats(count, 100 + static_cast<uint32_t>(step));
@@ -115,7 +115,7 @@ TEST_CASE("adam_step matches torch.optim.Adam and AdamW with t advancing") {
       ops::adam_step(rec, w, g, m, v, hyper, step, c.config);
       rec.finish();
       const ops::AdamConfig& k = c.config;
-      for (int t = 1; t <= kSteps; ++t) {
+      for (int t = 1; t <= k_steps; ++t) {
         INFO("t = " << t);
         const float lr = 1e-3f * static_cast<float>(t);  // a warm-up: hyper changes between replays
         const std::vector<float> grads = test::random_floats(count, 200 + static_cast<uint32_t>(t));

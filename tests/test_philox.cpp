@@ -80,8 +80,8 @@ double agreement(uint64_t seed_a, uint64_t step_a, uint32_t layer_a, uint64_t se
   return double(same) / n;
 }
 
-constexpr int kDraws = 1'000'000;
-constexpr uint64_t kSeed = 0x0123456789ABCDEFull;
+constexpr int k_draws = 1'000'000;
+constexpr uint64_t k_seed = 0x0123456789ABCDEFull;
 
 }  // namespace
 
@@ -127,17 +127,17 @@ TEST_CASE("dropout_keep follows the mask contract word for word") {
     const uint32_t word = words[element % 4];
     INFO("element " << element << " word " << word);
     for (uint32_t threshold : {0u, 1u, word >> 8, (word >> 8) + 1, 1u << 23, 1u << 24}) {
-      CHECK(dropout_keep(kSeed, step, layer, element, threshold) == ((word >> 8) < threshold));
+      CHECK(dropout_keep(k_seed, step, layer, element, threshold) == ((word >> 8) < threshold));
     }
-    CHECK(dropout_words(kSeed, step, layer, uint32_t(element / 4)) == words);
+    CHECK(dropout_words(k_seed, step, layer, uint32_t(element / 4)) == words);
   }
-  CHECK_THROWS_AS(dropout_keep(kSeed, step, layer, 1ull << 34, 1u << 23), vkdrop::ArgumentError);
+  CHECK_THROWS_AS(dropout_keep(k_seed, step, layer, 1ull << 34, 1u << 23), vkdrop::ArgumentError);
 }
 
 TEST_CASE("dropout keep rate is 1 - p within 4 sigma over 10^6 elements") {
   for (double p : {0.1, 0.5, 0.9}) {
-    const double rate = keep_rate(kSeed, 1, 0, keep_threshold(p), kDraws);
-    const double sigma = std::sqrt(p * (1 - p) / kDraws);
+    const double rate = keep_rate(k_seed, 1, 0, keep_threshold(p), k_draws);
+    const double sigma = std::sqrt(p * (1 - p) / k_draws);
     INFO("p = " << p << ": kept " << rate << ", expected " << 1 - p << " +- " << 4 * sigma);
     CHECK(std::abs(rate - (1 - p)) < 4 * sigma);
   }
@@ -145,8 +145,8 @@ TEST_CASE("dropout keep rate is 1 - p within 4 sigma over 10^6 elements") {
 
 TEST_CASE("p = 0 keeps every element and p = 1 none") {
   const int n = 100'000;
-  CHECK(keep_rate(kSeed, 2, 1, keep_threshold(0.0), n) == 1.0);
-  CHECK(keep_rate(kSeed, 2, 1, keep_threshold(1.0), n) == 0.0);
+  CHECK(keep_rate(k_seed, 2, 1, keep_threshold(0.0), n) == 1.0);
+  CHECK(keep_rate(k_seed, 2, 1, keep_threshold(1.0), n) == 0.0);
 }
 
 TEST_CASE("masks repeat for the same (seed, step, layer) and differ across steps, layers and seeds") {
@@ -156,20 +156,20 @@ TEST_CASE("masks repeat for the same (seed, step, layer) and differ across steps
   const double expected = p * p + (1 - p) * (1 - p);  // two independent masks agree this often
   const double tolerance = 4 * std::sqrt(expected * (1 - expected) / n);
 
-  CHECK(agreement(kSeed, 9, 4, kSeed, 9, 4, threshold, n) == 1.0);
-  SECTION("steps") { CHECK(std::abs(agreement(kSeed, 9, 4, kSeed, 10, 4, threshold, n) - expected) < tolerance); }
+  CHECK(agreement(k_seed, 9, 4, k_seed, 9, 4, threshold, n) == 1.0);
+  SECTION("steps") { CHECK(std::abs(agreement(k_seed, 9, 4, k_seed, 10, 4, threshold, n) - expected) < tolerance); }
   SECTION("high word of the step") {
-    CHECK(std::abs(agreement(kSeed, 9, 4, kSeed, 9 + (1ull << 32), 4, threshold, n) - expected) < tolerance);
+    CHECK(std::abs(agreement(k_seed, 9, 4, k_seed, 9 + (1ull << 32), 4, threshold, n) - expected) < tolerance);
   }
-  SECTION("layers") { CHECK(std::abs(agreement(kSeed, 9, 4, kSeed, 9, 5, threshold, n) - expected) < tolerance); }
+  SECTION("layers") { CHECK(std::abs(agreement(k_seed, 9, 4, k_seed, 9, 5, threshold, n) - expected) < tolerance); }
   SECTION("high word of the seed") {
-    CHECK(std::abs(agreement(kSeed, 9, 4, kSeed ^ (1ull << 40), 9, 4, threshold, n) - expected) < tolerance);
+    CHECK(std::abs(agreement(k_seed, 9, 4, k_seed ^ (1ull << 40), 9, 4, threshold, n) - expected) < tolerance);
   }
 }
 
 TEST_CASE("masks at p = 0.1 differ across steps at the rate of independent masks") {
   const double p = 0.1;
   const double expected = p * p + (1 - p) * (1 - p);  // 0.82
-  const double tolerance = 4 * std::sqrt(expected * (1 - expected) / kDraws);
-  CHECK(std::abs(agreement(kSeed, 1, 0, kSeed, 2, 0, keep_threshold(p), kDraws) - expected) < tolerance);
+  const double tolerance = 4 * std::sqrt(expected * (1 - expected) / k_draws);
+  CHECK(std::abs(agreement(k_seed, 1, 0, k_seed, 2, 0, keep_threshold(p), k_draws) - expected) < tolerance);
 }

@@ -26,8 +26,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-constexpr double kStep = 1e-6;       // finite-difference step h
-constexpr double kTolerance = 1e-6;  // |analytic - numeric| <= kTolerance * (1 + |numeric|)
+constexpr double k_step = 1e-6;       // finite-difference step h
+constexpr double k_tolerance = 1e-6;  // |analytic - numeric| <= k_tolerance * (1 + |numeric|)
 
 std::vector<double> random_vector(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
   std::mt19937_64 rng(seed);
@@ -53,13 +53,13 @@ void check_gradient(const std::string& name, std::vector<double>& x, const std::
   int mismatches = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     const double saved = x[i];
-    x[i] = saved + kStep;
+    x[i] = saved + k_step;
     const double loss_plus = loss();
-    x[i] = saved - kStep;
+    x[i] = saved - k_step;
     const double loss_minus = loss();
     x[i] = saved;
-    const double numeric = (loss_plus - loss_minus) / (2 * kStep);
-    if (std::abs(analytic[i] - numeric) > kTolerance * (1 + std::abs(numeric)) && ++mismatches <= 5) {
+    const double numeric = (loss_plus - loss_minus) / (2 * k_step);
+    if (std::abs(analytic[i] - numeric) > k_tolerance * (1 + std::abs(numeric)) && ++mismatches <= 5) {
       FAIL_CHECK("gradient " << name << "[" << i << "]: analytic " << analytic[i] << ", numeric " << numeric);
     }
   }

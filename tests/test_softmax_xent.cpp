@@ -25,8 +25,8 @@ using namespace vkdrop;
 
 namespace {
 
-constexpr double kGradientAtol = 2.4e-7;  // times 1/B: see the tolerances above
-constexpr float kSentinel = 12345.0f;  // pre-filled into outputs, so an element left unwritten shows
+constexpr double k_gradient_atol = 2.4e-7;  // times 1/B: see the tolerances above
+constexpr float k_sentinel = 12345.0f;  // pre-filled into outputs, so an element left unwritten shows
 
 struct XentResult {
   std::vector<float> row_loss;       // (B)
@@ -48,10 +48,10 @@ XentResult run_softmax_xent(int64_t B, int64_t C, const std::vector<float>& logi
   upload(ctx, logits, std::span<const float>(logits_host));
   upload(ctx, labels, std::span<const int32_t>(labels_host));
   const size_t rows = static_cast<size_t>(B);
-  upload(ctx, row_loss, std::span<const float>(std::vector<float>(rows, kSentinel)));
+  upload(ctx, row_loss, std::span<const float>(std::vector<float>(rows, k_sentinel)));
   upload(ctx, row_correct, std::span<const uint32_t>(std::vector<uint32_t>(rows, 7u)));
   upload(ctx, status, std::span<const uint32_t>(std::vector<uint32_t>{0}));
-  if (gradient) upload(ctx, dlogits, std::span<const float>(std::vector<float>(rows * C, kSentinel)));
+  if (gradient) upload(ctx, dlogits, std::span<const float>(std::vector<float>(rows * C, k_sentinel)));
 
   Recorder rec(ctx);
   ops::softmax_xent(rec, dlogits, row_loss, row_correct, logits, labels, status);
@@ -118,7 +118,7 @@ void expect_matches(int64_t B, int64_t C, const std::vector<float>& logits, cons
   const XentResult got = run_softmax_xent(B, C, logits, labels, /*gradient=*/true);
   test::expect_close(got.row_loss, want.row_loss, 2e-5, 1e-5, "softmax_xent forward, row_loss " + shape);
   CHECK(got.row_correct == want.row_correct);
-  test::expect_close(got.dlogits, want.dlogits, kGradientAtol / static_cast<double>(B), 1e-5,
+  test::expect_close(got.dlogits, want.dlogits, k_gradient_atol / static_cast<double>(B), 1e-5,
                      "softmax_xent backward, dlogits " + shape);
   CHECK(got.status == 0);
 }
@@ -202,7 +202,7 @@ TEST_CASE("softmax_xent: a label outside [0, C) sets the status bit and zeroes o
     test::expect_close(got.row_loss, want.row_loss, 2e-5, 1e-5, "softmax_xent bad labels, row_loss (7, 10)");
     CHECK(got.row_correct == want.row_correct);
     if (gradient) {
-      test::expect_close(got.dlogits, want.dlogits, kGradientAtol / static_cast<double>(B), 1e-5,
+      test::expect_close(got.dlogits, want.dlogits, k_gradient_atol / static_cast<double>(B), 1e-5,
                          "softmax_xent bad labels, dlogits (7, 10)");
       for (int64_t j = 0; j < C; ++j) CHECK(got.dlogits[static_cast<size_t>(C + j)] == 0.0f);
     }
