@@ -9,6 +9,7 @@
 #include <vkdrop/layers/linear.hpp>
 #include <vkdrop/layers/relu.hpp>
 #include <vkdrop/layers/sequential.hpp>
+#include <vkdrop/layers/sigmoid.hpp>
 #include <vkdrop/runtime/arena.hpp>
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
