@@ -10,6 +10,7 @@
 #include <vkdrop/layers/relu.hpp>
 #include <vkdrop/layers/sequential.hpp>
 #include <vkdrop/layers/sigmoid.hpp>
+#include <vkdrop/layers/tanh.hpp>
 #include <vkdrop/runtime/arena.hpp>
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
