@@ -6,6 +6,7 @@
 #include <vkdrop/datasets/mnist.hpp>
 #include <vkdrop/layers/dropout.hpp>
 #include <vkdrop/layers/flatten.hpp>
+#include <vkdrop/layers/leaky_relu.hpp>
 #include <vkdrop/layers/linear.hpp>
 #include <vkdrop/layers/relu.hpp>
 #include <vkdrop/layers/sequential.hpp>
