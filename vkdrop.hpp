@@ -5,6 +5,7 @@
 #include <vkdrop/datasets/idx.hpp>
 #include <vkdrop/datasets/mnist.hpp>
 #include <vkdrop/layers/dropout.hpp>
+#include <vkdrop/layers/elu.hpp>
 #include <vkdrop/layers/flatten.hpp>
 #include <vkdrop/layers/leaky_relu.hpp>
 #include <vkdrop/layers/linear.hpp>
