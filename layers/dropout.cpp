@@ -1,5 +1,6 @@
 #include <vkdrop/layers/dropout.hpp>
 
+#include <vkdrop/layers/python_float.hpp>
 #include <vkdrop/ops/dropout.hpp>
 #include <vkdrop/reference/dropout_mask.hpp>
 #include <vkdrop/runtime/error.hpp>
@@ -22,7 +23,9 @@ std::string scaling_text(DropoutScaling scaling) {
 
 Dropout::Dropout(double p, DropoutScaling scaling) : p_(p), scaling_(scaling) { ref::check_dropout_p(p); }
 
-std::string Dropout::describe() const { return fmt::format("Dropout(p={}{})", p_, scaling_text(scaling_)); }
+std::string Dropout::describe() const {
+  return fmt::format("Dropout(p={}{}, inplace=False)", python_float(p_), scaling_text(scaling_));
+}
 
 void Dropout::forward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
   ops::dropout_forward(rec, t.output, t.input, config_of(*this, state), state.training, *state.step);
@@ -33,7 +36,9 @@ void Dropout::backward(Recorder& rec, const LayerTensors& t, const PassState& st
     ops::dropout_backward(rec, t.grad_input, t.grad_output, config_of(*this, state), *state.step);
 }
 
-std::string Dropout2d::describe() const { return fmt::format("Dropout2d(p={}{})", p_, scaling_text(scaling_)); }
+std::string Dropout2d::describe() const {
+  return fmt::format("Dropout2d(p={}{}, inplace=False)", python_float(p_), scaling_text(scaling_));
+}
 
 Shape Dropout2d::output_shape(const Shape& input) const {
   if (input.size() != 3 && input.size() != 4) {

@@ -1,5 +1,6 @@
 #include <vkdrop/layers/elu.hpp>
 
+#include <vkdrop/layers/python_float.hpp>
 #include <vkdrop/ops/arguments.hpp>
 #include <vkdrop/ops/elu.hpp>
 
@@ -10,17 +11,6 @@
 
 namespace vkdrop {
 
-namespace {
-
-// A float as Python prints it, as PyTorch's module printouts do: fmt's "{}" gives the same shortest round-trip
-// digits and the same switch to exponents, but prints 1.0 as "1" where Python prints "1.0".
-std::string python_float(double v) {
-  std::string text = fmt::format("{}", v);
-  if (text.find_first_of(".en") == std::string::npos) text += ".0";  // not 1e-05, inf or nan
-  return text;
-}
-
-}  // namespace
 
 ELU::ELU(double alpha) : alpha_(alpha) {
   const bool finite = std::isfinite(alpha) && std::abs(alpha) <= std::numeric_limits<float>::max();

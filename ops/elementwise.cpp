@@ -17,7 +17,7 @@ namespace {
 
 std::vector<uint32_t> workgroup(const DeviceInfo& device) { return {elementwise_workgroup(device)}; }
 
-// f32, the same shape as `like`, and in place or disjoint.
+// out and in: f32, the same shape, and in place or disjoint.
 void check_elementwise(const char* op, Arg out, Arg in) {
   check_dtype(op, out, DType::f32);
   check_dtype(op, in, DType::f32);

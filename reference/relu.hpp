@@ -1,5 +1,5 @@
 #pragma once
-// CPU reference for ReLU, the spec of shaders/relu.comp.
+// CPU reference for ReLU, the spec of shaders/relu_forward.comp and shaders/relu_backward.comp.
 // Convention: backward functions WRITE (=) their gradients, they do not accumulate.
 
 namespace vkdrop::ref {

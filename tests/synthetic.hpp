@@ -18,7 +18,9 @@ namespace vkdrop::test {
 
 constexpr int64_t k_synthetic_features = 16, k_synthetic_classes = 4;
 
-inline DeviceDataset synthetic_dataset(Context& ctx, int64_t count, uint32_t seed, const std::string& name) {
+// `sample`: the shape each sample's 16 bytes are given (a (C, H, W) image for a Flatten in front).
+inline DeviceDataset synthetic_dataset(Context& ctx, int64_t count, uint32_t seed, const std::string& name,
+                                       Shape sample = {k_synthetic_features}) {
   std::mt19937 rng(seed);
   std::vector<uint8_t> images(static_cast<size_t>(count * k_synthetic_features));  // (count, 16)
   std::vector<uint8_t> labels(static_cast<size_t>(count));                         // (count)
@@ -27,7 +29,7 @@ inline DeviceDataset synthetic_dataset(Context& ctx, int64_t count, uint32_t see
     for (int64_t f = 0; f < k_synthetic_features; ++f) row[f] = static_cast<uint8_t>(rng() % 256);
     labels[static_cast<size_t>(i)] = static_cast<uint8_t>(std::max_element(row, row + k_synthetic_classes) - row);
   }
-  return DeviceDataset(ctx, images, {k_synthetic_features}, labels, name);
+  return DeviceDataset(ctx, images, std::move(sample), labels, name);
 }
 
 struct SyntheticRun {

@@ -2,6 +2,7 @@
 // scratch, all in its one arena; samples of any shape and a Flatten that is a free view; recordings that
 // never outlive their data set.
 #include "gpu.hpp"
+#include "synthetic.hpp"
 
 #include <vkdrop/datasets/device_dataset.hpp>
 #include <vkdrop/layers/dropout.hpp>
@@ -20,18 +21,11 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-constexpr int64_t k_features = 16, k_classes = 4;
+constexpr int64_t k_features = test::k_synthetic_features, k_classes = test::k_synthetic_classes;
 
 DeviceDataset synthetic(Context& ctx, int64_t count, uint32_t seed, Shape sample = {k_features},
                         const std::string& name = "synthetic") {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> images(static_cast<size_t>(count * k_features)), labels(static_cast<size_t>(count));
-  for (int64_t i = 0; i < count; ++i) {
-    uint8_t* row = &images[static_cast<size_t>(i * k_features)];
-    for (int64_t f = 0; f < k_features; ++f) row[f] = static_cast<uint8_t>(rng() % 256);
-    labels[static_cast<size_t>(i)] = static_cast<uint8_t>(std::max_element(row, row + k_classes) - row);
-  }
-  return DeviceDataset(ctx, images, std::move(sample), labels, name);
+  return test::synthetic_dataset(ctx, count, seed, name, std::move(sample));
 }
 
 TrainConfig config(double max_norm = 0.4) {

@@ -20,9 +20,12 @@ TEST_CASE("a Sequential reads like PyTorch and chains shapes") {
         "Sequential(\n"
         "  (0): Linear(in_features=784, out_features=1024, bias=True)\n"
         "  (1): ReLU()\n"
-        "  (2): Dropout(p=0.5)\n"
+        "  (2): Dropout(p=0.5, inplace=False)\n"
         "  (3): Linear(in_features=1024, out_features=10, bias=True)\n"
         ")");
+  // Numbers as Python prints them, and PyTorch's inplace flag (vkdrop's dropout never works in place).
+  CHECK(Dropout(1).describe() == "Dropout(p=1.0, inplace=False)");
+  CHECK(Dropout2d(0.25, DropoutScaling::Vanilla).describe() == "Dropout2d(p=0.25, scaling=vanilla, inplace=False)");
   CHECK(net[0].buffers({1, 784}).size() == 2);
   CHECK(net[0].buffers({1, 784})[0].shape == Shape{1024, 784});
   CHECK(net[0].buffers({1, 784})[0].max_norm_axis == 0u);
