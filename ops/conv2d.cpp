@@ -1,0 +1,224 @@
+#include <vkdrop/ops/conv2d.hpp>
+
+#include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/elementwise.hpp>
+#include <vkdrop/ops/matmul.hpp>
+#include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/kernel.hpp>
+
+#include <fmt/format.h>
+
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace vkdrop::ops {
+
+namespace {
+
+// Push constants of im2col.comp and col2im.comp; keep in step with their Params blocks.
+struct WindowParams {
+  uint32_t count;
+  uint32_t C, H, W;
+  uint32_t OH, OW;
+  uint32_t KH, KW;
+  uint32_t stride_h, stride_w;
+  int32_t pad_h, pad_w;
+  uint32_t dil_h, dil_w;
+};
+
+// Push constants of batched_transpose.comp.
+struct TransposeParams {
+  uint32_t count, A, B;
+};
+
+// A convolution's sizes, read from x's (or dx's) shape and the geometry.
+struct Sizes {
+  int64_t N, C, H, W, OH, OW;
+  int64_t positions() const { return N * OH * OW; }  // rows of cols
+};
+
+std::string geometry_text(const Conv2dGeometry& g) {
+  return fmt::format("kernel ({}, {}), stride ({}, {}), padding ({}, {}), dilation ({}, {})", g.kernel.h, g.kernel.w,
+                     g.stride.h, g.stride.w, g.padding.h, g.padding.w, g.dilation.h, g.dilation.w);
+}
+
+// The sizes of a convolution over `input` (N, C, H, W) under g, checked: an f32 (N, C, H, W) tensor, a
+// geometry that exists, padded extents the shaders' int arithmetic holds, and an output of at least 1 x 1.
+Sizes sizes_of(const char* op, Arg input, const Conv2dGeometry& g) {
+  check_conv2d_geometry(op, g);
+  check_rank(op, input, {4}, "(N, C, H, W)");
+  check_dtype(op, input, DType::f32);
+  const Tensor& t = input.tensor;
+  Sizes s{t.dim(0), t.dim(1), t.dim(2), t.dim(3), 0, 0};
+  constexpr double k_int_max = std::numeric_limits<int32_t>::max();
+  const double padded_h = double(s.H) + 2.0 * double(g.padding.h), padded_w = double(s.W) + 2.0 * double(g.padding.w);
+  check_value(op, padded_h <= k_int_max, "padded height", padded_h, "at most 2^31 - 1");
+  check_value(op, padded_w <= k_int_max, "padded width", padded_w, "at most 2^31 - 1");
+  s.OH = conv2d_output_size(s.H, g.kernel.h, g.stride.h, g.padding.h, g.dilation.h);
+  s.OW = conv2d_output_size(s.W, g.kernel.w, g.stride.w, g.padding.w, g.dilation.w);
+  const std::string why = fmt::format("at least 1: the dilated kernel must fit in the padded input ({} {} under {})",
+                                      input.tensor.name, shape_text(input.tensor.shape), geometry_text(g));
+  check_value(op, s.OH >= 1, "output height", double(s.OH), why.c_str());
+  check_value(op, s.OW >= 1, "output width", double(s.OW), why.c_str());
+  return s;
+}
+
+// cols' shape for these sizes, and why.
+Shape cols_shape(const Sizes& s, const Conv2dGeometry& g) { return {s.positions(), s.C * g.kernel.h * g.kernel.w}; }
+std::string cols_why(const Sizes& s, const Conv2dGeometry& g) {
+  return fmt::format("one row per output position N·OH·OW = {}·{}·{}, one column per kernel tap C·KH·KW = {}·{}·{}", s.N,
+                     s.OH, s.OW, s.C, g.kernel.h, g.kernel.w);
+}
+
+WindowParams window_params(uint32_t count, const Sizes& s, const Conv2dGeometry& g, const std::string& op) {
+  return WindowParams{count,
+                      to_u32(s.C, op + ": channels"),
+                      to_u32(s.H, op + ": height"),
+                      to_u32(s.W, op + ": width"),
+                      to_u32(s.OH, op + ": output height"),
+                      to_u32(s.OW, op + ": output width"),
+                      to_u32(g.kernel.h, op + ": kernel height"),
+                      to_u32(g.kernel.w, op + ": kernel width"),
+                      to_u32(g.stride.h, op + ": stride"),
+                      to_u32(g.stride.w, op + ": stride"),
+                      static_cast<int32_t>(g.padding.h),  // fits: the padded extent does (sizes_of)
+                      static_cast<int32_t>(g.padding.w),
+                      to_u32(g.dilation.h, op + ": dilation"),
+                      to_u32(g.dilation.w, op + ": dilation")};
+}
+
+void record_elementwise(Recorder& rec, const char* shader, const BufferSlice& in, const BufferSlice& out,
+                        const auto& params, uint32_t count, const std::string& label) {
+  if (count == 0) return;
+  Context& ctx = rec.context();
+  const Kernel& kernel = ctx.kernel(shader, std::vector<uint32_t>{elementwise_workgroup(ctx.info())});
+  rec.dispatch(kernel, {in, out}, params, elementwise_groups(count, ctx.info()), label);
+}
+
+// Each weight (OC, C, KH, KW) as the matrix (OC, C·KH·KW) the products take.
+Tensor filter_matrix(const Tensor& weight) {
+  return reshaped(weight, {weight.dim(0), weight.dim(1) * weight.dim(2) * weight.dim(3)});
+}
+
+}  // namespace
+
+void check_conv2d_geometry(const char* op, const Conv2dGeometry& g) {
+  check_value(op, g.kernel.h >= 1, "kernel height", double(g.kernel.h), ">= 1");
+  check_value(op, g.kernel.w >= 1, "kernel width", double(g.kernel.w), ">= 1");
+  check_value(op, g.stride.h >= 1, "stride height", double(g.stride.h), ">= 1");
+  check_value(op, g.stride.w >= 1, "stride width", double(g.stride.w), ">= 1");
+  check_value(op, g.padding.h >= 0, "padding height", double(g.padding.h), ">= 0");
+  check_value(op, g.padding.w >= 0, "padding width", double(g.padding.w), ">= 0");
+  check_value(op, g.dilation.h >= 1, "dilation height", double(g.dilation.h), ">= 1");
+  check_value(op, g.dilation.w >= 1, "dilation width", double(g.dilation.w), ">= 1");
+}
+
+void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeometry& g) {
+  constexpr const char* op = "im2col";
+  const Sizes s = sizes_of(op, {"x", x}, g);
+  check_tensor(op, {"cols", cols}, cols_shape(s, g), DType::f32, cols_why(s, g));
+  check_disjoint(op, {{"cols", cols}, {"x", x}});
+  const uint32_t count = to_u32(cols.numel(), "im2col: cols");
+  to_u32(x.numel(), "im2col: x");
+  record_elementwise(rec, "im2col", x.slice, cols.slice, window_params(count, s, g, op), count,
+                     fmt::format("im2col {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));
+}
+
+void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGeometry& g) {
+  constexpr const char* op = "col2im";
+  const Sizes s = sizes_of(op, {"dx", dx}, g);
+  check_tensor(op, {"dcols", dcols}, cols_shape(s, g), DType::f32, cols_why(s, g));
+  check_disjoint(op, {{"dx", dx}, {"dcols", dcols}});
+  const uint32_t count = to_u32(dx.numel(), "col2im: dx");
+  to_u32(dcols.numel(), "col2im: dcols");
+  record_elementwise(rec, "col2im", dcols.slice, dx.slice, window_params(count, s, g, op), count,
+                     fmt::format("col2im {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));
+}
+
+void batched_transpose(Recorder& rec, const Tensor& out, const Tensor& in) {
+  constexpr const char* op = "batched_transpose";
+  check_rank(op, {"in", in}, {3}, "(batch, A, B)");
+  check_dtype(op, {"in", in}, DType::f32);
+  check_tensor(op, {"out", out}, {in.dim(0), in.dim(2), in.dim(1)}, DType::f32,
+               fmt::format("in {} with each matrix transposed", shape_text(in.shape)));
+  check_disjoint(op, {{"out", out}, {"in", in}});
+  const uint32_t count = to_u32(in.numel(), "batched_transpose: in");
+  const TransposeParams params{count, static_cast<uint32_t>(in.dim(1)), static_cast<uint32_t>(in.dim(2))};
+  record_elementwise(rec, "batched_transpose", in.slice, out.slice, params, count,
+                     fmt::format("transpose {}x({}x{})", in.dim(0), in.dim(1), in.dim(2)));
+}
+
+void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Tensor& rows, const Tensor& x,
+                    const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g) {
+  constexpr const char* op = "conv2d_forward";
+  const Sizes s = sizes_of(op, {"x", x}, g);
+  check_rank(op, {"weight", weight}, {4}, "(out_channels, in_channels, KH, KW)");
+  const int64_t oc = weight.dim(0);
+  check_tensor(op, {"weight", weight}, {oc, s.C, g.kernel.h, g.kernel.w}, DType::f32,
+               fmt::format("(out_channels, in_channels = C of x {}, the kernel {}x{})", shape_text(x.shape), g.kernel.h,
+                           g.kernel.w));
+  const Tensor none;  // overlaps nothing
+  if (bias != nullptr) check_tensor(op, {"bias", *bias}, {oc}, DType::f32, "one per output channel of weight");
+  check_tensor(op, {"y", y}, {s.N, oc, s.OH, s.OW}, DType::f32,
+               fmt::format("(N, out_channels, OH, OW) for x {} under {}", shape_text(x.shape), geometry_text(g)));
+  check_tensor(op, {"cols", cols}, cols_shape(s, g), DType::f32, cols_why(s, g));
+  check_tensor(op, {"rows", rows}, {s.positions(), oc}, DType::f32, "one row per output position, one column per output channel");
+  check_disjoint(op, {{"y", y}, {"cols", cols}, {"rows", rows}, {"x", x}, {"weight", weight}, {"bias", bias ? *bias : none}});
+
+  im2col(rec, cols, x, g);
+  ops::matmul(rec, rows, cols, filter_matrix(weight), /*trans_a=*/false, /*trans_b=*/true, bias);
+  // rows is (N, OH·OW, OC) position-major; y wants each channel's plane contiguous.
+  batched_transpose(rec, reshaped(y, {s.N, oc, s.OH * s.OW}), reshaped(rows, {s.N, s.OH * s.OW, oc}));
+}
+
+void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, const Tensor* dbias, const Tensor& dcols,
+                     const Tensor& rows, const Tensor& dy, const Tensor& cols, const Tensor& weight,
+                     const Conv2dGeometry& g) {
+  constexpr const char* op = "conv2d_backward";
+  check_conv2d_geometry(op, g);
+  check_rank(op, {"weight", weight}, {4}, "(out_channels, in_channels, KH, KW)");
+  check_rank(op, {"dy", dy}, {4}, "(N, out_channels, OH, OW)");
+  check_dtype(op, {"dy", dy}, DType::f32);
+  const int64_t oc = weight.dim(0), c = weight.dim(1);
+  check_tensor(op, {"weight", weight}, {oc, c, g.kernel.h, g.kernel.w}, DType::f32,
+               fmt::format("(out_channels, in_channels, the kernel {}x{})", g.kernel.h, g.kernel.w));
+  const int64_t n = dy.dim(0);
+  Sizes s{n, c, 0, 0, dy.dim(2), dy.dim(3)};
+  if (dx != nullptr) {
+    // dx gives the input's size, and with it the output's: dy must have it.
+    s = sizes_of(op, {"dx", *dx}, g);
+    check_shape(op, {"dx", *dx}, {n, c, s.H, s.W}, fmt::format("(N of dy {}, in_channels of weight {}, H, W)",
+                                                               shape_text(dy.shape), shape_text(weight.shape)));
+    check_shape(op, {"dy", dy}, {n, oc, s.OH, s.OW},
+                fmt::format("(N, out_channels, OH, OW) for dx {} under {}", shape_text(dx->shape), geometry_text(g)));
+  } else {
+    check_shape(op, {"dy", dy}, {n, oc, s.OH, s.OW}, fmt::format("out_channels of weight {}", shape_text(weight.shape)));
+  }
+  check_tensor(op, {"dweight", dweight}, weight.shape, DType::f32, "as weight");
+  const Tensor none;  // overlaps nothing
+  if (dbias != nullptr) check_tensor(op, {"dbias", *dbias}, {oc}, DType::f32, "one per output channel of weight");
+  check_tensor(op, {"cols", cols}, cols_shape(s, g), DType::f32, cols_why(s, g) + ", as conv2d_forward wrote it");
+  check_tensor(op, {"dcols", dcols}, cols_shape(s, g), DType::f32, "as cols");
+  check_tensor(op, {"rows", rows}, {s.positions(), oc}, DType::f32, "one row per output position, one column per output channel");
+  const Tensor& dx_or_none = dx ? *dx : none;
+  const Tensor& dbias_or_none = dbias ? *dbias : none;
+  check_disjoint(op, {{"dweight", dweight}, {"dx", dx_or_none}, {"dbias", dbias_or_none}, {"rows", rows}, {"dy", dy},
+                      {"weight", weight}, {"cols", cols}});
+  check_disjoint(op, {{"dcols", dcols}, {"dweight", dweight}, {"dx", dx_or_none}, {"dbias", dbias_or_none},
+                      {"rows", rows}, {"dy", dy}, {"weight", weight}});
+  check_in_place_or_disjoint(op, {"dcols", dcols}, {"cols", cols});
+
+  // dy in the product's layout: (N, OC, OH·OW) -> (N, OH·OW, OC), i.e. rows (P, OC).
+  batched_transpose(rec, reshaped(rows, {n, s.OH * s.OW, oc}), reshaped(dy, {n, oc, s.OH * s.OW}));
+  // dW (OC, C·KH·KW) = rowsᵀ (OC, P) · cols (P, C·KH·KW): before dcols may overwrite cols.
+  ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/true, /*trans_b=*/false);
+  if (dbias != nullptr) ops::bias_backward(rec, *dbias, rows);
+  if (dx == nullptr) return;
+  // dcols (P, C·KH·KW) = rows (P, OC) · W (OC, C·KH·KW), then each input element gathers its taps.
+  ops::matmul(rec, dcols, rows, filter_matrix(weight), /*trans_a=*/false, /*trans_b=*/false);
+  col2im(rec, *dx, dcols, g);
+}
+
+}  // namespace vkdrop::ops

@@ -1,0 +1,50 @@
+#pragma once
+// A 2-D convolution (torch.nn.Conv2d with groups = 1, NCHW) as im2col + matmul, forward and backward.
+// CPU reference: reference/conv2d.hpp. Shaders: im2col.comp, col2im.comp, batched_transpose.comp; the
+// products are ops::matmul, the bias gradient ops::bias_backward.
+//
+// Sizes (x (N, C, H, W), weight (OC, C, KH, KW), y (N, OC, OH, OW), P = N·OH·OW output positions):
+//   forward:  cols (P, C·KH·KW) = im2col(x);  rows (P, OC) = cols · Wᵀ + b;  y = rows transposed to NCHW
+//   backward: rows (P, OC) = dy transposed from NCHW;  dW = rowsᵀ · cols;  db = Σ_P rows;
+//             dcols (P, C·KH·KW) = rows · W;  dx = col2im(dcols), a gather
+// cols and rows are the caller's scratch (a layer declares them): forward leaves cols for the weight gradient.
+// Backward passes write (=) their gradients.
+
+#include <vkdrop/reference/conv2d.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
+
+#include <cstdint>
+
+namespace vkdrop::ops {
+
+// Refuses a geometry no convolution has: kernel, stride or dilation below 1, negative padding (ArgumentError
+// starting with `op`).
+void check_conv2d_geometry(const char* op, const Conv2dGeometry& g);
+
+// y (N, OC, OH, OW) = conv2d(x (N, C, H, W), weight (OC, C, KH, KW)) + bias (OC) (nullptr: none).
+// Also writes cols (N·OH·OW, C·KH·KW), which conv2d_backward needs, and rows (N·OH·OW, OC), the product before
+// its transpose to NCHW. Throws ShapeError naming the tensor whose shape does not fit, ArgumentError for a bad
+// geometry, an output size below 1 (a kernel larger than the padded input), overlapping tensors or a tensor
+// that is not f32.
+void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Tensor& rows, const Tensor& x,
+                    const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g);
+
+// The gradients for dL/dy = dy (N, OC, OH, OW): dweight (OC, C, KH, KW) always; dx (N, C, H, W) and dbias (OC)
+// unless nullptr. cols is what conv2d_forward wrote for the same x; rows (N·OH·OW, OC) is scratch. dcols
+// (N·OH·OW, C·KH·KW) is scratch for dx's product, and may be cols itself (the weight gradient is recorded before
+// it is overwritten); it is untouched when dx is nullptr.
+void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, const Tensor* dbias, const Tensor& dcols,
+                     const Tensor& rows, const Tensor& dy, const Tensor& cols, const Tensor& weight,
+                     const Conv2dGeometry& g);
+
+// The steps, for tests and for other layers that want them:
+// cols (N·OH·OW, C·KH·KW) = im2col(x (N, C, H, W)) under the geometry g (im2col.comp).
+void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeometry& g);
+// dx (N, C, H, W) = col2im(dcols (N·OH·OW, C·KH·KW)): each element of dx sums the entries of dcols that im2col
+// would have copied it to (col2im.comp).
+void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGeometry& g);
+// out (batch, B, A) = in (batch, A, B) with each matrix transposed (batched_transpose.comp).
+void batched_transpose(Recorder& rec, const Tensor& out, const Tensor& in);
+
+}  // namespace vkdrop::ops

@@ -1,0 +1,48 @@
+#version 450
+// col2im as a gather, the input gradient's last step in ops::conv2d_backward; reference/conv2d.hpp is the spec.
+// dcols (N·OH·OW, C·KH·KW) = dy · W holds, for every output position and kernel tap, the gradient of the input
+// element that tap read (im2col.comp's layout). Each input element sums the taps that read it:
+//   dx[n][c][h][w] = Σ over kh, kw with h + pad_h - kh·dil_h = oh·stride_h and w + pad_w - kw·dil_w = ow·stride_w
+//                    (0 <= oh < OH, 0 <= ow < OW) of dcols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw].
+// One invocation per element of dx writes it (=) once, summing kh then kw in ascending order: no atomics, and
+// the same bits on every run.
+layout(local_size_x_id = 0) in;  // workgroup size
+
+layout(binding = 0) readonly buffer DCols { float dcols[]; };  // (N·OH·OW, C·KH·KW)
+layout(binding = 1) writeonly buffer DX { float dx[]; };       // (N, C, H, W)
+layout(push_constant) uniform Params {
+  uint count;              // N·C·H·W
+  uint C, H, W;
+  uint OH, OW;
+  uint KH, KW;
+  uint stride_h, stride_w;
+  int pad_h, pad_w;        // the padded extents fit in an int (ops/conv2d.cpp)
+  uint dil_h, dil_w;
+};
+
+void main() {
+  // Push constants are read once, outside the loops (inside them, llvmpipe gathers them per lane).
+  const uint n_count = count, channels = C, height = H, width = W, k_h = KH, k_w = KW;
+  const int out_h = int(OH), out_w = int(OW), s_h = int(stride_h), s_w = int(stride_w);
+  const int p_h = pad_h, p_w = pad_w, d_h = int(dil_h), d_w = int(dil_w);
+  const uint taps = channels * k_h * k_w;
+  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  for (uint i = gl_GlobalInvocationID.x; i < n_count; i += stride) {
+    const uint w = i % width, h = (i / width) % height, c = (i / (width * height)) % channels;
+    const uint n = i / (width * height * channels);
+    float sum = 0.0;
+    for (uint kh = 0; kh < k_h; ++kh) {
+      const int th = int(h) + p_h - int(kh) * d_h;  // oh·stride_h, if this tap reads row h
+      if (th < 0) break;                            // th only falls as kh grows
+      if (th % s_h != 0 || th / s_h >= out_h) continue;
+      const uint row0 = (n * uint(out_h) + uint(th / s_h)) * uint(out_w);
+      for (uint kw = 0; kw < k_w; ++kw) {
+        const int tw = int(w) + p_w - int(kw) * d_w;
+        if (tw < 0) break;
+        if (tw % s_w != 0 || tw / s_w >= out_w) continue;
+        sum += dcols[(row0 + uint(tw / s_w)) * taps + (c * k_h + kh) * k_w + kw];
+      }
+    }
+    dx[i] = sum;
+  }
+}
