@@ -1,4 +1,5 @@
-// Conv2d (ops/conv2d.hpp) against reference/conv2d.hpp, and the reference against finite differences.
+// Conv2d: the op (ops/conv2d.hpp) against reference/conv2d.hpp and the reference against finite differences; the
+// layer (layers/conv2d.hpp): its printout, initialization, bad input, and models with it that train.
 //
 // Tolerances, GPU against the double reference, as tests/test_matmul.cpp argues them: inputs, weights, biases
 // and dy are uniform in [-1, 1], and an f32 sum of K such products drifts from the exact one by about 2e-8·K at
@@ -9,10 +10,18 @@
 // k-step or a wrong layout is off by ~0.1 or more. The reference is bilinear in (x, weight), so its central
 // differences are exact up to double rounding: the default fd_tol (1e-5) has room to spare.
 #include "op_check.hpp"
+#include "synthetic.hpp"
 
+#include <vkdrop/layers/conv2d.hpp>
+#include <vkdrop/layers/flatten.hpp>
+#include <vkdrop/layers/linear.hpp>
+#include <vkdrop/layers/relu.hpp>
 #include <vkdrop/ops/conv2d.hpp>
 #include <vkdrop/reference/conv2d.hpp>
+#include <vkdrop/reference/linear.hpp>
+#include <vkdrop/reference/relu.hpp>
 #include <vkdrop/runtime/error.hpp>
+#include <vkdrop/train/model.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -215,4 +224,219 @@ TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
   CHECK_THROWS_WITH(ops::batched_transpose(rec, reshaped(cols, {70, 27, 1}), reshaped(rows, {70, 4, 1})),
                     Contains("batched_transpose: out 'cols' has shape (70, 27, 1), expected (70, 1, 4)"));
   CHECK(rec.dispatch_count() == 5);
+}
+
+TEST_CASE("Conv2d prints as PyTorch prints it") {
+  // torch.nn.Conv2d's extra_repr: stride always, padding unless all 0, dilation unless all 1, bias=False only
+  // without a bias; every size as a tuple.
+  CHECK(Conv2d(1, 32, 3, 1, 1).describe() == "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))");
+  CHECK(Conv2d(3, 8, 3).describe() == "Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))");
+  CHECK(Conv2d(3, 8, 5, 2).describe() == "Conv2d(3, 8, kernel_size=(5, 5), stride=(2, 2))");
+  CHECK(Conv2d(3, 8, {3, 5}, {2, 1}, {0, 1}).describe() ==
+        "Conv2d(3, 8, kernel_size=(3, 5), stride=(2, 1), padding=(0, 1))");
+  CHECK(Conv2d(3, 8, 3, 1, 0, 2).describe() == "Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), dilation=(2, 2))");
+  CHECK(Conv2d(3, 8, 3, 1, 0, {1, 2}).describe() == "Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), dilation=(1, 2))");
+  CHECK(Conv2d(3, 8, 1, 1, 0, 1, false).describe() == "Conv2d(3, 8, kernel_size=(1, 1), stride=(1, 1), bias=False)");
+  CHECK(Conv2d(3, 8, 3, 2, 1, 3, false).describe() ==
+        "Conv2d(3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(3, 3), bias=False)");
+  const Sequential net{Conv2d(1, 4, 3, 1, 1), ReLU(), Flatten(), Linear(64, 4)};
+  CHECK_THAT(net.describe(), Contains("(0): Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n"));
+}
+
+TEST_CASE("Conv2d shapes and buffers") {
+  CHECK(Conv2d(1, 32, 3, 1, 1).output_shape({128, 1, 28, 28}) == Shape{128, 32, 28, 28});
+  CHECK(Conv2d(1, 4, 3, 2, 1).output_shape({1, 1, 5, 7}) == Shape{1, 4, 3, 4});
+  CHECK(Conv2d(3, 4, {2, 5}, {2, 1}, {1, 0}, {1, 2}).output_shape({3, 3, 7, 13}) == Shape{3, 4, 4, 5});
+  CHECK(Conv2d(3, 4, 5, 1, 1).output_shape({2, 3, 3, 3}) == Shape{2, 4, 1, 1});  // the kernel just fits
+  const std::vector<BufferSpec> specs = Conv2d(3, 8, {3, 5}, 2, 1).buffers({16, 3, 9, 9});  // output 5x4
+  REQUIRE(specs.size() == 4);
+  CHECK(specs[0].name == "weight");
+  CHECK(specs[0].shape == Shape{8, 3, 3, 5});
+  CHECK(specs[0].kind == BufferKind::Parameter);
+  CHECK(specs[0].max_norm_axis == std::optional<size_t>(0));  // one unit per output channel's filter
+  CHECK(specs[1].name == "bias");
+  CHECK(specs[1].shape == Shape{8});
+  CHECK_FALSE(specs[1].max_norm_axis.has_value());
+  CHECK(specs[2].name == "cols");
+  CHECK(specs[2].shape == Shape{16 * 5 * 4, 3 * 3 * 5});
+  CHECK(specs[2].kind == BufferKind::Scratch);
+  CHECK(specs[3].shape == Shape{16 * 5 * 4, 8});
+  CHECK(specs[3].kind == BufferKind::Scratch);
+  const std::vector<BufferSpec> no_bias = Conv2d(3, 8, 3, 1, 0, 1, false).buffers({2, 3, 4, 4});
+  REQUIRE(no_bias.size() == 3);
+  CHECK(no_bias[1].name == "cols");
+}
+
+TEST_CASE("Conv2d initializes as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), weights then biases") {
+  // fan_in = in·KH·KW = 3·3·5 = 45, fan_out = out·KH·KW = 8·15 = 120.
+  const Conv2d conv(3, 8, {3, 5}, 1, 1);
+  for (const Init init : {Init::PyTorchDefault, Init::XavierUniform}) {
+    INFO((init == Init::XavierUniform ? "Xavier" : "PyTorch default"));
+    std::vector<std::vector<float>> values{std::vector<float>(8 * 3 * 3 * 5), std::vector<float>(8)};
+    std::mt19937_64 rng(11), same(11);
+    conv.initialize(values, rng, init);
+    const double w_bound = init == Init::XavierUniform ? std::sqrt(6.0 / (45 + 120)) : 1.0 / std::sqrt(45.0);
+    const double b_bound = 1.0 / std::sqrt(45.0);
+    // Exactly the draws uniform() makes in this order.
+    for (float w : values[0]) REQUIRE(w == static_cast<float>(uniform(same, -w_bound, w_bound)));
+    for (float b : values[1]) {
+      REQUIRE(b == (init == Init::XavierUniform ? 0.0f : static_cast<float>(uniform(same, -b_bound, b_bound))));
+    }
+    double largest = 0;
+    for (float w : values[0]) largest = std::max(largest, double(std::abs(w)));
+    CHECK(largest <= w_bound);
+    CHECK(largest > 0.9 * w_bound);  // 360 draws: the bound is the bound
+  }
+  std::vector<std::vector<float>> no_bias{std::vector<float>(4 * 2 * 3 * 3)};
+  std::mt19937_64 rng(5), same(5);
+  Conv2d(2, 4, 3, 1, 0, 1, false).initialize(no_bias, rng, Init::PyTorchDefault);
+  for (float w : no_bias[0]) REQUIRE(w == static_cast<float>(uniform(same, -1 / std::sqrt(18.0), 1 / std::sqrt(18.0))));
+}
+
+TEST_CASE("Conv2d refuses bad sizes and input it cannot take, naming itself and the shapes") {
+  CHECK_THROWS_WITH(Conv2d(1, 4, 3, 0), Contains("Conv2d(1, 4, kernel_size=(3, 3), stride=(0, 0)): invalid stride height = 0"));
+  CHECK_THROWS_AS(Conv2d(1, 4, 3, {1, 0}), ArgumentError);
+  CHECK_THROWS_WITH(Conv2d(1, 4, 0), Contains("invalid kernel height = 0: expected >= 1"));
+  CHECK_THROWS_AS(Conv2d(1, 4, {3, 0}), ArgumentError);
+  CHECK_THROWS_WITH(Conv2d(1, 4, 3, 1, 0, 0), Contains("invalid dilation height = 0"));
+  CHECK_THROWS_WITH(Conv2d(1, 4, 3, 1, -1), Contains("invalid padding height = -1: expected >= 0"));
+  CHECK_THROWS_AS(Conv2d(1, 4, 3, 1, {0, -2}), ArgumentError);
+  CHECK_THROWS_WITH(Conv2d(0, 4, 3), Contains("invalid in_channels = 0"));
+  CHECK_THROWS_AS(Conv2d(1, -4, 3), ArgumentError);
+
+  const Conv2d conv(3, 4, 3, 1, 1);
+  CHECK_THROWS_AS(conv.output_shape({8, 3, 28}), ShapeError);
+  CHECK_THROWS_WITH(conv.output_shape({8, 3 * 28 * 28}),
+                    Contains("Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)) expects input of shape "
+                             "(batch, 3, H, W), got (8, 2352)"));
+  CHECK_THROWS_WITH(conv.output_shape({8, 1, 28, 28}), Contains("got (8, 1, 28, 28): 1 channels, not 3"));
+  // The dilated kernel spans 5x5 (3 taps two apart): a 2x2 input padded to 4x4 is too small, 3x3 to 5x5 fits.
+  const Conv2d dilated(3, 4, 3, 1, 1, 2);
+  CHECK_THROWS_WITH(dilated.output_shape({8, 3, 2, 9}),
+                    Contains("input (8, 3, 2, 9) is 4x11 with padding, smaller than the 5x5 the dilated kernel spans"));
+  CHECK(dilated.output_shape({8, 3, 3, 9}) == Shape{8, 4, 1, 7});
+  CHECK_THROWS_AS(Conv2d(1, 1, {1, 8}).output_shape({1, 1, 8, 7}), ShapeError);
+
+  // In a model, at build time, naming the layer.
+  Context& ctx = test::context();
+  TrainConfig config;
+  config.batch_size = 16;
+  config.eval_batch_size = 50;
+  CHECK_THROWS_WITH(Model(ctx, Sequential{Conv2d(3, 4, 3), Flatten(), Linear(16, 4)}, {1, 4, 4}, config),
+                    Contains("layer 0 Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1))") && Contains("(16, 1, 4, 4)"));
+  CHECK_THROWS_WITH(Model(ctx, Sequential{Conv2d(1, 4, 5), Flatten(), Linear(16, 4)}, {1, 4, 4}, config),
+                    Contains("layer 0 Conv2d(1, 4, kernel_size=(5, 5), stride=(1, 1))") && Contains("no output"));
+  CHECK_THROWS_AS(Model(ctx, Sequential{Conv2d(1, 4, 3), Flatten(), Linear(16, 4)}, {16}, config), ShapeError);
+}
+
+TEST_CASE("a Conv2d whose im2col matrix exceeds one binding is refused when the model is built") {
+  Context& ctx = test::context();
+  // 64x64 images under a 3x3 same-size kernel: 4096 positions of 9 taps per sample, one batch too many.
+  const uint64_t per_sample = 64 * 64 * 9 * sizeof(float);
+  TrainConfig config;
+  config.batch_size = static_cast<int64_t>(ctx.info().max_storage_buffer_range / per_sample) + 1;
+  config.eval_batch_size = 1;
+  CHECK_THROWS_WITH(Model(ctx, Sequential{Conv2d(1, 1, 3, 1, 1), Flatten(), Linear(64 * 64, 4)}, {1, 64, 64}, config),
+                    Contains("layer 0 Conv2d(1, 1, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))") &&
+                        Contains(fmt::format("0.cols ({}, 9)", config.batch_size * 4096)));
+}
+
+namespace {
+
+// The synthetic problem's 16 features as 1x4x4 images.
+DeviceDataset synthetic_images(Context& ctx, int64_t count, uint32_t seed) {
+  return test::synthetic_dataset(ctx, count, seed, "synthetic images", {1, 4, 4});
+}
+
+TrainConfig image_config(double max_norm) {
+  TrainConfig c;
+  c.batch_size = 16;
+  c.eval_batch_size = 50;
+  c.seed = 5;
+  c.schedule.lr = 0.1;
+  c.schedule.momentum = 0.9;
+  c.max_norm = max_norm;
+  return c;
+}
+
+const NamedTensor& find(const std::vector<NamedTensor>& tensors, const std::string& name) {
+  auto it = std::find_if(tensors.begin(), tensors.end(), [&](const NamedTensor& t) { return t.name == name; });
+  if (it == tensors.end()) FAIL("no tensor " << name);
+  return *it;
+}
+
+}  // namespace
+
+TEST_CASE("a Conv2d-ReLU-Flatten-Linear model trains, max-norm caps each filter, and predicts as the reference") {
+  Context& ctx = test::context();
+  const DeviceDataset train = synthetic_images(ctx, 1000, 1);
+  // Filters start with norms near sqrt(9/27) = 0.58 (U(-1/3, 1/3)); uncapped, those that learn pass 4 in these
+  // four epochs. c = 2 binds on them and still leaves the classifier room to learn.
+  constexpr double c = 2;
+  Model model(ctx, Sequential{Conv2d(1, 4, 3, 1, 1), ReLU(), Flatten(), Linear(4 * 4 * 4, test::k_synthetic_classes)},
+              {1, 4, 4}, image_config(c));
+  const std::vector<float> before = find(model.state_dict(), "0.weight").values;
+  std::vector<double> losses;
+  for (int e = 0; e < 4; ++e) losses.push_back(model.train_epoch(train).loss);
+  INFO("epoch losses " << losses[0] << " " << losses[1] << " " << losses[2] << " " << losses[3]);
+  CHECK(losses.back() < 0.8 * losses.front());
+
+  const std::vector<NamedTensor> state = model.state_dict();
+  const NamedTensor& w = find(state, "0.weight");
+  CHECK(w.shape == Shape{4, 1, 3, 3});
+  CHECK(find(state, "0.bias").shape == Shape{4});
+  CHECK(w.values != before);  // the gradient reached the filters
+  double largest = 0;
+  for (int64_t filter = 0; filter < 4; ++filter) {
+    double squares = 0;
+    for (int64_t k = 0; k < 9; ++k) squares += std::pow(double(w.values[size_t(filter * 9 + k)]), 2);
+    const double norm = std::sqrt(squares);
+    INFO("filter " << filter << " norm " << norm);
+    CHECK(norm <= c * (1 + 1e-6));
+    largest = std::max(largest, norm);
+  }
+  CHECK(std::abs(largest - c) <= 1e-5);
+
+  // The trained model's probabilities against the reference network on its own weights, for inputs in [0, 1] as
+  // the training data's. f32 sums of 9 (conv) and 64 (linear) terms of size ~1 keep the logits within ~1e-6, and
+  // softmax's exp turns that into about the same relative error: atol 1e-5, rtol 1e-4 leave a wide margin, while
+  // a missing bias or a wrong layout moves probabilities by 1e-2 or more.
+  constexpr int n = 5;
+  std::vector<float> images(n * 16);
+  for (size_t i = 0; i < images.size(); ++i) images[i] = float((i * 37) % 256) / 255.0f;
+  const std::vector<float> probabilities = model.predict(images, n);
+  const ref::Conv2dSizes z{n, 1, 4, 4, 4, Conv2dGeometry{3, 1, 1}};
+  const std::vector<float>& b = find(state, "0.bias").values;
+  std::vector<double> x(images.begin(), images.end()), wd(w.values.begin(), w.values.end()), bd(b.begin(), b.end());
+  std::vector<double> hidden(n * 64), relu(n * 64), logits(n * 4);
+  ref::conv2d_forward(hidden.data(), x.data(), wd.data(), bd.data(), z);
+  ref::relu_forward(relu.data(), hidden.data(), int(relu.size()));
+  const std::vector<float>& w3 = find(state, "3.weight").values;
+  const std::vector<float>& b3 = find(state, "3.bias").values;
+  const std::vector<double> w3d(w3.begin(), w3.end()), b3d(b3.begin(), b3.end());
+  ref::linear_forward(logits.data(), relu.data(), w3d.data(), b3d.data(), n, 64, 4);
+  std::vector<float> want(n * 4);
+  for (int row = 0; row < n; ++row) {
+    double top = logits[size_t(row * 4)], sum = 0;
+    for (int j = 1; j < 4; ++j) top = std::max(top, logits[size_t(row * 4 + j)]);
+    for (int j = 0; j < 4; ++j) sum += std::exp(logits[size_t(row * 4 + j)] - top);
+    for (int j = 0; j < 4; ++j) want[size_t(row * 4 + j)] = float(std::exp(logits[size_t(row * 4 + j)] - top) / sum);
+  }
+  test::expect_close(probabilities, want, 1e-5, 1e-4, "Conv2d model's probabilities");
+}
+
+TEST_CASE("two Conv2d layers train: the input gradient of the second reaches the first") {
+  Context& ctx = test::context();
+  const DeviceDataset train = synthetic_images(ctx, 1000, 2);
+  Model model(ctx,
+              Sequential{Conv2d(1, 4, 3, 1, 1), ReLU(), Conv2d(4, 6, {3, 2}, 1, {1, 0}, 1, false), ReLU(), Flatten(),
+                         Linear(6 * 4 * 3, test::k_synthetic_classes)},
+              {1, 4, 4}, image_config(0));
+  const std::vector<float> before = find(model.state_dict(), "0.weight").values;
+  const double first = model.train_epoch(train).loss;
+  double last = first;
+  for (int e = 0; e < 3; ++e) last = model.train_epoch(train).loss;
+  CHECK(last < 0.8 * first);
+  CHECK(find(model.state_dict(), "0.weight").values != before);
+  CHECK_THAT(model.summary(), Contains("Conv2d(4, 6, kernel_size=(3, 2), stride=(1, 1), padding=(1, 0), bias=False)"));
 }
