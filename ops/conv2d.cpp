@@ -19,7 +19,7 @@ namespace {
 
 // Push constants of im2col.comp and col2im.comp; keep in step with their Params blocks.
 struct WindowParams {
-  uint32_t count;
+  uint32_t count;  // im2col: items (output positions x channels); col2im: elements of dx
   uint32_t C, H, W;
   uint32_t OH, OW;
   uint32_t KH, KW;
@@ -89,6 +89,7 @@ WindowParams window_params(uint32_t count, const Sizes& s, const Conv2dGeometry&
                       to_u32(g.dilation.w, op + ": dilation")};
 }
 
+// One dispatch of a shader with the element-wise interface (in, out; a grid-stride loop over `count` items).
 void record_elementwise(Recorder& rec, const char* shader, const BufferSlice& in, const BufferSlice& out,
                         const auto& params, uint32_t count, const std::string& label) {
   if (count == 0) return;
@@ -120,9 +121,11 @@ void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeom
   const Sizes s = sizes_of(op, {"x", x}, g);
   check_tensor(op, {"cols", cols}, cols_shape(s, g), DType::f32, cols_why(s, g));
   check_disjoint(op, {{"cols", cols}, {"x", x}});
-  const uint32_t count = to_u32(cols.numel(), "im2col: cols");
+  to_u32(cols.numel(), "im2col: cols");
   to_u32(x.numel(), "im2col: x");
-  record_elementwise(rec, "im2col", x.slice, cols.slice, window_params(count, s, g, op), count,
+  // One item per (output position, channel), each its KH·KW taps (see im2col.comp).
+  const uint32_t items = static_cast<uint32_t>(s.positions() * s.C);
+  record_elementwise(rec, "im2col", x.slice, cols.slice, window_params(items, s, g, op), items,
                      fmt::format("im2col {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));
 }
 

@@ -5,7 +5,8 @@
 //   dx[n][c][h][w] = Σ over kh, kw with h + pad_h - kh·dil_h = oh·stride_h and w + pad_w - kw·dil_w = ow·stride_w
 //                    (0 <= oh < OH, 0 <= ow < OW) of dcols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw].
 // One invocation per element of dx writes it (=) once, summing kh then kw in ascending order: no atomics, and
-// the same bits on every run.
+// the same bits on every run. Stride 1, the common case, needs no division per tap (a CPU device divides lane
+// by lane); the test is uniform, so it costs no divergence.
 layout(local_size_x_id = 0) in;  // workgroup size
 
 layout(binding = 0) readonly buffer DCols { float dcols[]; };  // (N·OH·OW, C·KH·KW)
@@ -28,19 +29,30 @@ void main() {
   const uint taps = channels * k_h * k_w;
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < n_count; i += stride) {
-    const uint w = i % width, h = (i / width) % height, c = (i / (width * height)) % channels;
-    const uint n = i / (width * height * channels);
+    // i = ((n·C + c)·H + h)·W + w, taken apart with three divisions.
+    const uint nch = i / width, nc = nch / height, n = nc / channels;
+    const uint w = i - nch * width, h = nch - nc * height, c = nc - n * channels;
     float sum = 0.0;
     for (uint kh = 0; kh < k_h; ++kh) {
       const int th = int(h) + p_h - int(kh) * d_h;  // oh·stride_h, if this tap reads row h
       if (th < 0) break;                            // th only falls as kh grows
-      if (th % s_h != 0 || th / s_h >= out_h) continue;
-      const uint row0 = (n * uint(out_h) + uint(th / s_h)) * uint(out_w);
+      int oh = th;
+      if (s_h != 1) {
+        if (th % s_h != 0) continue;
+        oh = th / s_h;
+      }
+      if (oh >= out_h) continue;
+      const uint row0 = (n * uint(out_h) + uint(oh)) * uint(out_w);
       for (uint kw = 0; kw < k_w; ++kw) {
         const int tw = int(w) + p_w - int(kw) * d_w;
         if (tw < 0) break;
-        if (tw % s_w != 0 || tw / s_w >= out_w) continue;
-        sum += dcols[(row0 + uint(tw / s_w)) * taps + (c * k_h + kh) * k_w + kw];
+        int ow = tw;
+        if (s_w != 1) {
+          if (tw % s_w != 0) continue;
+          ow = tw / s_w;
+        }
+        if (ow >= out_w) continue;
+        sum += dcols[(row0 + uint(ow)) * taps + (c * k_h + kh) * k_w + kw];
       }
     }
     dx[i] = sum;

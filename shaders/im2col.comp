@@ -3,14 +3,18 @@
 // of the whole convolution. Each row of cols is one output position (n, oh, ow), each column one kernel tap
 // (c, kh, kw) of the input under it, so that y = cols · weightᵀ is one matmul:
 //   cols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw] = x[n][c][oh·stride_h - pad_h + kh·dil_h][ow·stride_w - pad_w + kw·dil_w],
-// 0 where that lies in the padding. One invocation per element of cols, through a grid-stride loop; cols is
-// written in order (contiguous across invocations), x is read where the windows fall.
+// 0 where that lies in the padding.
+//
+// One item per (output position, channel): its KH·KW taps are consecutive in cols (item j starts at j·KH·KW),
+// so an invocation writes them in a loop that steps through the window without dividing. Integer division is
+// the expensive part here (a CPU device runs it lane by lane): one item costs three divisions for KH·KW
+// elements, where one invocation per element would cost three or more for each. Items go through a grid-stride loop.
 layout(local_size_x_id = 0) in;  // workgroup size
 
 layout(binding = 0) readonly buffer X { float x[]; };         // (N, C, H, W)
 layout(binding = 1) writeonly buffer Cols { float cols[]; };  // (N·OH·OW, C·KH·KW)
 layout(push_constant) uniform Params {
-  uint count;              // N·OH·OW·C·KH·KW
+  uint items;              // N·OH·OW·C
   uint C, H, W;            // input channels and size
   uint OH, OW;             // output size (at least 1)
   uint KH, KW;             // kernel
@@ -20,19 +24,24 @@ layout(push_constant) uniform Params {
 };
 
 void main() {
-  // Push constants are read once, outside the loop (inside it, llvmpipe gathers them per lane).
-  const uint n_count = count, channels = C, height = H, width = W, out_h = OH, out_w = OW, k_h = KH, k_w = KW;
-  const uint s_h = stride_h, s_w = stride_w, d_h = dil_h, d_w = dil_w;
-  const int p_h = pad_h, p_w = pad_w;
-  const uint taps = channels * k_h * k_w;
+  // Push constants are read once, outside the loops (inside them, llvmpipe gathers them per lane).
+  const uint n_items = items, channels = C, height = H, width = W, out_h = OH, out_w = OW, k_h = KH, k_w = KW;
+  const int s_h = int(stride_h), s_w = int(stride_w), d_h = int(dil_h), d_w = int(dil_w), p_h = pad_h, p_w = pad_w;
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  for (uint i = gl_GlobalInvocationID.x; i < n_count; i += stride) {
-    const uint tap = i % taps, row = i / taps;
-    const uint kw = tap % k_w, kh = (tap / k_w) % k_h, c = tap / (k_w * k_h);
-    const uint ow = row % out_w, oh = (row / out_w) % out_h, n = row / (out_w * out_h);
-    const int ih = int(oh * s_h + kh * d_h) - p_h;
-    const int iw = int(ow * s_w + kw * d_w) - p_w;
-    const bool inside = ih >= 0 && ih < int(height) && iw >= 0 && iw < int(width);
-    cols[i] = inside ? x[((n * channels + c) * height + uint(ih)) * width + uint(iw)] : 0.0;
+  for (uint j = gl_GlobalInvocationID.x; j < n_items; j += stride) {
+    // j = ((n·OH + oh)·OW + ow)·C + c, taken apart with three divisions.
+    const uint position = j / channels, noh = position / out_w, n = noh / out_h;
+    const uint c = j - position * channels, ow = position - noh * out_w, oh = noh - n * out_h;
+    const uint plane = (n * channels + c) * height * width;  // x[n][c]
+    uint o = j * k_h * k_w;                                  // cols[position][c·KH·KW]
+    int ih = int(oh) * s_h - p_h;
+    for (uint kh = 0; kh < k_h; ++kh, ih += d_h) {
+      const bool row_inside = ih >= 0 && ih < int(height);
+      int iw = int(ow) * s_w - p_w;
+      for (uint kw = 0; kw < k_w; ++kw, iw += d_w, ++o) {
+        const bool inside = row_inside && iw >= 0 && iw < int(width);
+        cols[o] = inside ? x[plane + uint(ih) * width + uint(iw)] : 0.0;
+      }
+    }
   }
 }
