@@ -10,6 +10,7 @@
 #include <vkdrop/layers/flatten.hpp>
 #include <vkdrop/layers/leaky_relu.hpp>
 #include <vkdrop/layers/linear.hpp>
+#include <vkdrop/layers/max_pool2d.hpp>
 #include <vkdrop/layers/relu.hpp>
 #include <vkdrop/layers/sequential.hpp>
 #include <vkdrop/layers/sigmoid.hpp>

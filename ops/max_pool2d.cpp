@@ -1,0 +1,45 @@
+#include <vkdrop/ops/max_pool2d.hpp>
+
+#include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/kernel.hpp>
+
+#include <vector>
+
+namespace vkdrop::ops {
+
+void max_pool2d_forward(Recorder& rec, const Tensor& y, const Tensor& argmax, const Tensor& x,
+                        const Pool2dWindow& window) {
+  constexpr const char* op = "max_pool2d_forward";
+  check_dtype(op, {"x", x}, DType::f32);
+  const Shape out = pool2d_output_shape(op, {"x", x}, window);
+  const std::string why = "x " + shape_text(x.shape) + " pooled by " + pool2d_window_text(window);
+  check_tensor(op, {"y", y}, out, DType::f32, why);
+  check_tensor(op, {"argmax", argmax}, out, DType::u32, why);
+  check_disjoint(op, {{"y", y}, {"argmax", argmax}, {"x", x}});
+  const Pool2dPush push = pool2d_push(op, y.numel(), x.shape, out, window);
+  if (push.count == 0) return;
+  Context& ctx = rec.context();
+  rec.dispatch(ctx.kernel("max_pool2d_forward", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
+               {x.slice, y.slice, argmax.slice}, push, elementwise_groups(push.count, ctx.info()), "max_pool2d forward");
+}
+
+void max_pool2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tensor& argmax,
+                         const Pool2dWindow& window) {
+  constexpr const char* op = "max_pool2d_backward";
+  check_dtype(op, {"dx", dx}, DType::f32);
+  const Shape out = pool2d_output_shape(op, {"dx", dx}, window);
+  const std::string why = "dx " + shape_text(dx.shape) + " pooled by " + pool2d_window_text(window);
+  check_tensor(op, {"dy", dy}, out, DType::f32, why);
+  check_tensor(op, {"argmax", argmax}, out, DType::u32, why);
+  check_disjoint(op, {{"dx", dx}, {"dy", dy}, {"argmax", argmax}});
+  const Pool2dPush push = pool2d_push(op, dx.numel(), dx.shape, out, window);
+  if (push.count == 0) return;
+  Context& ctx = rec.context();
+  rec.dispatch(ctx.kernel("max_pool2d_backward", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
+               {dy.slice, argmax.slice, dx.slice}, push, elementwise_groups(push.count, ctx.info()),
+               "max_pool2d backward");
+}
+
+}  // namespace vkdrop::ops

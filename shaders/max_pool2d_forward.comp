@@ -1,0 +1,46 @@
+#version 450
+// Max pooling forward (torch.nn.MaxPool2d, dilation 1, ceil_mode=False); reference/max_pool2d.hpp is its spec.
+// One invocation per output (grid-stride): y = the maximum of its window, argmax = the plane-local index
+// ih*W + iw of the element taken. Padding never wins (it acts as -inf). In row-major window order an element
+// replaces the running maximum when it is greater or NaN, as PyTorch's CPU kernel: ties go to the first
+// maximal element, a NaN propagates, and a window of -inf takes its first element.
+layout(local_size_x_id = 0) in;  // workgroup size
+
+layout(binding = 0) readonly buffer X { float x[]; };        // (planes, H, W)
+layout(binding = 1) writeonly buffer Y { float y[]; };       // (planes, OH, OW)
+layout(binding = 2) writeonly buffer Argmax { uint am[]; };  // (planes, OH, OW)
+layout(push_constant) uniform Params {
+  uint outputs;  // planes * OH * OW
+  uint H, W, OH, OW;
+  uint kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+};
+
+void main() {
+  // Push constants are read once, outside the loop (inside it, llvmpipe gathers them per lane).
+  const uint count = outputs, h = H, w = W, oh_count = OH, ow_count = OW;
+  const int kh = int(kernel_h), kw = int(kernel_w), sh = int(stride_h), sw = int(stride_w);
+  const int ph = int(pad_h), pw = int(pad_w);
+  const float minus_inf = uintBitsToFloat(0xff800000u);
+  for (uint o = gl_GlobalInvocationID.x; o < count; o += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
+    const uint ow = o % ow_count;
+    const uint oh = (o / ow_count) % oh_count;
+    const uint plane = o / (ow_count * oh_count);
+    const int h_start = int(oh) * sh - ph, w_start = int(ow) * sw - pw;
+    const uint h0 = uint(max(h_start, 0)), h1 = uint(min(h_start + kh, int(h)));
+    const uint w0 = uint(max(w_start, 0)), w1 = uint(min(w_start + kw, int(w)));
+    const uint base = plane * h * w;
+    float best = minus_inf;
+    uint best_index = h0 * w + w0;
+    for (uint ih = h0; ih < h1; ++ih) {
+      for (uint iw = w0; iw < w1; ++iw) {
+        const float v = x[base + ih * w + iw];
+        if (v > best || isnan(v)) {
+          best = v;
+          best_index = ih * w + iw;
+        }
+      }
+    }
+    y[o] = best;
+    am[o] = best_index;
+  }
+}
