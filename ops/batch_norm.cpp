@@ -1,0 +1,143 @@
+#include <vkdrop/ops/batch_norm.hpp>
+
+#include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/kernel.hpp>
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace vkdrop::ops {
+
+namespace {
+
+// x as (N, C, L).
+struct Channels {
+  uint32_t N, C, L;
+  int64_t per_channel() const { return int64_t{N} * L; }  // M
+};
+
+// Checks x and returns its channels; every other tensor is checked against them by the caller.
+Channels channels_of(const char* op, Arg x) {
+  check_rank(op, x, {2, 3, 4}, "(N, C), (N, C, L) or (N, C, H, W)");
+  check_dtype(op, x, DType::f32);
+  const Tensor& t = x.tensor;
+  const std::string what = fmt::format("{}: {}", op, x.role);
+  return Channels{to_u32(t.dim(0), what), to_u32(t.dim(1), what),
+                  to_u32(element_count(Shape(t.shape.begin() + 2, t.shape.end())), what)};
+}
+
+// A (C) f32 tensor, one value per channel of x.
+void check_per_channel(const char* op, Arg arg, const Tensor& x) {
+  check_tensor(op, arg, {x.dim(1)}, DType::f32, fmt::format("one per channel of x {}", shape_text(x.shape)));
+}
+
+void check_eps(const char* op, float eps) {
+  check_value(op, std::isfinite(eps) && eps >= 0, "eps", eps, "finite and >= 0");
+}
+
+}  // namespace
+
+void batch_norm_forward_training(Recorder& rec, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
+                                 const Tensor& running_mean, const Tensor& running_var,
+                                 const Tensor& num_batches_tracked, const Tensor& x, const Tensor& weight,
+                                 const Tensor& bias, float eps, float momentum) {
+  constexpr const char* op = "batch_norm_forward_training";
+  const Channels ch = channels_of(op, {"x", x});
+  check_tensor(op, {"y", y}, x.shape, DType::f32, "as x");
+  for (const Arg arg : {Arg{"save_mean", save_mean}, Arg{"save_invstd", save_invstd}, Arg{"running_mean", running_mean},
+                        Arg{"running_var", running_var}, Arg{"weight", weight}, Arg{"bias", bias}}) {
+    check_per_channel(op, arg, x);
+  }
+  check_tensor(op, {"num_batches_tracked", num_batches_tracked}, {}, DType::f32, "one value, as PyTorch's 0-d counter");
+  check_disjoint(op, {{"y", y}, {"save_mean", save_mean}, {"save_invstd", save_invstd}, {"running_mean", running_mean},
+                      {"running_var", running_var}, {"num_batches_tracked", num_batches_tracked}, {"x", x},
+                      {"weight", weight}, {"bias", bias}});
+  check_eps(op, eps);
+  check_value(op, std::isfinite(momentum) && momentum >= 0 && momentum <= 1, "momentum", momentum, "in [0, 1]");
+  const int64_t M = ch.per_channel();
+  const std::string one = fmt::format("more than 1 value per channel when training (x {} has N·L = 1), as PyTorch",
+                                      shape_text(x.shape));
+  check_value(op, M != 1, "values per channel", double(M), one.c_str());
+  if (M == 0 || ch.C == 0) return;
+  to_u32(x.numel(), fmt::format("{}: x", op));  // the shader indexes x in 32 bits
+  Context& ctx = rec.context();
+  const DeviceInfo& device = ctx.info();
+  struct Params {
+    uint32_t N, C, L;
+    float eps, momentum;
+  } params{ch.N, ch.C, ch.L, eps, momentum};
+  rec.dispatch(ctx.kernel("batch_norm_forward", std::vector<uint32_t>{row_workgroup(M, device)}),
+               {x.slice, weight.slice, bias.slice, y.slice, save_mean.slice, save_invstd.slice, running_mean.slice,
+                running_var.slice, num_batches_tracked.slice},
+               params, groups_1d(ch.C, 1, device), "batch_norm forward (training)");
+}
+
+void batch_norm_forward_eval(Recorder& rec, const Tensor& y, const Tensor& x, const Tensor& running_mean,
+                             const Tensor& running_var, const Tensor& weight, const Tensor& bias, float eps) {
+  constexpr const char* op = "batch_norm_forward_eval";
+  const Channels ch = channels_of(op, {"x", x});
+  check_tensor(op, {"y", y}, x.shape, DType::f32, "as x");
+  for (const Arg arg : {Arg{"running_mean", running_mean}, Arg{"running_var", running_var}, Arg{"weight", weight},
+                        Arg{"bias", bias}}) {
+    check_per_channel(op, arg, x);
+  }
+  check_disjoint(op, {{"y", y}, {"x", x}, {"running_mean", running_mean}, {"running_var", running_var},
+                      {"weight", weight}, {"bias", bias}});
+  check_eps(op, eps);
+  const uint32_t n = to_u32(x.numel(), fmt::format("{}: x", op));
+  if (n == 0) return;
+  Context& ctx = rec.context();
+  struct Params {
+    uint32_t n, C, L;
+    float eps;
+  } params{n, ch.C, ch.L, eps};
+  rec.dispatch(ctx.kernel("batch_norm_eval", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
+               {x.slice, running_mean.slice, running_var.slice, weight.slice, bias.slice, y.slice}, params,
+               elementwise_groups(n, ctx.info()), "batch_norm forward (eval)");
+}
+
+void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
+                         const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd) {
+  constexpr const char* op = "batch_norm_backward";
+  const Channels ch = channels_of(op, {"x", x});
+  check_tensor(op, {"dy", dy}, x.shape, DType::f32, "as x");
+  const bool with_dx = dx.numel() > 0;
+  if (with_dx) check_tensor(op, {"dx", dx}, x.shape, DType::f32, "as x, or no elements when dL/dx is not wanted");
+  for (const Arg arg : {Arg{"dweight", dweight}, Arg{"dbias", dbias}, Arg{"weight", weight}, Arg{"save_mean", save_mean},
+                        Arg{"save_invstd", save_invstd}}) {
+    check_per_channel(op, arg, x);
+  }
+  if (with_dx) {
+    check_disjoint(op, {{"dx", dx}, {"dweight", dweight}, {"dbias", dbias}, {"dy", dy}, {"x", x}, {"weight", weight},
+                        {"save_mean", save_mean}, {"save_invstd", save_invstd}});
+  } else {
+    check_disjoint(op, {{"dweight", dweight}, {"dbias", dbias}, {"dy", dy}, {"x", x}, {"weight", weight},
+                        {"save_mean", save_mean}, {"save_invstd", save_invstd}});
+  }
+  if (ch.C == 0) return;
+  if (ch.per_channel() == 0) {  // an empty batch: no value moves the parameters (PyTorch's gradients are zeros)
+    rec.fill(dweight.slice, 0u);
+    rec.fill(dbias.slice, 0u);
+    return;
+  }
+  to_u32(x.numel(), fmt::format("{}: x", op));
+  Context& ctx = rec.context();
+  const DeviceInfo& device = ctx.info();
+  struct Params {
+    uint32_t N, C, L;
+  } params{ch.N, ch.C, ch.L};
+  const Kernel& kernel =
+      ctx.kernel("batch_norm_backward", std::vector<uint32_t>{row_workgroup(ch.per_channel(), device), with_dx ? 1u : 0u});
+  // Without dx the shader never writes binding 5; dweight, which it writes anyway, stands in.
+  rec.dispatch(kernel,
+               {dy.slice, x.slice, weight.slice, save_mean.slice, save_invstd.slice,
+                with_dx ? dx.slice : dweight.slice, dweight.slice, dbias.slice},
+               params, groups_1d(ch.C, 1, device), with_dx ? "batch_norm backward" : "batch_norm backward (no dx)");
+}
+
+}  // namespace vkdrop::ops
