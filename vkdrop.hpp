@@ -5,6 +5,7 @@
 #include <vkdrop/datasets/idx.hpp>
 #include <vkdrop/datasets/mnist.hpp>
 #include <vkdrop/layers/avg_pool2d.hpp>
+#include <vkdrop/layers/batch_norm1d.hpp>
 #include <vkdrop/layers/batch_norm2d.hpp>
 #include <vkdrop/layers/conv2d.hpp>
 #include <vkdrop/layers/dropout.hpp>
