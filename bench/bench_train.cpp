@@ -1,11 +1,17 @@
 // bench_train: training throughput of the Srivastava et al. 2014 dropout MLP (784-1024-1024-1024-10, ReLU,
-// dropout 0.2/0.5, momentum SGD, max-norm) at batch 128, and in the same run the same model in PyTorch on
-// the CPU with the same thread count. Also: host time per step spent submitting (replay makes it ~0), and
-// the fraction of wall time the device is busy.
+// dropout 0.2/0.5, momentum SGD, max-norm) and of the sample's CNN (two Conv-BatchNorm-ReLU-Dropout2d-MaxPool
+// blocks, then a dropout MLP) at batch 128, and in the same run the same models in PyTorch on the CPU with the
+// same thread count: once with the BLAS kernels OpenBLAS detects, once with the best this CPU has
+// (OPENBLAS_CORETYPE=SkylakeX with AVX-512, Haswell with AVX2), each named. Also: host time per step spent
+// submitting (replay makes it ~0), and the fraction of wall time the device is busy.
 #include <vkdrop/datasets/device_dataset.hpp>
 #include <vkdrop/datasets/mnist.hpp>
+#include <vkdrop/layers/batch_norm2d.hpp>
+#include <vkdrop/layers/conv2d.hpp>
 #include <vkdrop/layers/dropout.hpp>
+#include <vkdrop/layers/flatten.hpp>
 #include <vkdrop/layers/linear.hpp>
+#include <vkdrop/layers/max_pool2d.hpp>
 #include <vkdrop/layers/relu.hpp>
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
@@ -17,21 +23,52 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
 #include <memory>
 #include <thread>
 
 namespace {
 
-vkdrop::Sequential paper_net() {
+using vkdrop::Sequential;
+
+Sequential paper_net() {
   using namespace vkdrop;
   return Sequential{Dropout(0.2), Linear(784, 1024), ReLU(), Dropout(0.5), Linear(1024, 1024), ReLU(), Dropout(0.5),
                     Linear(1024, 1024), ReLU(), Dropout(0.5), Linear(1024, 10)};
 }
 
-// Runs the PyTorch peer; nullopt (with the reason printed) when it cannot.
-std::optional<nlohmann::json> pytorch_samples_per_s(int threads, int steps) {
-  const std::string cmd = fmt::format("/usr/bin/python3 {}/bench/torch_mlp.py --threads {} --steps {} 2>&1",
-                                      VKDROP_SOURCE_DIR, threads, steps);
+// samples/mnist_mlp --model cnn with its defaults.
+Sequential sample_cnn() {
+  using namespace vkdrop;
+  return Sequential{Conv2d(1, 32, 3, 1, 1), BatchNorm2d(32), ReLU(), Dropout2d(0.1), MaxPool2d(2),
+                    Conv2d(32, 64, 3, 1, 1), BatchNorm2d(64), ReLU(), Dropout2d(0.1), MaxPool2d(2),
+                    Flatten(), Linear(64 * 7 * 7, 256), ReLU(), Dropout(0.5), Linear(256, 10)};
+}
+
+// The best OpenBLAS kernels this CPU runs, by its flags: what the peer should face.
+std::string best_openblas_kernels() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    if (line.find(" avx512f") != std::string::npos) return "SkylakeX";
+    if (line.find(" avx2") != std::string::npos) return "Haswell";
+    return "";
+  }
+  return "";
+}
+
+// Runs the PyTorch peer (with OPENBLAS_CORETYPE = `kernels` unless empty); nullopt (with the reason printed)
+// when it cannot.
+std::optional<nlohmann::json> pytorch_samples_per_s(const std::string& model, int threads, int steps,
+                                                    const std::string& kernels) {
+  const std::string env = kernels.empty() ? "" : fmt::format("OPENBLAS_CORETYPE={} ", kernels);
+  const std::string cmd = fmt::format("{}/usr/bin/python3 {}/bench/torch_train.py --model {} --threads {} --steps {} 2>&1",
+                                      env, VKDROP_SOURCE_DIR, model, threads, steps);
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   if (!pipe) return std::nullopt;
   std::string out;
@@ -47,6 +84,40 @@ std::optional<nlohmann::json> pytorch_samples_per_s(int threads, int steps) {
   fmt::print("PyTorch peer unavailable ({}); install python3-torch libopenblas0-pthread to compare.\n",
              out.empty() ? "no output" : out.substr(0, out.find('\n')));
   return std::nullopt;
+}
+
+struct Measured {
+  double samples_per_s, step_ms, host_us, busy_ms;
+  uint64_t arena_bytes;
+  std::vector<vkdrop::DispatchTiming> timings;
+};
+
+// Two epochs of `steps` batches (the first records and builds the pipelines), then one profiled epoch.
+Measured measure(vkdrop::Context& ctx, const Sequential& net, const vkdrop::Shape& sample,
+                 const std::vector<uint8_t>& images, const std::vector<uint8_t>& labels, int64_t steps) {
+  const int64_t batch = 128;
+  vkdrop::DeviceDataset data(ctx, std::span(images).first(static_cast<size_t>(steps * batch * 784)), sample,
+                             std::span(labels).first(static_cast<size_t>(steps * batch)), "MNIST train");
+  vkdrop::TrainConfig config;
+  config.batch_size = batch;
+  config.schedule.lr = 0.05;
+  config.schedule.momentum = 0.95;
+  config.max_norm = 3.5;
+  vkdrop::Model model(ctx, net, sample, config);
+  model.train_epoch(data);  // warm-up: records the step, builds the pipelines
+  const auto start = std::chrono::steady_clock::now();
+  model.train_epoch(data);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Measured m{static_cast<double>(steps * batch) / seconds, seconds / static_cast<double>(steps) * 1e3,
+             model.host_seconds_per_step() * 1e6, 0, model.arena_bytes(), {}};
+
+  // Device busy fraction: GPU time of one profiled step over the wall time of a step.
+  config.profile = true;
+  vkdrop::Model profiled(ctx, net, sample, config);
+  profiled.train_epoch(data);
+  m.timings = profiled.step_timings();
+  for (const auto& t : m.timings) m.busy_ms += t.milliseconds;
+  return m;
 }
 
 }  // namespace
@@ -69,58 +140,58 @@ int main() {
       for (size_t i = 0; i < images.size(); ++i) images[i] = static_cast<uint8_t>(i * 2654435761u >> 24);
       for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<uint8_t>(i % 10);
     }
-    const int64_t batch = 128;
     const bool gpu = !ctx.info().is_cpu();
-    const int64_t steps = gpu ? 400 : 60;
-    // One "epoch" of exactly `steps` batches: the first samples of the training set.
-    images.resize(static_cast<size_t>(steps * batch * 784));
-    labels.resize(static_cast<size_t>(steps * batch));
-    vkdrop::DeviceDataset data(ctx, images, {784}, labels, "MNIST train");
-
-    vkdrop::TrainConfig config;
-    config.batch_size = batch;
-    config.schedule.lr = 0.05;
-    config.schedule.momentum = 0.95;
-    config.max_norm = 3.5;
-    vkdrop::Model model(ctx, paper_net(), {784}, config);
-    model.train_epoch(data);  // warm-up: records the step, builds the pipelines
-    const auto start = std::chrono::steady_clock::now();
-    model.train_epoch(data);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double ours = static_cast<double>(steps * batch) / seconds;
-    const double host_us = model.host_seconds_per_step() * 1e6;
-
-    // Device busy fraction: GPU time of one profiled step over the wall time of a step.
-    config.profile = true;
-    vkdrop::Model profiled(ctx, paper_net(), {784}, config);
-    profiled.train_epoch(data);
-    double busy_ms = 0;
-    const auto timings = profiled.step_timings();
-    for (const auto& t : timings) busy_ms += t.milliseconds;
-    const double step_ms = seconds / static_cast<double>(steps) * 1e3;
-
-    const auto torch = pytorch_samples_per_s(threads, gpu ? 200 : 40);
-    fmt::print("\n| model (batch {}) | vkdrop samples/s | PyTorch CPU samples/s | vkdrop/PyTorch |\n", batch);
-    fmt::print("|---|---:|---:|---:|\n");
-    if (torch) {
-      const double theirs = (*torch)["samples_per_s"].get<double>();
-      fmt::print("| 784-1024-1024-1024-10 dropout MLP | {:.0f} | {:.0f} | {:.2f} |\n", ours, theirs, ours / theirs);
-      fmt::print("\nPyTorch {} with {} threads, BLAS: {}\n", (*torch)["torch"].get<std::string>(),
-                 (*torch)["threads"].get<int>(), (*torch)["blas"].get<std::string>());
-    } else {
-      fmt::print("| 784-1024-1024-1024-10 dropout MLP | {:.0f} | n/a | n/a |\n", ours);
+    const std::string best = best_openblas_kernels();
+    struct Row {
+      const char* name;
+      const char* peer;
+      Sequential net;
+      vkdrop::Shape sample;
+      int64_t steps;
+      int peer_steps;
+    };
+    const std::vector<Row> rows = {
+        {"784-1024-1024-1024-10 dropout MLP", "mlp", paper_net(), {784}, gpu ? 400 : 60, gpu ? 200 : 40},
+        {"CNN of samples/mnist_mlp --model cnn", "cnn", sample_cnn(), {1, 28, 28}, gpu ? 200 : 12, gpu ? 100 : 8},
+    };
+    fmt::print("\n| model (batch 128) | vkdrop samples/s | PyTorch CPU, BLAS as detected | vkdrop/PyTorch | PyTorch CPU, "
+               "OPENBLAS_CORETYPE={} | vkdrop/PyTorch |\n", best.empty() ? "(none better)" : best);
+    fmt::print("|---|---:|---:|---:|---:|---:|\n");
+    std::vector<Measured> measured;
+    std::string peer_info;
+    for (const Row& row : rows) {
+      measured.push_back(measure(ctx, row.net, row.sample, images, labels, row.steps));
+      const double ours = measured.back().samples_per_s;
+      std::string cells;
+      for (const std::string& kernels : {std::string(), best}) {
+        const auto torch = kernels.empty() || !best.empty() ? pytorch_samples_per_s(row.peer, threads, row.peer_steps, kernels)
+                                                            : std::nullopt;
+        if (!torch) {
+          cells += " n/a | n/a |";
+          continue;
+        }
+        const double theirs = (*torch)["samples_per_s"].get<double>();
+        cells += fmt::format(" {:.0f} ({}) | {:.2f} |", theirs, (*torch).value("blas_kernels", "?"), ours / theirs);
+        peer_info = fmt::format("PyTorch {} with {} threads, BLAS {}", (*torch)["torch"].get<std::string>(),
+                                (*torch)["threads"].get<int>(), (*torch)["blas"].get<std::string>());
+      }
+      fmt::print("| {} | {:.0f} |{}\n", row.name, ours, cells);
     }
-    fmt::print("\n| measure | value |\n|---|---:|\n");
-    fmt::print("| wall time per step | {:.2f} ms |\n", step_ms);
-    fmt::print("| host time per step to submit (replay) | {:.1f} us |\n", host_us);
-    fmt::print("| device busy (sum of dispatch times / wall) | {:.0f} % |\n", 100 * busy_ms / step_ms);
-    fmt::print("| arena | {:.1f} MiB |\n", static_cast<double>(model.arena_bytes()) / (1 << 20));
-    if (busy_ms > step_ms) {
-      fmt::print("\nDevice busy over 100 %: the dispatches of the profiled run, timed one by one, took longer than a\n"
-                 "whole unprofiled step; the device is never idle.\n");
+    if (!peer_info.empty()) fmt::print("\n{}; the BLAS kernels each run used are in parentheses.\n", peer_info);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Measured& m = measured[i];
+      fmt::print("\n{}:\n| measure | value |\n|---|---:|\n", rows[i].name);
+      fmt::print("| wall time per step | {:.2f} ms |\n", m.step_ms);
+      fmt::print("| host time per step to submit (replay) | {:.1f} us |\n", m.host_us);
+      fmt::print("| device busy (sum of dispatch times / wall) | {:.0f} % |\n", 100 * m.busy_ms / m.step_ms);
+      fmt::print("| arena | {:.1f} MiB |\n", static_cast<double>(m.arena_bytes) / (1 << 20));
+      if (m.busy_ms > m.step_ms) {
+        fmt::print("\nDevice busy over 100 %: the dispatches of the profiled run, timed one by one, took longer than a\n"
+                   "whole unprofiled step; the device is never idle.\n");
+      }
+      fmt::print("\nGPU time per dispatch of one step (profiled run):\n");
+      for (const auto& t : m.timings) fmt::print("  {:8.3f} ms  {}\n", t.milliseconds, t.label);
     }
-    fmt::print("\nGPU time per dispatch of one step (profiled run):\n");
-    for (const auto& t : timings) fmt::print("  {:8.3f} ms  {}\n", t.milliseconds, t.label);
     return 0;
   } catch (const vkdrop::Error& e) {
     std::fprintf(stderr, "bench_train: %s\n", e.what());

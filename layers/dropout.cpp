@@ -28,7 +28,7 @@ std::string Dropout::describe() const {
 }
 
 void Dropout::forward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
-  ops::dropout_forward(rec, t.output, t.input, config_of(*this, state), state.training, *state.step);
+  ops::dropout_forward(rec, t.output, t.input, config_of(*this, state), state.dropout, *state.step);
 }
 
 void Dropout::backward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
@@ -48,7 +48,7 @@ Shape Dropout2d::output_shape(const Shape& input) const {
 }
 
 void Dropout2d::forward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
-  ops::dropout2d_forward(rec, t.output, t.input, config_of(*this, state), state.training, *state.step);
+  ops::dropout2d_forward(rec, t.output, t.input, config_of(*this, state), state.dropout, *state.step);
 }
 
 void Dropout2d::backward(Recorder& rec, const LayerTensors& t, const PassState& state) const {

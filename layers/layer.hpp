@@ -75,12 +75,16 @@ struct LayerTensors {
   std::vector<Tensor> scratch;  // the Scratch buffers, in buffers() order, for this batch size
 };
 
-// Per-pass values that live on the device: the step counter (u32 (2): low, high word) drives the dropout
-// masks, so a replayed recording draws a new mask every step with no host write.
+// What a recorded pass is: the step counter (u32 (2): low, high word, on the device) drives the dropout
+// masks, so a replayed recording draws a new mask every step with no host write. `training` is the training
+// step (BatchNorm normalises with the batch's statistics and updates its running ones); `dropout` says
+// whether dropout layers draw masks. They differ in Monte Carlo dropout, which draws masks in an otherwise
+// eval-mode pass (BatchNorm keeps its running statistics).
 struct PassState {
   const Tensor* step = nullptr;
   uint64_t seed = 0;
   bool training = true;
+  bool dropout = true;
 };
 
 class Layer {

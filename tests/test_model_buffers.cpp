@@ -5,6 +5,7 @@
 #include "synthetic.hpp"
 
 #include <vkdrop/datasets/device_dataset.hpp>
+#include <vkdrop/layers/batch_norm1d.hpp>
 #include <vkdrop/layers/dropout.hpp>
 #include <vkdrop/layers/flatten.hpp>
 #include <vkdrop/layers/linear.hpp>
@@ -218,4 +219,28 @@ TEST_CASE("recordings never outlive their data set: many short-lived data sets, 
   CHECK(model.arena_bytes() == arena);
   const Metrics m = model.evaluate(keep);
   CHECK(m.samples == 100);
+}
+
+TEST_CASE("Monte Carlo dropout draws masks in an eval pass: BatchNorm keeps its running statistics") {
+  Context& ctx = test::context();
+  auto train = synthetic(ctx, 320, 1);
+  for (double p : {0.0, 0.3}) {
+    INFO("dropout p = " << p);
+    Model model(ctx, Sequential{Linear(k_features, 8), BatchNorm1d(8), ReLU(), Dropout(p), Linear(8, k_classes)},
+                {k_features}, config());
+    model.train_epoch(train);
+    const auto before = model.state_dict();
+    std::vector<float> x(static_cast<size_t>(5 * k_features));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 11) / 11.0f;
+    const std::vector<float> eval = model.predict(x, 5);
+    const std::vector<float> mc = model.predict_mc(x, 5, 3);
+    const auto after = model.state_dict();
+    for (size_t i = 0; i < before.size(); ++i) CHECK(before[i].values == after[i].values);  // running stats too
+    if (p == 0.0) {
+      // No unit dropped: each pass is the eval pass, normalised with the running statistics.
+      test::expect_close(mc, eval, 1e-6, 1e-5, "predict_mc with p = 0 against predict");
+    } else {
+      CHECK(mc != eval);
+    }
+  }
 }

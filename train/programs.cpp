@@ -49,7 +49,7 @@ std::unique_ptr<Recorder> record_train_step(const ModelTensors& m, const Activat
                                             const DatasetCursor& cursor, const TrainStepOptions& options) {
   const DeviceCounters& c = m.counters;
   auto rec = std::make_unique<Recorder>(m.context, RecorderOptions{.timestamps = options.timestamps, .max_in_flight = 2});
-  const PassState state{&c.step, options.seed, true};
+  const PassState state{&c.step, options.seed, /*training=*/true, /*dropout=*/true};
 
   ops::schedule(*rec, c.hyper, c.step, options.schedule);
   ops::gather_batch(*rec, a.act.front(), a.labels, data.images(), data.labels(), cursor.order, cursor.position,
@@ -74,7 +74,7 @@ std::unique_ptr<Recorder> record_eval_pass(const ModelTensors& m, const Activati
                                            const DatasetCursor& cursor, uint64_t seed) {
   const DeviceCounters& c = m.counters;
   auto rec = std::make_unique<Recorder>(m.context);
-  const PassState state{&c.step, seed, false};
+  const PassState state{&c.step, seed, /*training=*/false, /*dropout=*/false};
   ops::gather_batch(*rec, a.act.front(), a.labels, data.images(), data.labels(), cursor.order, cursor.position,
                     data.scale());
   record_forward(*rec, m, a, state);
@@ -91,7 +91,9 @@ std::unique_ptr<Recorder> record_prediction(const ModelTensors& m, const Activat
                                             bool stochastic, uint64_t seed) {
   const DeviceCounters& c = m.counters;
   auto rec = std::make_unique<Recorder>(m.context);
-  const PassState state = stochastic ? PassState{&c.mc_step, seed, true} : PassState{&c.step, seed, false};
+  // Monte Carlo dropout draws masks from its own counter in an otherwise eval-mode pass.
+  const PassState state = stochastic ? PassState{&c.mc_step, seed, /*training=*/false, /*dropout=*/true}
+                                     : PassState{&c.step, seed, /*training=*/false, /*dropout=*/false};
   record_forward(*rec, m, a, state);
   ops::softmax(*rec, probs, a.act.back(), stochastic ? ops::SoftmaxOutput::Accumulate : ops::SoftmaxOutput::Write);
   if (stochastic) ops::counter_add(*rec, c.mc_step, 1, "mc step += 1");

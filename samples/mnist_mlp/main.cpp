@@ -1,7 +1,9 @@
-// mnist_mlp: the dropout MLP of Srivastava et al. 2014 on MNIST, trained with vkdrop.
+// mnist_mlp: the dropout MLP of Srivastava et al. 2014 on MNIST, trained with vkdrop, and (--model cnn) a
+// convolutional net with BatchNorm and per-channel dropout (Dropout2d, Tompson et al. 2015).
 //
 //   ./vkdrop.sh train                                   # the default: 5 to 10 minutes on lavapipe
 //   ./vkdrop.sh train --hidden 1024,1024,1024 --lr 0.1 --schedule cosine --epochs 50   # the paper's net
+//   ./vkdrop.sh train --model cnn                       # Conv-BN-ReLU-Dropout2d-MaxPool x2, then a dropout MLP
 //
 // The defaults (784-1024-1024-10, dropout 0.2/0.5, SGD lr 0.05 x 0.9 per epoch, momentum 0.5 -> 0.9 over two
 // epochs, max-norm 3.5, 12 epochs) reach 1.65 % test error in 5 to 10 minutes on lavapipe (2 cores); the
@@ -10,8 +12,12 @@
 
 #include <vkdrop/datasets/device_dataset.hpp>
 #include <vkdrop/datasets/mnist.hpp>
+#include <vkdrop/layers/batch_norm2d.hpp>
+#include <vkdrop/layers/conv2d.hpp>
 #include <vkdrop/layers/dropout.hpp>
+#include <vkdrop/layers/flatten.hpp>
 #include <vkdrop/layers/linear.hpp>
+#include <vkdrop/layers/max_pool2d.hpp>
 #include <vkdrop/layers/relu.hpp>
 #include <vkdrop/layers/sequential.hpp>
 #include <vkdrop/runtime/context.hpp>
@@ -32,6 +38,10 @@
 namespace {
 
 struct Options {
+  std::string model = "mlp";
+  std::vector<int64_t> channels{32, 64};  // cnn: output channels of the two conv blocks
+  std::string conv_dropout = "channel";    // cnn: after each conv block: channel (Dropout2d), element or none
+  double conv_dropout_p = 0.1;
   std::vector<int64_t> hidden{1024, 1024};
   double input_dropout = 0.2;
   double dropout = 0.5;
@@ -63,11 +73,37 @@ struct Options {
   int mc_passes = 0;
 };
 
+bool is_cnn(const Options& o) { return o.model == "cnn"; }
+
+// Conv(1->c1, 3x3, pad 1)-BatchNorm-ReLU-<conv dropout>-MaxPool2 -> Conv(c1->c2, ...)-...-MaxPool2 -> Flatten,
+// then the dense part (--hidden, default for cnn: 256, with --dropout) and the classifier.
+void add_conv_blocks(vkdrop::Sequential& net, const Options& o, vkdrop::DropoutScaling scaling) {
+  int64_t in = 1;
+  for (int64_t c : o.channels) {
+    net.add(vkdrop::Conv2d(in, c, 3, 1, 1));
+    net.add(vkdrop::BatchNorm2d(c));
+    net.add(vkdrop::ReLU());
+    if (o.conv_dropout == "channel" && o.conv_dropout_p > 0) net.add(vkdrop::Dropout2d(o.conv_dropout_p, scaling));
+    if (o.conv_dropout == "element" && o.conv_dropout_p > 0) net.add(vkdrop::Dropout(o.conv_dropout_p, scaling));
+    net.add(vkdrop::MaxPool2d(2));
+    in = c;
+  }
+  net.add(vkdrop::Flatten());
+}
+
+vkdrop::Shape sample_shape(const Options& o) { return is_cnn(o) ? vkdrop::Shape{1, 28, 28} : vkdrop::Shape{784}; }
+
 vkdrop::Sequential build_net(const Options& o) {
   const auto scaling = o.scaling == "vanilla" ? vkdrop::DropoutScaling::Vanilla : vkdrop::DropoutScaling::Inverted;
   vkdrop::Sequential net;
   if (o.input_dropout > 0) net.add(vkdrop::Dropout(o.input_dropout, scaling));
   int64_t in = 784;
+  if (is_cnn(o)) {
+    add_conv_blocks(net, o, scaling);
+    int64_t side = 28;
+    for (size_t i = 0; i < o.channels.size(); ++i) side /= 2;
+    in = o.channels.back() * side * side;
+  }
   for (int64_t h : o.hidden) {
     net.add(vkdrop::Linear(in, h));
     net.add(vkdrop::ReLU());
@@ -174,10 +210,10 @@ int run(const Options& o) {
   context_options.device = o.device;
   vkdrop::Context context(context_options);
   const vkdrop::Sequential net = build_net(o);
-  vkdrop::Model model(context, net, {784}, train_config(o));
+  vkdrop::Model model(context, net, sample_shape(o), train_config(o));
   fmt::print("{}\n", model.summary());
-  const auto train = vkdrop::DeviceDataset::mnist(context, mnist.train, "MNIST train");
-  const auto test = vkdrop::DeviceDataset::mnist(context, mnist.test, "MNIST test");
+  const auto train = vkdrop::DeviceDataset::mnist(context, mnist.train, "MNIST train", sample_shape(o));
+  const auto test = vkdrop::DeviceDataset::mnist(context, mnist.test, "MNIST test", sample_shape(o));
   fmt::print("data: {} training, {} test images from {}\n", train.count(), test.count(), data_dir.string());
 
   if (!o.resume.empty()) {
@@ -235,9 +271,20 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{"Train the dropout MLP of Srivastava et al. 2014 on MNIST with vkdrop (Vulkan compute)."};
+  CLI::App app{"Train the dropout MLP of Srivastava et al. 2014 (or, with --model cnn, a convolutional net with "
+               "BatchNorm and Dropout2d) on MNIST with vkdrop (Vulkan compute)."};
   app.option_defaults()->always_capture_default();
-  app.add_option("--hidden", o.hidden, "hidden layer sizes, comma-separated (the paper: 1024,1024,1024)")
+  app.add_option("--model", o.model, "mlp: the dropout MLP; cnn: Conv-BatchNorm-ReLU-Dropout2d-MaxPool twice, then "
+                                     "--hidden (default 256 for cnn) with --dropout, then the classifier")
+      ->check(CLI::IsMember({"mlp", "cnn"}));
+  app.add_option("--channels", o.channels, "cnn: output channels of the conv blocks, comma-separated")
+      ->delimiter(',')->check(positive);
+  app.add_option("--conv-dropout", o.conv_dropout, "cnn: dropout after each conv block: channel (Dropout2d, whole "
+                                                   "feature maps), element (Dropout) or none")
+      ->check(CLI::IsMember({"channel", "element", "none"}));
+  app.add_option("--conv-dropout-p", o.conv_dropout_p, "cnn: its probability")->check(CLI::Range(0.0, 1.0));
+  auto* hidden = app.add_option("--hidden", o.hidden, "hidden layer sizes, comma-separated (the paper: 1024,1024,1024; "
+                                                      "cnn: 256)")
       ->delimiter(',')->check(positive);
   app.add_option("--input-dropout", o.input_dropout, "dropout probability on the input pixels (paper: 0.2; 0 = none)")
       ->check(CLI::Range(0.0, 1.0));
@@ -262,8 +309,8 @@ int main(int argc, char** argv) {
   app.add_flag("--nesterov", o.nesterov, "Nesterov momentum");
   app.add_option("--weight-decay", o.weight_decay, "L2 weight decay (decoupled for adamw)")->check(non_negative);
   app.add_option("--max-norm", o.max_norm, "cap each unit's incoming weight norm (every Linear layer's rows, the "
-                                           "output layer's too) at this value after every update (paper: 3 to 4; "
-                                           "0 = off)")->check(non_negative);
+                                           "output layer's too, and each conv filter) at this value after every "
+                                           "update (paper: 3 to 4; 0 = off)")->check(non_negative);
   app.add_option("--batch", o.batch, "training batch size")->check(positive);
   app.add_option("--eval-batch", o.eval_batch, "evaluation batch size")->check(positive);
   app.add_option("--epochs", o.epochs, "epochs to train (in all, counting those of a resumed checkpoint)")->check(positive);
@@ -283,6 +330,15 @@ int main(int argc, char** argv) {
                                              "mean probabilities of this many passes with dropout on (0 = off)")
       ->check(CLI::Range(0, 100000));
   CLI11_PARSE(app, argc, argv);
+  if (is_cnn(o)) {
+    // The CNN's own defaults where the user gave none: no dropout on the pixels (the conv blocks have theirs),
+    // one dense layer of 256.
+    if (hidden->count() == 0) o.hidden = {256};
+    if (app.count("--input-dropout") == 0) o.input_dropout = 0;
+    // Each conv layer keeps its im2col buffer per batch size: 1000 images of 28 x 28 would need more than
+    // one binding may cover on lavapipe (128 MiB).
+    if (app.count("--eval-batch") == 0) o.eval_batch = 200;
+  }
 
   try {
     return run(o);

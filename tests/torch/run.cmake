@@ -40,6 +40,4 @@ function(check name)
 endfunction()
 
 check(mlp --train-subset 2000 --hidden 64 --batch 100 --epochs 1 --seed 3)
-if(CNN)
-  check(cnn --model cnn --channels 4,8 --hidden 32 --train-subset 1000 --batch 50 --epochs 1 --seed 3)
-endif()
+check(cnn --model cnn --channels 4,8 --hidden 32 --train-subset 1000 --batch 50 --epochs 1 --seed 3)
