@@ -22,10 +22,11 @@ std::vector<Shape> Sequential::shapes(const Shape& input) const {
     try {
       result.push_back(layers_[i]->output_shape(result.back()));
     } catch (const ShapeError& e) {
-      // Name the layer that produced the shape too, so a mismatch points at both ends.
+      // Name the layer that produced the shape too, so a mismatch points at both ends: the nearest earlier
+      // layer that changed the shape (shape-keeping ones such as ReLU or Dropout pass it on), else the input.
       std::string producer = "the input";
       for (size_t j = i; j-- > 0;) {
-        if (!layers_[j]->buffers(result[j]).empty() || j == 0) {
+        if (result[j + 1] != result[j]) {
           producer = fmt::format("layer {} {}", j, layers_[j]->describe());
           break;
         }

@@ -1,5 +1,6 @@
 // Sequential: PyTorch-like construction, shape checking that names both layers, parameter specs.
 #include <vkdrop/layers/dropout.hpp>
+#include <vkdrop/layers/flatten.hpp>
 #include <vkdrop/layers/linear.hpp>
 #include <vkdrop/layers/relu.hpp>
 #include <vkdrop/layers/sequential.hpp>
@@ -45,6 +46,11 @@ TEST_CASE("layers whose shapes do not chain are named, both of them") {
                           Catch::Matchers::Contains("(32, 100)"));
   Sequential first_wrong{Linear(10, 5)};
   CHECK_THROWS_WITH(first_wrong.shapes({4, 784}), Catch::Matchers::Contains("the input"));
+  // Shape-keeping layers pass the shape on: the input made it, or the Flatten that changed it.
+  CHECK_THROWS_WITH((Sequential{Dropout(0.2), ReLU(), Linear(10, 5)}.shapes({4, 784})),
+                    Catch::Matchers::Contains("cannot follow the input (which gives (4, 784))"));
+  CHECK_THROWS_WITH((Sequential{Flatten(), ReLU(), Linear(10, 5)}.shapes({4, 2, 8})),
+                    Catch::Matchers::Contains("cannot follow layer 0 Flatten(start_dim=1, end_dim=-1) (which gives (4, 16))"));
   CHECK_THROWS_AS(Sequential{}.shapes({1, 1}), ArgumentError);
   CHECK_THROWS_AS(Sequential{Dropout2d(0.1)}.shapes({4, 10}), ShapeError);
   CHECK(Sequential{Dropout2d(0.1)}.shapes({4, 3, 5, 5}).back() == Shape{4, 3, 5, 5});
