@@ -100,6 +100,7 @@ Measured measure(vkdrop::Context& ctx, const Sequential& net, const vkdrop::Shap
                              std::span(labels).first(static_cast<size_t>(steps * batch)), "MNIST train");
   vkdrop::TrainConfig config;
   config.batch_size = batch;
+  config.eval_batch_size = batch;  // the model's eval scratch (a conv's im2col buffer) at the training size
   config.schedule.lr = 0.05;
   config.schedule.momentum = 0.95;
   config.max_norm = 3.5;
