@@ -35,11 +35,14 @@ Shape BatchNorm::output_shape(const Shape& input) const {
     throw ShapeError(fmt::format("{} expects {} channels in dimension 1, got {}", describe(), num_features_,
                                  shape_text(input)));
   }
-  if (element_count(input) / input[1] == 1) {
+  return input;
+}
+
+void BatchNorm::check_training_input(const Shape& input) const {
+  if (input.size() >= 2 && input[1] > 0 && element_count(input) / input[1] == 1) {
     throw ShapeError(fmt::format("{}: expected more than 1 value per channel when training, got input of shape {}",
                                  describe(), shape_text(input)));
   }
-  return input;
 }
 
 std::vector<BufferSpec> BatchNorm::buffers(const Shape&) const {

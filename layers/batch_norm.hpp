@@ -20,10 +20,11 @@ class BatchNorm : public Layer {
  public:
   // "BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
   std::string describe() const override;
-  // The input itself. ShapeError naming the layer for another rank, another channel count in dimension 1, or
-  // a single value per channel (N·L = 1), which training cannot normalise (PyTorch refuses it too). The check
-  // is made for every batch size a model compiles, eval's included.
+  // The input itself. ShapeError naming the layer for another rank or another channel count in dimension 1.
   Shape output_shape(const Shape& input) const override;
+  // A single value per channel (N·L = 1) cannot be normalised by its own statistics: refused for training
+  // (PyTorch refuses it too); evaluation, which uses the running statistics, takes it.
+  void check_training_input(const Shape& input) const override;
   // weight, bias (C) parameters; running_mean, running_var (C) and num_batches_tracked () state;
   // save_mean, save_invstd (C) scratch.
   std::vector<BufferSpec> buffers(const Shape& input) const override;

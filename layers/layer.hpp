@@ -95,6 +95,9 @@ class Layer {
   virtual std::string describe() const = 0;
   // The output shape for an input shape (with batch). Throws ShapeError naming the layer and shapes.
   virtual Shape output_shape(const Shape& input) const = 0;
+  // Refuses, with a ShapeError, an input that only training cannot take (BatchNorm: one value per channel).
+  // The Model calls it for the training batch alone, so evaluation and prediction may still take such inputs.
+  virtual void check_training_input(const Shape& /*input*/) const {}
   // The buffers this layer needs for an input of this shape (with batch), in the order LayerTensors lists
   // them per kind. Parameters and state must not depend on the batch.
   virtual std::vector<BufferSpec> buffers(const Shape& /*input*/) const { return {}; }

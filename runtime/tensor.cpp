@@ -25,6 +25,12 @@ std::string shape_text(const Shape& shape) {
   return text + (shape.size() == 1 ? ",)" : ")");
 }
 
+Shape with_batch(int64_t batch, const Shape& sample) {
+  Shape shape{batch};
+  shape.insert(shape.end(), sample.begin(), sample.end());
+  return shape;
+}
+
 int64_t element_count(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;

@@ -18,6 +18,8 @@ uint64_t dtype_bytes(DType dtype);
 using Shape = std::vector<int64_t>;
 std::string shape_text(const Shape& shape);  // "(128, 784)"
 int64_t element_count(const Shape& shape);
+// (batch, sample...): the shape of a batch of samples.
+Shape with_batch(int64_t batch, const Shape& sample);
 
 struct Tensor {
   BufferSlice slice;

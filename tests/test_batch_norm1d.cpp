@@ -29,20 +29,28 @@ TEST_CASE("BatchNorm1d: PyTorch's printout, its shapes, and bad configurations r
                              "(N, C) or (N, C, L), got (8, 3, 5, 7)"));
   CHECK_THROWS_AS(BatchNorm1d(3).output_shape({8}), ShapeError);
   CHECK_THROWS_WITH(BatchNorm1d(3).output_shape({8, 4}), Contains("expects 3 channels in dimension 1, got (8, 4)"));
-  CHECK_THROWS_WITH(BatchNorm1d(3).output_shape({1, 3}),
+  CHECK_THROWS_WITH(BatchNorm1d(3).check_training_input({1, 3}),
                     Contains("expected more than 1 value per channel when training, got input of shape (1, 3)"));
-  CHECK_THROWS_AS(BatchNorm1d(3).output_shape({1, 3, 1}), ShapeError);
+  CHECK_THROWS_AS(BatchNorm1d(3).check_training_input({1, 3, 1}), ShapeError);
+  CHECK_NOTHROW(BatchNorm1d(3).check_training_input({2, 3}));
 
   Context& ctx = test::context();
   const TrainConfig config = test::synthetic_images_config();
   CHECK_THROWS_WITH(Model(ctx, Sequential{Flatten(), BatchNorm1d(8), Linear(8, 4)}, {1, 4, 4}, config),
                     Contains("layer 1 BatchNorm1d(8") && Contains("(16, 16)"));
-  // The check covers every batch size the model compiles: a batch of one is refused for training (as PyTorch), and
-  // so, because the layer cannot tell the two apart, is an evaluation batch of one.
+  // A training batch of one is refused when the model is built (as PyTorch refuses it); an evaluation batch of one
+  // is fine: eval normalises with the running statistics.
   TrainConfig one = config;
-  one.eval_batch_size = 1;
+  one.batch_size = 1;
   CHECK_THROWS_WITH(Model(ctx, Sequential{Flatten(), BatchNorm1d(16), Linear(16, 4)}, {1, 4, 4}, one),
-                    Contains("more than 1 value per channel") && Contains("(1, 16)"));
+                    Contains("layer 1 BatchNorm1d(16") && Contains("cannot train on batches of 1") &&
+                        Contains("more than 1 value per channel") && Contains("(1, 16)"));
+  TrainConfig eval_one = config;
+  eval_one.eval_batch_size = 1;
+  Model single(ctx, Sequential{Flatten(), BatchNorm1d(16), Linear(16, 4)}, {1, 4, 4}, eval_one);
+  const std::vector<float> probs = single.predict(std::vector<float>(16, 0.5f), 1);
+  REQUIRE(probs.size() == 4);
+  CHECK(probs[0] + probs[1] + probs[2] + probs[3] == Approx(1.0f).epsilon(1e-5));
 }
 
 TEST_CASE("BatchNorm1d on (N, C) in a model: running statistics of an epoch, eval with them, a checkpoint round trip") {

@@ -337,8 +337,9 @@ TEST_CASE("BatchNorm2d: PyTorch's printout and buffers, and bad configurations r
                              "(N, C, H, W), got (8, 3)"));
   CHECK_THROWS_WITH(BatchNorm2d(3).output_shape({8, 4, 5, 7}),
                     Contains("expects 3 channels in dimension 1, got (8, 4, 5, 7)"));
-  CHECK_THROWS_WITH(BatchNorm2d(3).output_shape({1, 3, 1, 1}),
+  CHECK_THROWS_WITH(BatchNorm2d(3).check_training_input({1, 3, 1, 1}),
                     Contains("expected more than 1 value per channel when training, got input of shape (1, 3, 1, 1)"));
+  CHECK(BatchNorm2d(3).output_shape({1, 3, 1, 1}) == Shape{1, 3, 1, 1});  // evaluation takes it
 
   // A Model refuses these when built, naming the layer and the shapes.
   Context& ctx = test::context();

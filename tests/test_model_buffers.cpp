@@ -212,7 +212,8 @@ TEST_CASE("recordings never outlive their data set: many short-lived data sets, 
     model.evaluate(keep);
     if (i == 0) arena = model.arena_bytes();
     CHECK(model.arena_bytes() == arena);
-    CHECK(model.cached_datasets() <= 5);  // this round's two and `keep`, plus the last round's until they are dropped
+    // This round's two and `keep`; the last round's were dropped when this round first recorded.
+    CHECK(model.cached_datasets() == 3);
   }
   model.evaluate(keep);
   CHECK(model.cached_datasets() == 1);  // only `keep` is still alive
@@ -243,4 +244,30 @@ TEST_CASE("Monte Carlo dropout draws masks in an eval pass: BatchNorm keeps its 
       CHECK(mc != eval);
     }
   }
+}
+
+namespace {
+
+// A layer that breaks the rule: its parameter's shape follows the batch.
+class BatchSizedParameter : public Layer {
+ public:
+  std::string describe() const override { return "BatchSizedParameter()"; }
+  Shape output_shape(const Shape& input) const override { return input; }
+  std::vector<BufferSpec> buffers(const Shape& input) const override {
+    return {BufferSpec::parameter("weight", {input[0]})};
+  }
+  void forward(Recorder& rec, const LayerTensors& t, const PassState&) const override {
+    rec.copy(t.input.slice, t.output.slice);
+  }
+  void backward(Recorder&, const LayerTensors&, const PassState&) const override {}
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<BatchSizedParameter>(*this); }
+};
+
+}  // namespace
+
+TEST_CASE("parameters or state that depend on the batch are refused when the model is built") {
+  Context& ctx = test::context();
+  CHECK_THROWS_WITH(Model(ctx, Sequential{BatchSizedParameter(), Linear(k_features, k_classes)}, {k_features}, config()),
+                    Contains("layer 0 BatchSizedParameter()") && Contains("depend on the batch") &&
+                        Contains("(16, 16) against (50, 16)"));
 }

@@ -8,12 +8,6 @@ namespace vkdrop {
 
 namespace {
 
-Shape with_batch(int64_t batch, const Shape& sample) {
-  Shape shape{batch};
-  shape.insert(shape.end(), sample.begin(), sample.end());
-  return shape;
-}
-
 // Allocation errors (a tensor over maxStorageBufferRange) name the layer they belong to.
 Tensor allocate(Arena& arena, const Shape& shape, DType dtype, const std::string& name, const std::string& owner) {
   try {

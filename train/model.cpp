@@ -20,12 +20,6 @@ namespace {
 // Salt for the masks drawn by predict() in train mode, so Monte Carlo dropout never repeats a training mask.
 constexpr uint64_t k_mc_seed_salt = 0x4d43'2d64'726f'7000ull;  // "MC-drop"
 
-Shape with_batch(int64_t batch, const Shape& sample) {
-  Shape shape{batch};
-  shape.insert(shape.end(), sample.begin(), sample.end());
-  return shape;
-}
-
 // PyTorch prints a shape as torch.Size([128, 1, 28, 28]).
 std::string torch_size(const Shape& shape) {
   std::string text;
@@ -44,7 +38,31 @@ Model::Model(Context& context, const Sequential& net, Shape sample_shape, TrainC
   config_.schedule.validate();  // here, not at the first step
   config_.optimizer->validate();
   if (sample_shape_.empty()) throw ShapeError("the sample shape is empty; MNIST for an MLP is {784}");
-  const Shape logits = net_.shapes(with_batch(config_.batch_size, sample_shape_)).back();
+  const std::vector<Shape> train_shapes = net_.shapes(with_batch(config_.batch_size, sample_shape_));
+  for (size_t i = 0; i < net_.size(); ++i) {
+    try {
+      net_[i].check_training_input(train_shapes[i]);
+    } catch (const ShapeError& e) {
+      throw ShapeError(fmt::format("layer {} {} cannot train on batches of {}: {}", i, net_[i].describe(),
+                                   config_.batch_size, e.what()));
+    }
+  }
+  // The store lays out parameters and state once, from the training batch: they must not depend on the batch.
+  const std::vector<Shape> eval_shapes = net_.shapes(with_batch(config_.eval_batch_size, sample_shape_));
+  for (size_t i = 0; i < net_.size(); ++i) {
+    const auto persistent = [&](const Shape& input) {
+      std::vector<std::pair<std::string, Shape>> specs;
+      for (const BufferSpec& spec : net_[i].buffers(input))
+        if (spec.kind != BufferKind::Scratch) specs.emplace_back(spec.name, spec.shape);
+      return specs;
+    };
+    if (persistent(train_shapes[i]) != persistent(eval_shapes[i])) {
+      throw ArgumentError(fmt::format("layer {} {} declares parameters or state whose shapes depend on the batch "
+                                      "({} against {}); only scratch may", i, net_[i].describe(),
+                                      shape_text(train_shapes[i]), shape_text(eval_shapes[i])));
+    }
+  }
+  const Shape logits = train_shapes.back();
   if (logits.size() != 2) {
     throw ShapeError(fmt::format("the last layer gives {}; softmax cross-entropy needs (batch, classes)", shape_text(logits)));
   }

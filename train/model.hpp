@@ -86,8 +86,9 @@ class Model {
   Metrics evaluate(const DeviceDataset& data);
 
   // --- inference --------------------------------------------------------------------------------------
-  // train() / eval() choose whether predict() applies dropout (as torch.nn.Module.train/eval); eval by
-  // default. In train mode each predict() call draws new masks: one Monte Carlo dropout pass.
+  // train() / eval() choose whether predict() applies dropout; eval by default. In train mode each predict()
+  // call draws new masks: one Monte Carlo dropout pass. Unlike torch.nn.Module.train(), BatchNorm still
+  // normalises with its running statistics and leaves them alone: only the training step uses batch statistics.
   void train() { training_ = true; }
   void eval() { training_ = false; }
   bool is_training() const { return training_; }

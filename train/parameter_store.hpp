@@ -4,8 +4,8 @@
 // state slot are flat slices with the same layout, so an update is one dispatch over all of them. State
 // buffers (BatchNorm's running statistics) are views into a second flat slice the optimizer never sees.
 //
-// The store also owns the names: "<layer index>.<buffer name>", PyTorch's nn.Sequential state_dict keys,
-// parameters before state within a layer, as PyTorch orders them.
+// The store also owns the names: "<layer index>.<buffer name>", PyTorch's nn.Sequential state_dict keys, in
+// buffers() order (a layer declares its parameters before its state, as PyTorch orders them).
 
 #include <vkdrop/layers/layer.hpp>
 #include <vkdrop/layers/sequential.hpp>

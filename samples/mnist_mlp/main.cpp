@@ -100,9 +100,7 @@ vkdrop::Sequential build_net(const Options& o) {
   int64_t in = 784;
   if (is_cnn(o)) {
     add_conv_blocks(net, o, scaling);
-    int64_t side = 28;
-    for (size_t i = 0; i < o.channels.size(); ++i) side /= 2;
-    in = o.channels.back() * side * side;
+    in = net.shapes(vkdrop::with_batch(1, sample_shape(o))).back()[1];  // the Flatten's width
   }
   for (int64_t h : o.hidden) {
     net.add(vkdrop::Linear(in, h));
