@@ -37,17 +37,22 @@ struct SyntheticRun {
   double first_weight_change = 0;        // largest |change| of the first layer's weight: did gradient reach it?
 };
 
-// `epochs` epochs of SGD with momentum (batch 16, lr 0.1) on 1000 samples of the synthetic problem.
-inline SyntheticRun train_synthetic(const Sequential& net, int epochs) {
-  Context& ctx = context();
-  const DeviceDataset data = synthetic_dataset(ctx, 1000, 1, "synthetic train");
+// The configuration the synthetic runs train with: SGD with momentum 0.9, lr 0.1, batch 16.
+inline TrainConfig synthetic_config() {
   TrainConfig config;
   config.batch_size = 16;
   config.eval_batch_size = 50;
   config.seed = 3;
   config.schedule.lr = 0.1;
   config.schedule.momentum = 0.9;
-  Model model(ctx, net, {k_synthetic_features}, config);
+  return config;
+}
+
+// `epochs` epochs of synthetic_config() on 1000 samples of the synthetic problem, given `sample` shape.
+inline SyntheticRun train_synthetic(const Sequential& net, int epochs, Shape sample = {k_synthetic_features}) {
+  Context& ctx = context();
+  const DeviceDataset data = synthetic_dataset(ctx, 1000, 1, "synthetic train", sample);
+  Model model(ctx, net, sample, synthetic_config());
   const std::vector<float> before = model.state_dict().at(0).values;
   SyntheticRun run;
   for (int e = 0; e < epochs; ++e) {
