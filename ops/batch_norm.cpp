@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -40,6 +41,29 @@ void check_eps(const char* op, float eps) {
   check_value(op, std::isfinite(eps) && eps >= 0, "eps", eps, "finite and >= 0");
 }
 
+// Workgroups for a kernel that takes whole planes (n, c) of L values, or one flat loop when the rows are
+// shorter than the workgroup (batch_norm_normalize.comp, batch_norm_backward_dx.comp).
+std::array<uint32_t, 3> plane_groups(const Channels& ch, const DeviceInfo& device) {
+  if (ch.L >= elementwise_workgroup(device)) return groups_1d(int64_t{ch.N} * ch.C, 1, device);
+  return elementwise_groups(int64_t{ch.N} * ch.C * ch.L, device);
+}
+
+// y = (x − mean[c]) · invstd[c] · weight[c] + bias[c], where `spread` holds invstd, or, from_variance, the
+// variance (invstd = 1 / sqrt(var + eps)).
+void record_normalize(Recorder& rec, const Tensor& y, const Tensor& x, const Tensor& mean, const Tensor& spread,
+                      const Tensor& weight, const Tensor& bias, const Channels& ch, float eps, bool from_variance) {
+  Context& ctx = rec.context();
+  const DeviceInfo& device = ctx.info();
+  struct Params {
+    uint32_t planes, C, L;
+    float eps;
+  } params{ch.N * ch.C, ch.C, ch.L, eps};
+  rec.dispatch(ctx.kernel("batch_norm_normalize",
+                          std::vector<uint32_t>{elementwise_workgroup(device), from_variance ? 1u : 0u}),
+               {x.slice, mean.slice, spread.slice, weight.slice, bias.slice, y.slice}, params,
+               plane_groups(ch, device), from_variance ? "batch_norm forward (eval)" : "batch_norm normalize");
+}
+
 }  // namespace
 
 void batch_norm_forward_training(Recorder& rec, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
@@ -64,17 +88,18 @@ void batch_norm_forward_training(Recorder& rec, const Tensor& y, const Tensor& s
                                       shape_text(x.shape));
   check_value(op, M != 1, "values per channel", double(M), one.c_str());
   if (M == 0 || ch.C == 0) return;
-  to_u32(x.numel(), fmt::format("{}: x", op));  // the shader indexes x in 32 bits
+  to_u32(x.numel(), fmt::format("{}: x", op));  // the shaders index x in 32 bits
   Context& ctx = rec.context();
   const DeviceInfo& device = ctx.info();
   struct Params {
     uint32_t N, C, L;
     float eps, momentum;
   } params{ch.N, ch.C, ch.L, eps, momentum};
-  rec.dispatch(ctx.kernel("batch_norm_forward", std::vector<uint32_t>{row_workgroup(M, device)}),
-               {x.slice, weight.slice, bias.slice, y.slice, save_mean.slice, save_invstd.slice, running_mean.slice,
-                running_var.slice, num_batches_tracked.slice},
-               params, groups_1d(ch.C, 1, device), "batch_norm forward (training)");
+  rec.dispatch(ctx.kernel("batch_norm_statistics", std::vector<uint32_t>{row_workgroup(M, device)}),
+               {x.slice, save_mean.slice, save_invstd.slice, running_mean.slice, running_var.slice,
+                num_batches_tracked.slice},
+               params, groups_1d(ch.C, 1, device), "batch_norm statistics");
+  record_normalize(rec, y, x, save_mean, save_invstd, weight, bias, ch, eps, /*from_variance=*/false);
 }
 
 void batch_norm_forward_eval(Recorder& rec, const Tensor& y, const Tensor& x, const Tensor& running_mean,
@@ -89,16 +114,9 @@ void batch_norm_forward_eval(Recorder& rec, const Tensor& y, const Tensor& x, co
   check_disjoint(op, {{"y", y}, {"x", x}, {"running_mean", running_mean}, {"running_var", running_var},
                       {"weight", weight}, {"bias", bias}});
   check_eps(op, eps);
-  const uint32_t n = to_u32(x.numel(), fmt::format("{}: x", op));
-  if (n == 0) return;
-  Context& ctx = rec.context();
-  struct Params {
-    uint32_t n, C, L;
-    float eps;
-  } params{n, ch.C, ch.L, eps};
-  rec.dispatch(ctx.kernel("batch_norm_eval", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
-               {x.slice, running_mean.slice, running_var.slice, weight.slice, bias.slice, y.slice}, params,
-               elementwise_groups(n, ctx.info()), "batch_norm forward (eval)");
+  to_u32(x.numel(), fmt::format("{}: x", op));
+  if (x.numel() == 0) return;
+  record_normalize(rec, y, x, running_mean, running_var, weight, bias, ch, eps, /*from_variance=*/true);
 }
 
 void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
@@ -131,13 +149,17 @@ void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight,
   struct Params {
     uint32_t N, C, L;
   } params{ch.N, ch.C, ch.L};
-  const Kernel& kernel =
-      ctx.kernel("batch_norm_backward", std::vector<uint32_t>{row_workgroup(ch.per_channel(), device), with_dx ? 1u : 0u});
-  // Without dx the shader never writes binding 5; dweight, which it writes anyway, stands in.
-  rec.dispatch(kernel,
-               {dy.slice, x.slice, weight.slice, save_mean.slice, save_invstd.slice,
-                with_dx ? dx.slice : dweight.slice, dweight.slice, dbias.slice},
-               params, groups_1d(ch.C, 1, device), with_dx ? "batch_norm backward" : "batch_norm backward (no dx)");
+  rec.dispatch(ctx.kernel("batch_norm_backward_sums", std::vector<uint32_t>{row_workgroup(ch.per_channel(), device)}),
+               {dy.slice, x.slice, save_mean.slice, save_invstd.slice, dweight.slice, dbias.slice}, params,
+               groups_1d(ch.C, 1, device), "batch_norm backward sums");
+  if (!with_dx) return;
+  struct DxParams {
+    uint32_t planes, C, L, M;
+  } dx_params{ch.N * ch.C, ch.C, ch.L, static_cast<uint32_t>(ch.per_channel())};
+  rec.dispatch(ctx.kernel("batch_norm_backward_dx", std::vector<uint32_t>{elementwise_workgroup(device)}),
+               {dy.slice, x.slice, weight.slice, save_mean.slice, save_invstd.slice, dweight.slice, dbias.slice,
+                dx.slice},
+               dx_params, plane_groups(ch, device), "batch_norm backward dx");
 }
 
 }  // namespace vkdrop::ops

@@ -1,7 +1,8 @@
 #pragma once
 // Batch normalization (torch.nn.functional.batch_norm with weight, bias and running statistics) and its
-// gradient. CPU reference: reference/batch_norm.hpp. Shaders: batch_norm_forward.comp (training),
-// batch_norm_eval.comp, batch_norm_backward.comp.
+// gradient. CPU reference: reference/batch_norm.hpp. Shaders: batch_norm_statistics.comp then
+// batch_norm_normalize.comp (training; eval is normalize alone, from the running statistics),
+// batch_norm_backward_sums.comp then batch_norm_backward_dx.comp.
 //
 // x is (N, C), (N, C, L) or (N, C, H, W), f32: C channels, each of M = N·L values (L = 1, L or H·W). Every
 // per-channel tensor (weight, bias, running_mean, running_var, save_mean, save_invstd and the gradients) is

@@ -37,9 +37,21 @@ void max_pool2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, cons
   const Pool2dPush push = pool2d_push(op, dx.numel(), dx.shape, out, window);
   if (push.count == 0) return;
   Context& ctx = rec.context();
-  rec.dispatch(ctx.kernel("max_pool2d_backward", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
-               {dy.slice, argmax.slice, dx.slice}, push, elementwise_groups(push.count, ctx.info()),
-               "max_pool2d backward");
+  const DeviceInfo& device = ctx.info();
+  // Windows that tile the input exactly: each output writes its own window (a third of the gather's loads).
+  const bool tiled = window.stride_h == window.kernel_h && window.stride_w == window.kernel_w && window.pad_h == 0 &&
+                     window.pad_w == 0 && push.H == push.OH * push.kernel_h && push.W == push.OW * push.kernel_w;
+  if (tiled) {
+    struct TiledPush {
+      uint32_t outputs, H, W, OH, OW, kernel_h, kernel_w;
+    } tiled_push{to_u32(dy.numel(), op), push.H, push.W, push.OH, push.OW, push.kernel_h, push.kernel_w};
+    rec.dispatch(ctx.kernel("max_pool2d_backward_tiled", std::vector<uint32_t>{elementwise_workgroup(device)}),
+                 {dy.slice, argmax.slice, dx.slice}, tiled_push, elementwise_groups(tiled_push.outputs, device),
+                 "max_pool2d backward (tiled windows)");
+    return;
+  }
+  rec.dispatch(ctx.kernel("max_pool2d_backward", std::vector<uint32_t>{elementwise_workgroup(device)}),
+               {dy.slice, argmax.slice, dx.slice}, push, elementwise_groups(push.count, device), "max_pool2d backward");
 }
 
 }  // namespace vkdrop::ops

@@ -154,6 +154,9 @@ TEST_CASE("max_pool2d forward and backward over odd shapes") {
   // channels 1, 3 and 17.
   test::check_op(max_pool_spec(square(2, 2, 0)),
                  {{{1, 1, 4, 4}}, {{1, 3, 5, 7}}, {{33, 3, 5, 7}}, {{2, 17, 6, 9}}, {{3, 5, 7}}});
+  // Windows that tile the input exactly (backward writes each window from its output instead of gathering).
+  test::check_op(max_pool_spec(square(2, 2, 0)), {{{33, 3, 6, 8}}, {{1, 17, 2, 2}}});
+  test::check_op(max_pool_spec(square(3, 3, 0)), {{{2, 3, 9, 6}}});
   // Overlapping windows with padding: one element can be the maximum of up to nine outputs.
   test::check_op(max_pool_spec(square(3, 1, 1)), {{{1, 1, 5, 7}}, {{33, 3, 5, 7}}, {{2, 17, 3, 3}}});
   test::check_op(max_pool_spec(square(3, 2, 1)), {{{1, 17, 7, 5}}, {{33, 1, 5, 7}}});

@@ -1,0 +1,66 @@
+#version 450
+// Batch normalization backward, first half: the per-channel sums of the gradient of the training forward;
+// reference/batch_norm.hpp (batch_norm_backward) is its spec, batch_norm_backward_dx.comp the second half.
+// x, dy (N, C, L); channel c has M = N*L values. With x^ = (x - save_mean[c]) * save_invstd[c]:
+//   dbias[c] = Σ dy, dweight[c] = Σ dy · x^ = save_invstd[c] · Σ dy · (x - save_mean[c]).
+// One workgroup per channel, rows of L contiguous values where L is at least the workgroup, both sums in one
+// shared-memory tree: deterministic, as batch_norm_statistics.comp. Written (=), never accumulated.
+layout(local_size_x_id = 0) in;  // WG: a power of two
+
+layout(binding = 0) readonly buffer DY { float dy[]; };                   // (N, C, L)
+layout(binding = 1) readonly buffer X { float x[]; };                     // (N, C, L): the forward's input
+layout(binding = 2) readonly buffer SaveMean { float save_mean[]; };      // (C): from the forward
+layout(binding = 3) readonly buffer SaveInvstd { float save_invstd[]; };  // (C): from the forward
+layout(binding = 4) writeonly buffer DWeight { float dweight[]; };        // (C)
+layout(binding = 5) writeonly buffer DBias { float dbias[]; };            // (C)
+layout(push_constant) uniform Params {
+  uint N;
+  uint C;
+  uint L;
+};
+
+shared float s_dy[gl_WorkGroupSize.x];
+shared float s_dy_centered[gl_WorkGroupSize.x];
+
+void main() {
+  const uint n_count = N, channels = C, l_count = L;
+  const uint count = n_count * l_count;  // M
+  const uint tid = gl_LocalInvocationID.x;
+  for (uint c = gl_WorkGroupID.x; c < channels; c += gl_NumWorkGroups.x) {  // uniform in the workgroup
+    const float mean = save_mean[c];
+    float sum_dy = 0.0, sum_dy_centered = 0.0;
+    if (l_count >= gl_WorkGroupSize.x) {
+      for (uint n = 0; n < n_count; ++n) {
+        const uint row = (n * channels + c) * l_count;
+        for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {
+          const float g = dy[row + l];
+          sum_dy += g;
+          sum_dy_centered += g * (x[row + l] - mean);
+        }
+      }
+    } else {  // short rows (BatchNorm1d: L = 1): the channel's values as one strided sequence
+      for (uint i = tid; i < count; i += gl_WorkGroupSize.x) {
+        const uint n = i / l_count;
+        const uint index = (n * channels + c) * l_count + (i - n * l_count);
+        const float g = dy[index];
+        sum_dy += g;
+        sum_dy_centered += g * (x[index] - mean);
+      }
+    }
+    s_dy[tid] = sum_dy;
+    s_dy_centered[tid] = sum_dy_centered;
+    barrier();
+    for (uint stride = gl_WorkGroupSize.x / 2u; stride > 0u; stride /= 2u) {
+      if (tid < stride) {
+        s_dy[tid] += s_dy[tid + stride];
+        s_dy_centered[tid] += s_dy_centered[tid + stride];
+      }
+      barrier();
+    }
+    if (tid == 0u) {
+      dbias[c] = s_dy[0];
+      dweight[c] = s_dy_centered[0] * save_invstd[c];
+    }
+    barrier();  // invocation 0 has read the totals before the next channel overwrites them
+  }
+}

@@ -1,0 +1,48 @@
+#version 450
+// Batch normalization's element-wise half: y = (x − mean[c]) · (invstd[c] · weight[c]) + bias[c], x and y
+// (N, C, L). In training (FROM_VARIANCE = 0) mean and invstd are the batch statistics batch_norm_statistics.comp
+// just wrote; in eval (FROM_VARIANCE = 1) they are running_mean and running_var, and invstd = 1 / sqrt(var +
+// eps). reference/batch_norm.hpp (batch_norm_forward_training, batch_norm_forward_eval) is the spec.
+//
+// Workgroups take whole planes (n, c) through a grid-stride loop, so each invocation reads a channel's four
+// values once per plane, not once per element; rows shorter than the workgroup (BatchNorm1d) go through one
+// flat loop instead.
+layout(local_size_x_id = 0) in;                     // workgroup size
+layout(constant_id = 1) const uint FROM_VARIANCE = 0;  // 1: binding 2 holds variances (eval)
+
+layout(binding = 0) readonly buffer X { float x[]; };            // (N, C, L)
+layout(binding = 1) readonly buffer Mean { float mean[]; };      // (C)
+layout(binding = 2) readonly buffer Spread { float spread[]; };  // (C): invstd, or the variance (FROM_VARIANCE)
+layout(binding = 3) readonly buffer Weight { float weight[]; };  // (C)
+layout(binding = 4) readonly buffer Bias { float bias[]; };      // (C)
+layout(binding = 5) writeonly buffer Y { float y[]; };           // (N, C, L)
+layout(push_constant) uniform Params {
+  uint planes;  // N * C
+  uint C;
+  uint L;
+  float eps;  // read when FROM_VARIANCE = 1
+};
+
+float scale_of(uint c, float e) {
+  return (FROM_VARIANCE == 1 ? inversesqrt(spread[c] + e) : spread[c]) * weight[c];
+}
+
+void main() {
+  const uint plane_count = planes, channels = C, l_count = L;
+  const float e = eps;
+  const uint tid = gl_LocalInvocationID.x;
+  if (l_count >= gl_WorkGroupSize.x) {
+    for (uint p = gl_WorkGroupID.x; p < plane_count; p += gl_NumWorkGroups.x) {  // uniform in the workgroup
+      const uint c = p % channels;
+      const float mu = mean[c], scale = scale_of(c, e), shift = bias[c];
+      const uint row = p * l_count;
+      for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) y[row + l] = (x[row + l] - mu) * scale + shift;
+    }
+  } else {
+    const uint count = plane_count * l_count;
+    for (uint i = gl_GlobalInvocationID.x; i < count; i += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
+      const uint c = (i / l_count) % channels;
+      y[i] = (x[i] - mean[c]) * scale_of(c, e) + bias[c];
+    }
+  }
+}

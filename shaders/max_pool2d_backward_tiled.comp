@@ -1,0 +1,36 @@
+#version 450
+// Max pooling backward where the windows tile the input exactly (kernel = stride, no padding, H = OH·KH,
+// W = OW·KW: MaxPool2d(2) on an even input, the common case): every input element lies in exactly one
+// window, so one invocation per output writes its whole window, dy where the forward took its maximum and 0
+// elsewhere. The same values as max_pool2d_backward.comp's gather (a sum of the one output that covers each
+// element), with a third of its loads and no division per input element. reference/max_pool2d.hpp
+// (max_pool2d_backward) is the spec. Written (=).
+layout(local_size_x_id = 0) in;  // workgroup size
+
+layout(binding = 0) readonly buffer DY { float dy[]; };      // (planes, OH, OW)
+layout(binding = 1) readonly buffer Argmax { uint am[]; };   // (planes, OH, OW): the forward's choices
+layout(binding = 2) writeonly buffer DX { float dx[]; };     // (planes, H, W)
+layout(push_constant) uniform Params {
+  uint outputs;  // planes * OH * OW
+  uint H, W, OH, OW;
+  uint kernel_h, kernel_w;
+};
+
+void main() {
+  // Push constants are read once, outside the loop (inside it, llvmpipe gathers them per lane).
+  const uint count = outputs, h = H, w = W, oh_count = OH, ow_count = OW, kh = kernel_h, kw = kernel_w;
+  for (uint o = gl_GlobalInvocationID.x; o < count; o += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
+    const uint ow = o % ow_count;
+    const uint oh = (o / ow_count) % oh_count;
+    const uint plane = o / (ow_count * oh_count);
+    const uint chosen = am[o];
+    const float g = 0.0 + dy[o];  // as the gather's sum: -0 becomes +0
+    const uint base = plane * h * w;
+    for (uint ih = oh * kh; ih < oh * kh + kh; ++ih) {
+      for (uint iw = ow * kw; iw < ow * kw + kw; ++iw) {
+        const uint me = ih * w + iw;
+        dx[base + me] = me == chosen ? g : 0.0;
+      }
+    }
+  }
+}
