@@ -11,6 +11,7 @@
 #include <vkdrop/train/model.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 using namespace vkdrop;
 namespace fs = std::filesystem;
@@ -236,6 +237,111 @@ TEST_CASE("a save interrupted at any point leaves a checkpoint that resumes") {
     CHECK(resumed.step() == at_a.step());
     expect_same_weights(resumed, at_a);
     if (!b_optim_written) model.save(path);  // restore B's files for the next round
+  }
+}
+
+namespace {
+
+// What the crash hook throws: the save stops where a kill -9 would have stopped it, its files left as they are.
+struct Killed {};
+
+// While alive, every save stops just before its rename into `target`, as a kill -9 at that moment would stop it.
+class KillBeforeRenameInto {
+ public:
+  explicit KillBeforeRenameInto(const fs::path& target) {
+    before_rename_for_tests = [target](const fs::path& to) {
+      if (to == target) throw Killed{};
+    };
+  }
+  ~KillBeforeRenameInto() { before_rename_for_tests = nullptr; }
+  KillBeforeRenameInto(const KillBeforeRenameInto&) = delete;
+  KillBeforeRenameInto& operator=(const KillBeforeRenameInto&) = delete;
+};
+
+// A process id no process can have: Linux hands out ids below /proc/sys/kernel/pid_max.
+int64_t dead_pid() {
+  int64_t pid_max = 4194304;  // the largest pid_max Linux allows
+  std::ifstream("/proc/sys/kernel/pid_max") >> pid_max;
+  return pid_max;
+}
+
+}  // namespace
+
+TEST_CASE("two saves in a row killed at any points leave a checkpoint that resumes; the next save removes their temporaries") {
+  Context& ctx = test::context();
+  auto train = synthetic(ctx, 160, 1, "train");
+  const fs::path dir = temp_path("double-crash");
+  const fs::path path = dir / "model.safetensors";
+  const fs::path optim = path.string() + ".optim", old_optim = path.string() + ".optim.old";
+  // The three renames of a save: moving PATH.optim aside, then PATH.optim and PATH each once its temporary
+  // file is complete (a kill while writing either file leaves the same files as a kill here).
+  const std::vector<std::pair<std::string, fs::path>> kill_points = {
+      {"moving PATH.optim aside", old_optim}, {"writing PATH.optim", optim}, {"writing PATH", path}};
+  const auto temporaries = [&] {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path().filename().string().find(".tmp-") != std::string::npos) names.push_back(entry.path().filename());
+    return names;
+  };
+  for (const auto& [first_name, first_kill] : kill_points) {
+    for (const auto& [second_name, second_kill] : kill_points) {
+      INFO("killed while " << first_name << ", resumed, killed again while " << second_name);
+      fs::remove_all(dir);
+      fs::create_directories(dir);
+      Model model(ctx, small_net(), {k_features}, small_config());
+      model.train_epoch(train);
+      model.save(path);  // checkpoint A, complete
+      const auto a = model.state_dict();
+      const uint64_t a_step = model.step();
+
+      model.train_epoch(train);
+      {
+        KillBeforeRenameInto kill(first_kill);
+        CHECK_THROWS_AS(model.save(path), Killed);
+      }
+      Model resumed(ctx, small_net(), {k_features}, small_config());
+      resumed.load(path);
+      REQUIRE(resumed.step() == a_step);
+      CHECK(resumed.state_dict()[0].values == a[0].values);
+      resumed.train_epoch(train);  // the same epoch as the killed save's, from A's weights and optimizer state
+      const auto after_a = resumed.state_dict();
+      bool killed_again = false;  // a kill point this save does not pass (PATH.optim stays put) lets it finish
+      {
+        KillBeforeRenameInto kill(second_kill);
+        try {
+          resumed.save(path);
+        } catch (const Killed&) {
+          killed_again = true;
+        }
+      }
+      CHECK((killed_again || second_kill == old_optim));
+
+      Model again(ctx, small_net(), {k_features}, small_config());
+      again.load(path);  // A's weights, step and optimizer state; or the finished save's
+      REQUIRE(again.step() == (killed_again ? a_step : resumed.step()));
+      if (killed_again) again.train_epoch(train);
+      const auto after_again = again.state_dict();
+      REQUIRE(after_again.size() == after_a.size());
+      for (size_t i = 0; i < after_a.size(); ++i) {
+        INFO(after_a[i].name);
+        CHECK(after_again[i].values == after_a[i].values);  // bit-identical
+      }
+
+      if (killed_again && (first_kill != old_optim || second_kill != old_optim))
+        CHECK_FALSE(temporaries().empty());  // a kill inside a write leaves its temporary behind
+      // Temporaries of another process: one that cannot be running (no PID reaches pid_max), and init's.
+      const std::string dead = std::to_string(dead_pid()), live = ".tmp-1";
+      std::ofstream(path.string() + ".tmp-" + dead) << "killed";
+      std::ofstream(optim.string() + ".tmp-" + dead) << "killed";
+      std::ofstream(path.string() + live) << "still writing";
+      again.save(path);
+      CHECK(temporaries() == std::vector<std::string>{path.filename().string() + live});
+      fs::remove(path.string() + live);
+      CHECK_FALSE(fs::exists(old_optim));
+      Model last(ctx, small_net(), {k_features}, small_config());
+      last.load(path);
+      expect_same_weights(last, again);
+    }
   }
 }
 

@@ -6,10 +6,14 @@
 //               "exp_avg_sq.0.weight"), with the step and epoch counters in its metadata.
 //
 // Both carry the same random checkpoint id, so a resume never pairs weights with another run's optimizer
-// state. A save moves the old PATH.optim aside to PATH.optim.old, writes the new PATH.optim, then the new
-// PATH (each write atomic: safetensors.cpp), then deletes PATH.optim.old. A crash at any point leaves a
-// complete pair — PATH with PATH.optim, or the old PATH with PATH.optim.old — and load() takes whichever
-// of the two optimizer files carries the id of PATH.
+// state, and load() takes whichever of PATH.optim and PATH.optim.old carries the id of PATH. A save
+//   1. keeps the optimizer file that matches the PATH on disk as PATH.optim.old: it renames PATH.optim there
+//      when that is the match; after a crashed save the match may already be PATH.optim.old, and then
+//      PATH.optim (the crashed save's, matching nothing) must not replace it;
+//   2. writes the new PATH.optim, then the new PATH (each write atomic: safetensors.cpp);
+//   3. deletes PATH.optim.old.
+// Until step 2 has put the new PATH in place, PATH and PATH.optim.old are the pair written together, so a
+// crash at any point, of any save, after any number of earlier crashes, leaves a pair that resumes.
 
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/train/model.hpp>
@@ -46,9 +50,20 @@ uint64_t parse_u64(const SafetensorsFile& file, const std::string& key, const st
   return value;
 }
 
-std::string checkpoint_id(const SafetensorsFile& file) {
-  auto it = file.metadata.find("checkpoint_id");
-  return it == file.metadata.end() ? std::string{} : it->second;
+std::string checkpoint_id(const std::map<std::string, std::string>& metadata) {
+  auto it = metadata.find("checkpoint_id");
+  return it == metadata.end() ? std::string{} : it->second;
+}
+
+// The checkpoint id in a file's header; empty when there is no such file or it is not a readable checkpoint.
+std::string stored_checkpoint_id(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return {};
+  try {
+    return checkpoint_id(read_safetensors_metadata(path));
+  } catch (const DataError&) {
+    return {};
+  }
 }
 
 }  // namespace
@@ -79,7 +94,9 @@ void Model::save(const std::filesystem::path& path) {
   }
 
   const auto optim_path = with_suffix(path, ".optim"), old_optim_path = with_suffix(path, ".optim.old");
-  if (std::filesystem::exists(optim_path) && std::filesystem::exists(path)) rename_durably(optim_path, old_optim_path);
+  // Step 1 of the header comment: PATH.optim.old is replaced only by the file that matches PATH.
+  const std::string on_disk = stored_checkpoint_id(path);
+  if (!on_disk.empty() && stored_checkpoint_id(optim_path) == on_disk) rename_durably(optim_path, old_optim_path);
   write_safetensors(optim_path, optim);
   write_safetensors(path, weights);
   std::error_code ignored;  // a leftover PATH.optim.old is harmless: its id matches no PATH any more
@@ -98,18 +115,16 @@ void Model::load(const std::filesystem::path& path, bool with_optimizer) {
   }
 
   // The optimizer file written with these weights: PATH.optim, or PATH.optim.old after a save that crashed.
-  const std::string id = checkpoint_id(weights);
+  const std::string id = checkpoint_id(weights.metadata);
   std::optional<SafetensorsFile> optim;
   std::filesystem::path optim_path;
   for (const char* suffix : {".optim", ".optim.old"}) {
     const auto candidate = with_suffix(path, suffix);
-    if (!std::filesystem::exists(candidate)) continue;
-    SafetensorsFile file = read_safetensors(candidate);
-    if (!id.empty() && checkpoint_id(file) == id) {
-      optim = std::move(file);
-      optim_path = candidate;
-      break;
-    }
+    if (id.empty() || !std::filesystem::exists(candidate) || checkpoint_id(read_safetensors_metadata(candidate)) != id)
+      continue;
+    optim = read_safetensors(candidate);
+    optim_path = candidate;
+    break;
   }
   if (!optim) {
     const auto expected = with_suffix(path, ".optim");

@@ -6,6 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include <bit>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -14,6 +17,79 @@
 #include <unistd.h>
 
 namespace vkdrop {
+
+std::function<void(const std::filesystem::path& to)> before_rename_for_tests;
+
+namespace {
+
+// An open safetensors file, its JSON header parsed and its sizes checked against the file.
+struct Header {
+  std::ifstream in;
+  uint64_t length = 0;     // bytes of JSON after the 8-byte length
+  uint64_t data_size = 0;  // bytes after the JSON
+  nlohmann::json json;     // an object
+};
+
+Header read_header(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  Header h{std::ifstream(path, std::ios::binary)};
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw DataError(fmt::format("{}: {}", name, std::filesystem::exists(path, ec) ? "not a regular file"
+                                                                                 : "cannot open checkpoint (does it exist?)"));
+  }
+  if (!h.in) throw DataError(fmt::format("{}: cannot open checkpoint (permissions?)", name));
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw DataError(fmt::format("{}: cannot read its size ({})", name, ec.message()));
+  if (size < 8 || !h.in.read(reinterpret_cast<char*>(&h.length), 8)) {
+    throw DataError(fmt::format("{}: truncated: shorter than the 8-byte header length", name));
+  }
+  if (h.length > size - 8) {
+    throw DataError(fmt::format("{}: truncated or not safetensors: header length {} exceeds the file ({} bytes)", name,
+                                h.length, size));
+  }
+  std::string json(h.length, '\0');
+  h.in.read(json.data(), static_cast<std::streamsize>(h.length));
+  try {
+    h.json = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(fmt::format("{}: the header is not valid JSON ({})", name, e.what()));
+  }
+  if (!h.json.is_object()) throw DataError(fmt::format("{}: the header is not a JSON object", name));
+  h.data_size = size - 8 - h.length;
+  return h;
+}
+
+std::map<std::string, std::string> metadata_of(const nlohmann::json& header, const std::string& name) {
+  std::map<std::string, std::string> metadata;
+  const auto it = header.find("__metadata__");
+  if (it == header.end()) return metadata;
+  if (!it->is_object()) throw DataError(fmt::format("{}: __metadata__ is not a JSON object", name));
+  for (auto m = it->begin(); m != it->end(); ++m) metadata[m.key()] = m->is_string() ? m->get<std::string>() : m->dump();
+  return metadata;
+}
+
+// Removes the `path`.tmp-PID files that killed writes of `path` left behind: this process's own (its writes of
+// `path` have all finished when this runs) and those of processes no longer running. A live process's
+// temporary is a write in progress and stays.
+void remove_stale_temporaries(const std::filesystem::path& path) {
+  const std::string prefix = path.filename().string() + ".tmp-";
+  std::error_code ec;
+  std::filesystem::directory_iterator it(path.has_parent_path() ? path.parent_path() : ".", ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    pid_t pid = 0;
+    const char* digits = name.data() + prefix.size();
+    const auto [stop, error] = std::from_chars(digits, name.data() + name.size(), pid);
+    if (error != std::errc{} || stop != name.data() + name.size() || pid <= 0) continue;  // not one of ours
+    const bool other_live_process = pid != ::getpid() && (::kill(pid, 0) == 0 || errno == EPERM);
+    std::error_code ignored;
+    if (!other_live_process) std::filesystem::remove(it->path(), ignored);
+  }
+}
+
+}  // namespace
 
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian; so is this code");
 
@@ -66,9 +142,11 @@ void write_safetensors(const std::filesystem::path& path, const SafetensorsFile&
     std::filesystem::remove(tmp);
     throw;
   }
+  remove_stale_temporaries(path);
 }
 
 void rename_durably(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (before_rename_for_tests) before_rename_for_tests(to);
   std::error_code ec;
   std::filesystem::rename(from, to, ec);
   if (ec) throw DataError(fmt::format("{}: cannot replace ({})", to.string(), ec.message()));
@@ -81,37 +159,19 @@ void rename_durably(const std::filesystem::path& from, const std::filesystem::pa
   }
 }
 
+std::map<std::string, std::string> read_safetensors_metadata(const std::filesystem::path& path) {
+  return metadata_of(read_header(path).json, path.string());
+}
+
 SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   const std::string name = path.string();
-  std::ifstream in(path, std::ios::binary);
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    throw DataError(fmt::format("{}: {}", name, std::filesystem::exists(path, ec) ? "not a regular file"
-                                                                                 : "cannot open checkpoint (does it exist?)"));
-  }
-  if (!in) throw DataError(fmt::format("{}: cannot open checkpoint (permissions?)", name));
-  const uint64_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw DataError(fmt::format("{}: cannot read its size ({})", name, ec.message()));
-  uint64_t length = 0;
-  if (size < 8 || !in.read(reinterpret_cast<char*>(&length), 8)) {
-    throw DataError(fmt::format("{}: truncated: shorter than the 8-byte header length", name));
-  }
-  if (length > size - 8) {
-    throw DataError(fmt::format("{}: truncated or not safetensors: header length {} exceeds the file ({} bytes)", name,
-                                length, size));
-  }
-  std::string json(length, '\0');
-  in.read(json.data(), static_cast<std::streamsize>(length));
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(fmt::format("{}: the header is not valid JSON ({})", name, e.what()));
-  }
-  if (!header.is_object()) throw DataError(fmt::format("{}: the header is not a JSON object", name));
-  const uint64_t data_size = size - 8 - length;
+  Header h = read_header(path);
+  std::ifstream& in = h.in;
+  const nlohmann::json& header = h.json;
+  const uint64_t length = h.length, data_size = h.data_size;
 
   SafetensorsFile file;
+  file.metadata = metadata_of(header, name);
   struct Entry {
     std::string name;
     Shape shape;
@@ -119,12 +179,7 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   };
   std::vector<Entry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() == "__metadata__") {
-      if (!it->is_object()) throw DataError(fmt::format("{}: __metadata__ is not a JSON object", name));
-      for (auto m = it->begin(); m != it->end(); ++m)
-        file.metadata[m.key()] = m->is_string() ? m->get<std::string>() : m->dump();
-      continue;
-    }
+    if (it.key() == "__metadata__") continue;
     const nlohmann::json& t = *it;
     try {
       const std::string dtype = t.at("dtype").get<std::string>();

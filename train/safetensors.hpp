@@ -6,6 +6,7 @@
 #include <vkdrop/runtime/tensor.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,16 +25,27 @@ struct SafetensorsFile {
   const NamedTensor* find(const std::string& name) const;
 };
 
-// Writes to a temporary file beside `path`, flushes it, then renames it over `path`: a crash leaves
-// either the old file or the new one, never half of one. Throws DataError if it cannot write.
+// Writes to a temporary file beside `path` (`path`.tmp-PID), flushes it, then renames it over `path`: a crash
+// leaves either the old file or the new one, never half of one. Once the new file is in place, it removes the
+// temporaries of `path` that a killed write left behind (those of this process, or of one no longer running).
+// Throws DataError if it cannot write.
 void write_safetensors(const std::filesystem::path& path, const SafetensorsFile& file);
 
 // Renames `from` over `to` (atomic on POSIX) and syncs the directory, so the rename survives a crash.
 // Throws DataError if it cannot.
 void rename_durably(const std::filesystem::path& from, const std::filesystem::path& to);
 
+// For crash tests only: when set, rename_durably calls it with `to` before renaming, i.e. once a temporary
+// file is complete and before Model::save moves PATH.optim aside. A hook that throws stops the save with the
+// files exactly as a kill -9 at that moment would leave them. Empty in normal use; not thread-safe.
+extern std::function<void(const std::filesystem::path& to)> before_rename_for_tests;
+
 // Throws DataError naming the file and what is wrong: missing, truncated, bad JSON, a dtype other than F32,
 // offsets outside the data or not matching the shape.
 SafetensorsFile read_safetensors(const std::filesystem::path& path);
+
+// The "__metadata__" of a safetensors file, read from its header alone (the tensors are not read or checked).
+// Throws DataError as read_safetensors does for a missing file or a bad header.
+std::map<std::string, std::string> read_safetensors_metadata(const std::filesystem::path& path);
 
 }  // namespace vkdrop
