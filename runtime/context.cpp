@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -244,10 +245,23 @@ std::filesystem::path default_cache_dir() {
   return std::filesystem::temp_directory_path() / "vkdrop-cache";
 }
 
-std::vector<char> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+// The pipeline cache saves compile time and nothing else, and the user names only its directory, never this
+// file: a file there that cannot be read (a directory, no permission, an I/O error) is a warning and a run that
+// compiles its pipelines, as a cache that cannot be saved is. No file is the first run: silent.
+std::vector<char> read_pipeline_cache(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return {};
+  try {
+    if (!std::filesystem::is_regular_file(path)) throw std::runtime_error("not a regular file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error(std::strerror(errno));
+    return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {  // a read error: libstdc++'s filebuf throws std::ios_base::failure
+    std::cerr << fmt::format("vkdrop: warning: ignoring the pipeline cache {} ({}); pipelines will be compiled. "
+                             "Remove it, or set VKDROP_CACHE_DIR to another directory.\n",
+                             path.string(), e.what());
+    return {};
+  }
 }
 
 }  // namespace
@@ -336,7 +350,7 @@ Context::Context(ContextOptions options) {
     for (uint8_t b : info_.pipeline_cache_uuid) uuid += fmt::format("{:02x}", b);
     std::filesystem::path dir = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
     pipeline_cache_path_ = dir / fmt::format("pipelines-{}-{:x}.bin", uuid, info_.driver_version);
-    std::vector<char> initial = read_file(pipeline_cache_path_);
+    std::vector<char> initial = read_pipeline_cache(pipeline_cache_path_);
     VkPipelineCacheCreateInfo cache_info{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
     cache_info.initialDataSize = initial.size();
     cache_info.pInitialData = initial.empty() ? nullptr : initial.data();
@@ -354,15 +368,15 @@ Context::~Context() {
 }
 
 void Context::save_pipeline_cache() const {
+  // Write beside, then rename: a crash never leaves a torn cache file for the next run to read.
+  std::filesystem::path tmp = pipeline_cache_path_;
+  tmp += fmt::format(".tmp{}", static_cast<const void*>(this));
   try {
     size_t size = 0;
     VKDROP_CHECK(vkGetPipelineCacheData(device_, pipeline_cache_, &size, nullptr));
     std::vector<char> data(size);
     VKDROP_CHECK(vkGetPipelineCacheData(device_, pipeline_cache_, &size, data.data()));
     std::filesystem::create_directories(pipeline_cache_path_.parent_path());
-    // Write beside, then rename: a crash never leaves a torn cache file for the next run to read.
-    std::filesystem::path tmp = pipeline_cache_path_;
-    tmp += fmt::format(".tmp{}", static_cast<const void*>(this));
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       out.write(data.data(), static_cast<std::streamsize>(size));
@@ -370,6 +384,8 @@ void Context::save_pipeline_cache() const {
     }
     std::filesystem::rename(tmp, pipeline_cache_path_);
   } catch (const std::exception& e) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
     std::cerr << fmt::format("vkdrop: warning: could not save the pipeline cache to {} ({}); pipelines will be "
                              "compiled again next run. Set VKDROP_CACHE_DIR to a writable directory.\n",
                              pipeline_cache_path_.string(), e.what());

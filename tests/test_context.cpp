@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <sstream>
 
 using namespace vkdrop;
 
@@ -169,4 +171,33 @@ TEST_CASE("an unwritable pipeline cache directory is a warning, not a failure") 
     ctx.kernel("copy", std::vector<uint32_t>{64});
   }());
   std::filesystem::remove(file);
+}
+
+TEST_CASE("a pipeline cache file that cannot be read is a warning, and the context compiles its pipelines") {
+  auto dir = std::filesystem::temp_directory_path() / "vkdrop-test-unreadable-cache";
+  std::filesystem::remove_all(dir);
+  std::filesystem::path path;
+  {
+    Context first(ContextOptions{.cache_dir = dir});
+    path = first.pipeline_cache_path();
+  }
+  // A directory where the cache file should be: reading it fails (EISDIR), and so will saving over it.
+  std::filesystem::remove(path);
+  std::filesystem::create_directories(path);
+  std::ostringstream warnings;
+  std::streambuf* const cerr = std::cerr.rdbuf(warnings.rdbuf());
+  try {
+    Context ctx(ContextOptions{.cache_dir = dir});
+    ctx.kernel("copy", std::vector<uint32_t>{64});
+  } catch (...) {
+    std::cerr.rdbuf(cerr);
+    throw;
+  }
+  std::cerr.rdbuf(cerr);
+  CHECK_THAT(warnings.str(), Catch::Matchers::Contains("warning: ignoring the pipeline cache " + path.string() +
+                                                       " (not a regular file)"));
+  // Saving over a directory fails too: a warning, and no temporary file left beside it.
+  CHECK_THAT(warnings.str(), Catch::Matchers::Contains("warning: could not save the pipeline cache"));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 1);
+  std::filesystem::remove_all(dir);
 }

@@ -39,5 +39,8 @@ int main() {
   } catch (const vkdrop::Error& e) {
     std::fprintf(stderr, "vkdrop-info: %s\n", e.what());
     return 1;
+  } catch (const std::exception& e) {  // not ours (the file system, the C++ library): still a message, not an abort
+    std::fprintf(stderr, "vkdrop-info: unexpected error: %s\n", e.what());
+    return 1;
   }
 }
