@@ -22,14 +22,10 @@ namespace fs = std::filesystem;
 // likely a corrupt header than a real file.
 constexpr size_t k_max_dims = 4;
 
-// A corrupt header can claim an absurd size. We never trust it for one big allocation: the payload is
-// read in chunks and the buffer grows only as real bytes arrive, so a 4-byte file cannot ask for 4 GiB.
+// The payload is read in chunks into a buffer reserved once for the claimed size (at most max_bytes of
+// address space, no copies as it grows): only the chunks that real bytes arrive in are ever touched, so a
+// short file that claims 1 GiB costs the bytes it holds, not 1 GiB.
 constexpr size_t k_chunk_bytes = size_t{1} << 22;
-constexpr uint64_t k_initial_reserve_cap = uint64_t{1} << 26;
-
-// Sizes above this cannot be a real data set on a machine we run on; rejecting them early also keeps
-// product(dims) * element size far from overflowing uint64.
-constexpr uint64_t k_max_payload_bytes = uint64_t{1} << 40;
 
 // One open file, raw or gzip: zlib's gzread passes raw files through unchanged ("transparent" mode), so
 // both take the same path and the caller never needs to look at the magic itself.
@@ -140,7 +136,7 @@ std::string idx_type_name(uint8_t type_code) {
   }
 }
 
-IdxArray read_idx(const fs::path& path) {
+IdxArray read_idx(const fs::path& path, uint64_t max_bytes) {
   const std::string name = path.string();
   std::error_code ec;
   if (!fs::exists(path, ec)) {
@@ -180,23 +176,34 @@ IdxArray read_idx(const fs::path& path) {
   if (dims_got < 4 * ndims) {
     throw DataError(fmt::format("{}: truncated: the header ends inside its {} dimension sizes", name, ndims));
   }
-  uint64_t payload_bytes = element_size;
   for (size_t i = 0; i < ndims; ++i) {
     const uint8_t* b = dims_be + 4 * i;
-    const uint32_t dim = uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | uint32_t{b[3]};
-    array.dims.push_back(dim);
-    // Checked before each multiplication so the product cannot wrap around before we compare it.
-    if (dim != 0 && payload_bytes > k_max_payload_bytes / dim) {
-      throw DataError(fmt::format("{}: implausible header: dimensions {} (more than {} bytes of data)", name,
-                                  shape_text(array.dims), k_max_payload_bytes));
-    }
-    payload_bytes *= dim;
+    array.dims.push_back(uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | uint32_t{b[3]});
   }
   const size_t header_bytes = sizeof header + 4 * ndims;
   const std::string shape = shape_text(array.dims);
   const std::string type_name = idx_type_name(array.type_code);
+  uint64_t payload_bytes = element_size;
+  for (uint32_t dim : array.dims) {
+    // Checked before each multiplication, so the product cannot wrap around before it is compared.
+    if (dim != 0 && payload_bytes > max_bytes / dim) {
+      throw DataError(fmt::format("{}: header says {} {}: more than the {} bytes ({:.0f} MiB) vkdrop reads from one "
+                                  "IDX file. A damaged header, or a gzip file that would inflate far beyond its own "
+                                  "size? (read_idx's max_bytes raises the limit for a data set that really is this large)",
+                                  name, shape, type_name, max_bytes, static_cast<double>(max_bytes) / (1 << 20)));
+    }
+    payload_bytes *= dim;
+  }
+  // A raw file's size is known: one too short for its header's claim is refused before its data is read.
+  std::error_code size_error;
+  const uint64_t file_bytes = fs::file_size(path, size_error);
+  if (!size_error && !reader.compressed() && file_bytes - header_bytes < payload_bytes) {
+    throw DataError(fmt::format("{}: truncated: header says {} {} = {} bytes of data, file has {} after the "
+                                "{}-byte header", name, shape, type_name, payload_bytes, file_bytes - header_bytes,
+                                header_bytes));
+  }
 
-  array.bytes.reserve(static_cast<size_t>(std::min(payload_bytes, k_initial_reserve_cap)));
+  array.bytes.reserve(static_cast<size_t>(payload_bytes));
   while (array.bytes.size() < payload_bytes) {
     const size_t old_size = array.bytes.size();
     const size_t want = static_cast<size_t>(std::min<uint64_t>(payload_bytes - old_size, k_chunk_bytes));
@@ -215,15 +222,21 @@ IdxArray read_idx(const fs::path& path) {
   }
 
   // Trailing bytes mean the header and the data disagree (or two files were glued together): either
-  // way the header cannot be trusted, so the file is refused instead of silently cut short.
+  // way the header cannot be trusted, so the file is refused instead of silently cut short. They are
+  // counted up to one chunk only: a gzip tail that inflates to gigabytes is not worth the time.
   uint64_t trailing = 0;
   uint8_t scratch[1 << 12];
-  while (const size_t got = reader.read(scratch, sizeof scratch)) trailing += got;
+  while (trailing <= k_chunk_bytes) {
+    const size_t got = reader.read(scratch, sizeof scratch);
+    if (got == 0) break;
+    trailing += got;
+  }
   if (trailing > 0) {
-    throw DataError(fmt::format("{}: {} trailing bytes after the data: header says {} {} = {} bytes of data, "
-                                "file has {} after the {}-byte header{}",
-                                name, trailing, shape, type_name, payload_bytes, payload_bytes + trailing,
-                                header_bytes, reader.compressed() ? " (decompressed)" : ""));
+    const std::string at_least = trailing > k_chunk_bytes ? "at least " : "";
+    throw DataError(fmt::format("{}: {}{} trailing bytes after the data: header says {} {} = {} bytes of data, "
+                                "file has {}{} after the {}-byte header{}",
+                                name, at_least, trailing, shape, type_name, payload_bytes, at_least,
+                                payload_bytes + trailing, header_bytes, reader.compressed() ? " (decompressed)" : ""));
   }
 
   // IDX stores multi-byte elements big-endian; callers get host order so they can use the data directly.

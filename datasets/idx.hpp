@@ -45,9 +45,16 @@ size_t idx_element_size(uint8_t type_code);
 // "uint8", "int8", "int16", "int32", "float32", "float64", or "unknown type 0x.." for messages.
 std::string idx_type_name(uint8_t type_code);
 
+// The most data one IDX file may hold, 1 GiB: twenty times MNIST's training images (47 MB), twice EMNIST's
+// largest file (ByClass training images, 547 MB). The header's claim is checked against it before anything is
+// allocated, so a damaged header or a decompression bomb (a few MB of gzip that inflate to many GB) is refused
+// without being read. A larger data set passes its own `max_bytes`.
+constexpr uint64_t k_idx_max_bytes = uint64_t{1} << 30;
+
 // Reads a raw or gzipped IDX file. Throws DataError when the file is missing (the message says to run
-// `./vkdrop.sh data`), unreadable, has a bad header, or holds fewer or more bytes than its header says.
-IdxArray read_idx(const std::filesystem::path& path);
+// `./vkdrop.sh data`), unreadable, has a bad header, claims more than `max_bytes` of data, or holds fewer or
+// more bytes than its header says. Memory in use grows with the bytes actually read, never with the claim.
+IdxArray read_idx(const std::filesystem::path& path, uint64_t max_bytes = k_idx_max_bytes);
 
 // read_idx, then also requires type uint8 and exactly expected_ndims dimensions: what the MNIST image
 // (3) and label (1) files hold. The result's bytes are the uint8 elements.

@@ -2,6 +2,7 @@
 // the file and the fault, because a wrong data file that loads quietly trains a model on garbage.
 
 #include <catch2/catch.hpp>
+#include <sys/resource.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -301,14 +302,49 @@ TEST_CASE("read_idx: a dimension count outside 1..4 is a DataError", "[idx]") {
   CHECK(vkdrop::read_idx(tmp / "c").bytes == std::vector<uint8_t>{7});
 }
 
-TEST_CASE("read_idx: a header claiming an absurd size is a DataError, not an allocation", "[idx]") {
+TEST_CASE("read_idx: a header claiming more than the limit is refused before its data is read", "[idx]") {
   TempDir tmp;
   write_raw(tmp / "a", idx_bytes(vkdrop::k_idx_f64, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {1, 2, 3}));
-  CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "a"); }), Contains("implausible"));
-  // Big but not absurd: must report truncation having read the few bytes there are.
-  write_raw(tmp / "b", idx_bytes(vkdrop::k_idx_u8, {100000, 1000, 100}, {1, 2, 3}));
-  const std::string message = data_error_message([&] { vkdrop::read_idx(tmp / "b"); });
-  CHECK_THAT(message, Contains("header says 100000x1000x100 uint8 = 10000000000 bytes of data, file has 3"));
+  CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "a"); }),
+             Contains("header says 4294967295x4294967295x4294967295 float64: more than the 1073741824 bytes (1024 MiB)"));
+
+  // A decompression bomb, made small: the header claims 3 GiB, the gzip stream of 8 KB would inflate to 8 MiB
+  // of zeros (a real bomb holds the 3 GiB, in 3 MB of gzip). It is refused from its header alone.
+  std::vector<uint8_t> bomb = idx_bytes(vkdrop::k_idx_u8, {3, 1024, 1024, 1024}, {});
+  bomb.resize(bomb.size() + (size_t{8} << 20), 0);
+  write_gz(tmp / "bomb.gz", bomb);
+  REQUIRE(fs::file_size(tmp / "bomb.gz") < 64 * 1024);
+  const std::string message = data_error_message([&] { vkdrop::read_idx(tmp / "bomb.gz"); });
+  CHECK_THAT(message, Contains((tmp / "bomb.gz").string()) && Contains("header says 3x1024x1024x1024 uint8: more than") &&
+                          Contains("max_bytes"));
+
+  // The limit is the caller's to raise or lower.
+  write_raw(tmp / "b", idx_bytes(vkdrop::k_idx_u8, {2000}, ramp(2000)));
+  CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "b", 1999); }), Contains("more than the 1999 bytes"));
+  CHECK(vkdrop::read_idx(tmp / "b", 2000).bytes == ramp(2000));
+}
+
+TEST_CASE("read_idx: a header that lies within the limit costs the bytes the file holds, not its claim", "[idx]") {
+  // The largest resident set this process has had, in bytes.
+  const auto peak_resident_bytes = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+  };
+  TempDir tmp;
+  // Raw: the file's size shows the lie before any data is read.
+  write_raw(tmp / "raw", idx_bytes(vkdrop::k_idx_u8, {1000, 1000, 1000}, {1, 2, 3}));
+  CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "raw"); }),
+             Contains("truncated: header says 1000x1000x1000 uint8 = 1000000000 bytes of data, file has 3 after the "
+                      "16-byte header"));
+  // Gzip: only inflating shows it. Memory follows the 1 MiB that arrive, not the 1 GB claimed.
+  std::vector<uint8_t> lie = idx_bytes(vkdrop::k_idx_u8, {1000, 1000, 1000}, {});
+  lie.resize(lie.size() + (size_t{1} << 20), 0);
+  write_gz(tmp / "lie.gz", lie);
+  const uint64_t before = peak_resident_bytes();
+  CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "lie.gz"); }),
+             Contains("file has 1048576 after the 16-byte header (decompressed)"));
+  CHECK(peak_resident_bytes() - before < (uint64_t{64} << 20));
 }
 
 TEST_CASE("read_idx: trailing bytes after the data are a DataError", "[idx]") {
@@ -323,6 +359,12 @@ TEST_CASE("read_idx: trailing bytes after the data are a DataError", "[idx]") {
 
   write_gz(tmp / "a.gz", file);
   CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "a.gz"); }), Contains("2 trailing bytes"));
+
+  // A gzip tail that would inflate to gigabytes is counted no further than needed to refuse it.
+  file.resize(file.size() + (size_t{16} << 20), 0);
+  write_gz(tmp / "tail.gz", file);
+  CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "tail.gz"); }),
+             Contains("at least ") && Contains(" trailing bytes after the data"));
 }
 
 TEST_CASE("read_idx: a missing file is a DataError that says how to fetch the data", "[idx]") {
