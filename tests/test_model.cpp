@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 using namespace vkdrop;
 namespace fs = std::filesystem;
@@ -362,6 +363,33 @@ TEST_CASE("weights that are no longer finite are never saved over a good checkpo
   CHECK_THROWS_AS(model.train_epoch(one_batch), NumericalError);
   CHECK_THROWS_WITH(model.save(path), Catch::Matchers::Contains("NaN or inf") && Catch::Matchers::Contains("untouched"));
   CHECK(read_safetensors(path).metadata.at("checkpoint_id") == good);
+}
+
+TEST_CASE("a checkpoint holding NaN or inf is refused on load, naming the file and the tensor") {
+  Context& ctx = test::context();
+  Model model(ctx, small_net(), {k_features}, small_config());
+  const fs::path path = temp_path("not-finite.safetensors"), optim = path.string() + ".optim";
+  model.save(path);
+  const auto before = model.state_dict();
+
+  SafetensorsFile weights = read_safetensors(path);
+  REQUIRE(weights.tensors[1].values.size() == 32);
+  weights.tensors[1].values[5] = std::numeric_limits<float>::quiet_NaN();
+  write_safetensors(path, weights);
+  const std::string nan_weight = path.string() + ": tensor " + weights.tensors[1].name + " holds nan at element 5 of 32";
+  CHECK_THROWS_AS(model.load(path), DataError);
+  CHECK_THROWS_WITH(model.load(path), Catch::Matchers::Contains(nan_weight));
+  CHECK_THROWS_WITH(model.load(path, /*with_optimizer=*/false), Catch::Matchers::Contains(nan_weight));
+  CHECK(model.state_dict()[1].values == before[1].values);  // a refused load changes nothing
+
+  model.save(path);
+  SafetensorsFile state = read_safetensors(optim);
+  REQUIRE_FALSE(state.tensors.empty());
+  state.tensors[0].values[0] = std::numeric_limits<float>::infinity();
+  write_safetensors(optim, state);
+  CHECK_THROWS_WITH(model.load(path), Catch::Matchers::Contains(optim.string() + ": tensor " + state.tensors[0].name +
+                                                                " holds inf at element 0"));
+  CHECK_NOTHROW(model.load(path, /*with_optimizer=*/false));  // the weights alone are fine
 }
 
 TEST_CASE("predict: eval is deterministic, train mode draws new dropout masks (Monte Carlo dropout)") {

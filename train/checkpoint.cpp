@@ -23,6 +23,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <optional>
@@ -63,6 +64,19 @@ std::string stored_checkpoint_id(const std::filesystem::path& path) {
     return checkpoint_id(read_safetensors_metadata(path));
   } catch (const DataError&) {
     return {};
+  }
+}
+
+// Weights or optimizer state that are not finite never train again (every later step is NaN), and save()
+// never writes them: a file holding them is damaged or not vkdrop's, and is refused naming the tensor.
+void throw_if_not_finite(const SafetensorsFile& file, const std::filesystem::path& path) {
+  for (const NamedTensor& t : file.tensors) {
+    const auto bad = std::find_if(t.values.begin(), t.values.end(), [](float v) { return !std::isfinite(v); });
+    if (bad != t.values.end()) {
+      throw DataError(fmt::format("{}: tensor {} holds {} at element {} of {}; a checkpoint must be finite to train or "
+                                  "predict from (a damaged file, or one written by another program from a run that "
+                                  "diverged?)", path.string(), t.name, *bad, bad - t.values.begin(), t.values.size()));
+    }
   }
 }
 
@@ -109,6 +123,7 @@ void Model::load(const std::filesystem::path& path, bool with_optimizer) {
   std::vector<std::string> problems;
   const ParameterStore::Contents contents = store_->gather(weights.tensors, /*exact=*/true, problems);
   throw_if_problems(problems, path.string());
+  throw_if_not_finite(weights, path);
   if (!with_optimizer) {
     store_->upload(contents);
     return;
@@ -124,6 +139,7 @@ void Model::load(const std::filesystem::path& path, bool with_optimizer) {
       continue;
     optim = read_safetensors(candidate);
     optim_path = candidate;
+    throw_if_not_finite(*optim, optim_path);
     break;
   }
   if (!optim) {

@@ -28,7 +28,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -163,22 +166,53 @@ class ProgressLine {
   bool tty_;
 };
 
-// CLI11's PositiveNumber prints the whole range of double on failure; these say what is wrong.
-CLI::Validator number_at_least(double lo, bool inclusive) {
+// CLI11's PositiveNumber prints the whole range of double on failure, and its Range lets NaN through (every
+// comparison with NaN is false); these refuse anything but a finite number in range, and say what is wrong.
+CLI::Validator number_in(double lo, bool lo_inclusive, double hi) {
   return CLI::Validator(
-      [lo, inclusive](std::string& text) -> std::string {
+      [lo, lo_inclusive, hi](std::string& text) -> std::string {
+        double v = 0;
         try {
-          const double v = std::stod(text);
-          if (inclusive ? v >= lo : v > lo) return "";
+          v = std::stod(text);
         } catch (const std::exception&) {
           return "not a number: " + text;
         }
-        return fmt::format("must be {} {}, got {}", inclusive ? "at least" : "greater than", lo, text);
+        if (!std::isfinite(v)) return "not a finite number: " + text;
+        if (!(lo_inclusive ? v >= lo : v > lo)) {
+          return fmt::format("must be {} {}, got {}", lo_inclusive ? "at least" : "greater than", lo, text);
+        }
+        if (v > hi) return fmt::format("must be at most {}, got {}", hi, text);
+        return "";
       },
-      inclusive ? fmt::format(">= {}", lo) : fmt::format("> {}", lo));
+      std::isinf(hi) ? fmt::format("{} {}", lo_inclusive ? ">=" : ">", lo) : fmt::format("in [{}, {}]", lo, hi));
 }
-const CLI::Validator positive = number_at_least(0, false);
-const CLI::Validator non_negative = number_at_least(0, true);
+const double unbounded = std::numeric_limits<double>::infinity();
+const CLI::Validator positive = number_in(0, false, unbounded);
+const CLI::Validator non_negative = number_in(0, true, unbounded);
+const CLI::Validator probability = number_in(0, true, 1);
+
+// CLI11 reads "-1" and 2^64 alike into a uint64_t as 2^64 - 1: a seed is digits only, and fits.
+const CLI::Validator whole_number(
+    [](std::string& text) -> std::string {
+      uint64_t value = 0;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (!text.empty() && error == std::errc{} && end == text.data() + text.size()) return "";
+      return "must be a whole number from 0 to 18446744073709551615, got " + text;
+    },
+    "0 to 2^64-1");
+
+// PyTorch allows p = 1, and so does vkdrop; but a sample run with it trains at chance, so say so first.
+void warn_about_dropout_of_one(const Options& o) {
+  const std::pair<const char*, double> flags[] = {
+      {"--input-dropout", o.input_dropout}, {"--dropout", o.dropout},
+      {"--conv-dropout-p", is_cnn(o) && o.conv_dropout != "none" ? o.conv_dropout_p : 0.0}};
+  for (const auto& [flag, p] : flags) {
+    if (p == 1.0) {
+      std::fprintf(stderr, "mnist_mlp: warning: %s 1 drops every unit in training: the layers after it see only zeros, "
+                           "so the net learns nothing and classifies at chance (90%% error). Did you mean 0.1?\n", flag);
+    }
+  }
+}
 
 // Test error of Monte Carlo dropout: each image's class is the argmax of the mean class probabilities of
 // `passes` forward passes with dropout on (the pixels scaled as DeviceDataset scales them on the device).
@@ -280,14 +314,14 @@ int main(int argc, char** argv) {
   app.add_option("--conv-dropout", o.conv_dropout, "cnn: dropout after each conv block: channel (Dropout2d, whole "
                                                    "feature maps), element (Dropout) or none")
       ->check(CLI::IsMember({"channel", "element", "none"}));
-  app.add_option("--conv-dropout-p", o.conv_dropout_p, "cnn: its probability")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--conv-dropout-p", o.conv_dropout_p, "cnn: its probability")->check(probability);
   auto* hidden = app.add_option("--hidden", o.hidden, "hidden layer sizes, comma-separated (the paper: 1024,1024,1024; "
                                                       "cnn: 256)")
       ->delimiter(',')->check(positive);
   app.add_option("--input-dropout", o.input_dropout, "dropout probability on the input pixels (paper: 0.2; 0 = none)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(probability);
   app.add_option("--dropout", o.dropout, "dropout probability after each hidden layer (paper: 0.5; 0 = none)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(probability);
   app.add_option("--scaling", o.scaling, "inverted: scale kept units by 1/(1-p) in training (PyTorch); vanilla: "
                                          "scale by (1-p) at test time (the paper)")
       ->check(CLI::IsMember({"inverted", "vanilla"}));
@@ -296,11 +330,11 @@ int main(int argc, char** argv) {
   app.add_option("--schedule", o.schedule, "learning-rate decay: constant, step (x gamma every --step-epochs), "
                                            "exponential (x gamma every epoch), cosine (to --lr-min at the last epoch)")
       ->check(CLI::IsMember({"constant", "step", "exponential", "cosine"}));
-  app.add_option("--gamma", o.gamma, "decay factor for step and exponential schedules")->check(CLI::Range(1e-9, 1.0));
+  app.add_option("--gamma", o.gamma, "decay factor for step and exponential schedules")->check(number_in(1e-9, true, 1));
   app.add_option("--step-epochs", o.step_epochs, "epochs between decays of the step schedule")->check(positive);
   app.add_option("--lr-min", o.lr_min, "final learning rate of the cosine schedule")->check(non_negative);
-  app.add_option("--momentum", o.momentum, "SGD momentum (after the ramp)")->check(CLI::Range(0.0, 0.999999));
-  app.add_option("--momentum-start", o.momentum_start, "momentum at step 0 of the ramp (paper: 0.5)")->check(CLI::Range(0.0, 0.999999));
+  app.add_option("--momentum", o.momentum, "SGD momentum (after the ramp)")->check(number_in(0, true, 0.999999));
+  app.add_option("--momentum-start", o.momentum_start, "momentum at step 0 of the ramp (paper: 0.5)")->check(number_in(0, true, 0.999999));
   app.add_option("--momentum-ramp-epochs", o.momentum_ramp_epochs, "epochs to ramp momentum linearly from "
                                                                    "--momentum-start to --momentum (0 = no ramp)")
       ->check(non_negative);
@@ -314,7 +348,8 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", o.epochs, "epochs to train (in all, counting those of a resumed checkpoint)")->check(positive);
   app.add_option("--train-subset", o.train_subset, "train on the first N images only (0 = all 60000)")->check(non_negative);
   app.add_option("--seed", o.seed, "seed for initialization, shuffling and dropout masks (same seed and device: "
-                                   "bit-identical weights)");
+                                   "bit-identical weights)")
+      ->check(whole_number);
   app.add_option("--init", o.init, "weight init: pytorch (Kaiming-uniform, PyTorch's default) or xavier")
       ->check(CLI::IsMember({"pytorch", "xavier"}));
   app.add_option("--device", o.device, "Vulkan device: index or name substring (default: $VKDROP_DEVICE, else the best)");
@@ -337,6 +372,7 @@ int main(int argc, char** argv) {
     // one binding may cover on lavapipe (128 MiB).
     if (app.count("--eval-batch") == 0) o.eval_batch = 200;
   }
+  warn_about_dropout_of_one(o);
 
   try {
     return run(o);

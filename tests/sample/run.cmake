@@ -88,6 +88,21 @@ if(NOT rc EQUAL 2 OR NOT out MATCHES "vkdrop.sh data")
   message(FATAL_ERROR "missing data (${rc}):\n${out}")
 endif()
 
+# Numbers that parse but make no sense are refused before anything runs, naming the flag. (With the data
+# missing, one that slipped through would end in the missing-data error, rc 2, instead.)
+foreach(bad "--dropout;nan" "--input-dropout;nan" "--seed;-1" "--lr;inf")
+  list(GET bad 0 flag)
+  sample(${bad} --data-dir ${WORK_DIR}/no-such-dir)
+  if(rc EQUAL 0 OR rc EQUAL 2 OR NOT out MATCHES "${flag}: ")
+    message(FATAL_ERROR "'${bad}' was accepted (${rc}):\n${out}")
+  endif()
+endforeach()
+# p = 1 is allowed, as in PyTorch, but trains at chance: a warning first.
+sample(--dropout 1 --data-dir ${WORK_DIR}/no-such-dir)
+if(NOT rc EQUAL 2 OR NOT out MATCHES "warning: --dropout 1 drops every unit")
+  message(FATAL_ERROR "--dropout 1: no warning (${rc}):\n${out}")
+endif()
+
 # The CNN: conv blocks with BatchNorm and per-channel dropout, trained and saved; its checkpoint names the
 # BatchNorm running statistics as PyTorch does; a CNN checkpoint does not fit the MLP; a bad --model.
 set(cnn --model cnn --channels 2,4 --hidden 16 --train-subset 400 --batch 50 --eval-batch 100 --seed 5)
