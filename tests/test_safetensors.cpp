@@ -140,3 +140,55 @@ TEST_CASE("damaged checkpoints are refused with the file named") {
     CHECK_THROWS_WITH(read_safetensors(temp_dir()), Catch::Matchers::Contains("not a regular file"));
   }
 }
+
+TEST_CASE("shapes and offsets must be JSON unsigned integers, never floats or negative numbers") {
+  const fs::path path = temp_dir() / "numbers.safetensors";
+  const auto refused = [&](const std::string& shape, const std::string& offsets, const std::string& expected) {
+    INFO("shape " << shape << ", data_offsets " << offsets);
+    write_all(path, handmade(R"({"w":{"dtype":"F32","shape":)" + shape + R"(,"data_offsets":)" + offsets + "}}", 4));
+    CHECK_THROWS_AS(read_safetensors(path), DataError);
+    CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains(path.string() + ": tensor w has " + expected));
+  };
+  refused("[1e30]", "[0,4]", "shape [1e+30]: 1e+30 is not a whole number >= 0");
+  refused("[1.9]", "[0,4]", "shape [1.9]: 1.9 is not a whole number >= 0");
+  refused("[1.0]", "[0,4]", "shape [1.0]: 1.0 is not a whole number >= 0");
+  refused("[-1]", "[0,4]", "shape [-1]: -1 is not a whole number >= 0");
+  refused("[1]", "[-5.0,4]", "data_offsets [-5.0,4]: -5.0 is not a whole number >= 0");
+  refused("[1]", "[0,4e0]", "data_offsets [0,4.0]: 4.0 is not a whole number >= 0");
+  refused("[1]", "[0,99999999999999999999]", "data_offsets [0,1e+20]: 1e+20 is not a whole number >= 0");
+  refused("[1]", "[0]", "data_offsets [0], not [begin, end]");
+  refused("1", "[0,4]", "shape 1, not a list");
+  refused("[9223372036854775808,0]", "[0,0]", "an impossible shape [9223372036854775808,0]");
+  write_all(path, handmade(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4));
+  CHECK(read_safetensors(path).tensors.at(0).shape == Shape{1});
+}
+
+TEST_CASE("tensors must tile the data: no overlap, no gap, nothing after the last") {
+  const fs::path path = temp_dir() / "tiling.safetensors";
+  const auto refused = [&](const std::string& json, size_t data_bytes, const std::string& expected) {
+    INFO(json);
+    write_all(path, handmade(json, data_bytes));
+    CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains(path.string()) &&
+                                                  Catch::Matchers::Contains(expected));
+  };
+  // Two tensors on the same 8 bytes: a small file could ask for its size in memory once per tensor.
+  refused(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+          8, "starts at byte 0 of the data, where the tensors before it end at 8");
+  refused(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+          12, "tensor b starts at byte 8 of the data, where the tensors before it end at 4");
+  refused(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8, "4 bytes of data after the last tensor");
+  // In any order, and empty tensors anywhere.
+  write_all(path, handmade(R"({"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"e":{"dtype":"F32","shape":[0],)"
+                           R"("data_offsets":[4,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8));
+  CHECK(read_safetensors(path).tensors.size() == 3);
+}
+
+TEST_CASE("a header longer than safetensors allows is refused before it is read") {
+  const fs::path path = temp_dir() / "long-header.safetensors";
+  const uint64_t length = 100'000'001;
+  write_all(path, std::string(reinterpret_cast<const char*>(&length), 8));
+  fs::resize_file(path, 8 + length + 8);  // sparse: no disk, and nothing to read before the refusal
+  CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("header length 100000001 is more than the "
+                                                                      "100000000 bytes safetensors allows"));
+  fs::remove(path);
+}

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <tuple>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,6 +22,21 @@ namespace vkdrop {
 std::function<void(const std::filesystem::path& to)> before_rename_for_tests;
 
 namespace {
+
+// The largest JSON header read, as in the safetensors library itself (MAX_HEADER_SIZE): a header is a few
+// hundred bytes per tensor, so a longer one is damage, and is refused before it is allocated.
+constexpr uint64_t k_max_header_bytes = 100'000'000;
+
+// A shape's dimensions and the data offsets must be JSON unsigned integers: nlohmann would convert a float
+// (1e30, -5.0) with undefined behaviour, 1.9 to 1, and a negative integer to a huge one.
+uint64_t unsigned_integer(const nlohmann::json& value, const std::string& file, const std::string& tensor,
+                          const char* what, const nlohmann::json& whole) {
+  if (!value.is_number_unsigned()) {
+    throw DataError(fmt::format("{}: tensor {} has {} {}: {} is not a whole number >= 0", file, tensor, what,
+                                whole.dump(), value.dump()));
+  }
+  return value.get<uint64_t>();
+}
 
 // An open safetensors file, its JSON header parsed and its sizes checked against the file.
 struct Header {
@@ -47,6 +63,10 @@ Header read_header(const std::filesystem::path& path) {
   if (h.length > size - 8) {
     throw DataError(fmt::format("{}: truncated or not safetensors: header length {} exceeds the file ({} bytes)", name,
                                 h.length, size));
+  }
+  if (h.length > k_max_header_bytes) {
+    throw DataError(fmt::format("{}: not safetensors: header length {} is more than the {} bytes safetensors allows",
+                                name, h.length, k_max_header_bytes));
   }
   std::string json(h.length, '\0');
   h.in.read(json.data(), static_cast<std::streamsize>(h.length));
@@ -186,15 +206,24 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
       if (dtype != "F32") {
         throw DataError(fmt::format("{}: tensor {} has dtype {}; vkdrop reads F32 only", name, it.key(), dtype));
       }
-      Entry e{it.key(), t.at("shape").get<Shape>(), t.at("data_offsets").at(0).get<uint64_t>(),
-              t.at("data_offsets").at(1).get<uint64_t>()};
-      uint64_t want = sizeof(float);  // bytes, checked for overflow: the file cannot be larger than 2^62
-      for (int64_t d : e.shape) {
-        if (d < 0) throw DataError(fmt::format("{}: tensor {} has a negative dimension", name, e.name));
-        if (d != 0 && want > (uint64_t{1} << 62) / static_cast<uint64_t>(d)) {
-          throw DataError(fmt::format("{}: tensor {} has an impossible shape {}", name, e.name, shape_text(e.shape)));
+      const nlohmann::json& shape = t.at("shape");
+      const nlohmann::json& offsets = t.at("data_offsets");
+      if (!shape.is_array()) throw DataError(fmt::format("{}: tensor {} has shape {}, not a list", name, it.key(), shape.dump()));
+      if (!offsets.is_array() || offsets.size() != 2) {
+        throw DataError(fmt::format("{}: tensor {} has data_offsets {}, not [begin, end]", name, it.key(), offsets.dump()));
+      }
+      Entry e{it.key(), {}, unsigned_integer(offsets[0], name, it.key(), "data_offsets", offsets),
+              unsigned_integer(offsets[1], name, it.key(), "data_offsets", offsets)};
+      constexpr uint64_t most = uint64_t{1} << 62;  // bytes: no file is larger
+      uint64_t want = sizeof(float);
+      for (const nlohmann::json& d : shape) {
+        const uint64_t dim = unsigned_integer(d, name, e.name, "shape", shape);
+        // Checked before each multiplication: the product cannot wrap around, and each dimension fits an int64_t.
+        if (dim > most || (dim != 0 && want > most / dim)) {
+          throw DataError(fmt::format("{}: tensor {} has an impossible shape {}", name, e.name, shape.dump()));
         }
-        want *= static_cast<uint64_t>(d);
+        want *= dim;
+        e.shape.push_back(static_cast<int64_t>(dim));
       }
       if (e.end < e.begin || e.end - e.begin != want) {
         throw DataError(fmt::format("{}: tensor {} of shape {} needs {} bytes, its offsets [{}, {}) say otherwise",
@@ -209,7 +238,22 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
       throw DataError(fmt::format("{}: tensor {}: malformed entry ({})", name, it.key(), ex.what()));
     }
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  // As the format requires: the tensors tile the data, in some order, without overlap or gaps. Overlapping
+  // tensors would let a small file ask for its size in memory once per tensor.
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
+  uint64_t covered = 0;
+  for (const Entry& e : entries) {
+    if (e.begin != covered) {
+      throw DataError(fmt::format("{}: tensor {} starts at byte {} of the data, where the tensors before it end at {}: "
+                                  "safetensors tensors neither overlap nor leave gaps", name, e.name, e.begin, covered));
+    }
+    covered = e.end;
+  }
+  if (covered != data_size) {
+    throw DataError(fmt::format("{}: {} bytes of data after the last tensor (at byte {}): not safetensors, or damaged",
+                                name, data_size - covered, covered));
+  }
   for (const Entry& e : entries) {
     NamedTensor t{e.name, e.shape, std::vector<float>((e.end - e.begin) / sizeof(float))};
     in.seekg(static_cast<std::streamoff>(8 + length + e.begin));
