@@ -192,3 +192,18 @@ TEST_CASE("a header longer than safetensors allows is refused before it is read"
                                                                       "100000000 bytes safetensors allows"));
   fs::remove(path);
 }
+
+TEST_CASE("check_can_write finds out before training what a save would find after it") {
+  const fs::path dir = temp_dir() / "writable";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  CHECK_NOTHROW(check_can_write(dir / "model.safetensors"));
+  CHECK(fs::is_empty(dir));  // its probe is gone
+  CHECK_THROWS_WITH(check_can_write(dir / "no-such-dir" / "model.safetensors"),
+                    Catch::Matchers::Contains("no-such-dir/model.safetensors: cannot create (check that the directory ") &&
+                        Catch::Matchers::Contains("no-such-dir exists and is writable)"));
+  write_all(dir / "file", "x");
+  CHECK_THROWS_AS(check_can_write(dir / "file" / "model.safetensors"), DataError);
+  CHECK_THROWS_WITH(check_can_write(dir), Catch::Matchers::Contains("is a directory; name a file"));
+  fs::remove_all(dir);
+}

@@ -109,6 +109,18 @@ void remove_stale_temporaries(const std::filesystem::path& path) {
   }
 }
 
+std::filesystem::path temporary_beside(const std::filesystem::path& path) {
+  std::filesystem::path tmp = path;
+  tmp += fmt::format(".tmp-{}", ::getpid());
+  return tmp;
+}
+
+[[noreturn]] void throw_cannot_create(const std::filesystem::path& path) {
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::current_path();
+  throw DataError(fmt::format("{}: cannot create (check that the directory {} exists and is writable)", path.string(),
+                              dir.string()));
+}
+
 }  // namespace
 
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian; so is this code");
@@ -117,6 +129,17 @@ const NamedTensor* SafetensorsFile::find(const std::string& name) const {
   for (const NamedTensor& t : tensors)
     if (t.name == name) return &t;
   return nullptr;
+}
+
+void check_can_write(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw DataError(fmt::format("{}: is a directory; name a file to write (e.g. {})", path.string(),
+                                (path / "model.safetensors").string()));
+  }
+  const std::filesystem::path tmp = temporary_beside(path);
+  if (!std::ofstream(tmp, std::ios::binary | std::ios::trunc)) throw_cannot_create(path);
+  std::filesystem::remove(tmp, ec);
 }
 
 void write_safetensors(const std::filesystem::path& path, const SafetensorsFile& file) {
@@ -136,11 +159,10 @@ void write_safetensors(const std::filesystem::path& path, const SafetensorsFile&
   json.append((8 - json.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned
   const uint64_t length = json.size();
 
-  std::filesystem::path tmp = path;
-  tmp += fmt::format(".tmp-{}", ::getpid());
+  const std::filesystem::path tmp = temporary_beside(path);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw DataError(fmt::format("{}: cannot create (check the directory exists and is writable)", tmp.string()));
+    if (!out) throw_cannot_create(path);
     out.write(reinterpret_cast<const char*>(&length), sizeof length);
     out.write(json.data(), static_cast<std::streamsize>(json.size()));
     for (const NamedTensor& t : file.tensors)

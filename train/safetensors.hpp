@@ -31,6 +31,11 @@ struct SafetensorsFile {
 // Throws DataError if it cannot write.
 void write_safetensors(const std::filesystem::path& path, const SafetensorsFile& file);
 
+// Throws the DataError write_safetensors(path, ...) would if it could not create its temporary file beside
+// `path` (the directory missing, not a directory, or not writable), or if `path` is a directory. It creates and
+// removes that file to find out: call it before hours of training, not after.
+void check_can_write(const std::filesystem::path& path);
+
 // Renames `from` over `to` (atomic on POSIX) and syncs the directory, so the rename survives a crash.
 // Throws DataError if it cannot.
 void rename_durably(const std::filesystem::path& from, const std::filesystem::path& to);

@@ -23,6 +23,7 @@
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/train/model.hpp>
+#include <vkdrop/train/safetensors.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -230,6 +231,8 @@ double mc_dropout_error(vkdrop::Model& model, const vkdrop::MnistSplit& test, in
 }
 
 int run(const Options& o) {
+  // A checkpoint that cannot be written would fail only after the first epoch: find out first.
+  if (!o.save.empty()) vkdrop::check_can_write(o.save);
   const std::filesystem::path data_dir = o.data_dir.empty() ? vkdrop::default_data_dir() : std::filesystem::path(o.data_dir);
   vkdrop::Mnist mnist = vkdrop::load_mnist(data_dir);
   if (o.train_subset > 0 && o.train_subset < mnist.train.count) {

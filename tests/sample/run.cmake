@@ -88,6 +88,15 @@ if(NOT rc EQUAL 2 OR NOT out MATCHES "vkdrop.sh data")
   message(FATAL_ERROR "missing data (${rc}):\n${out}")
 endif()
 
+# A checkpoint that cannot be written is refused before training, not after the first epoch: a missing
+# directory, and a "directory" that is a regular file (chmod would not stop root, who may run the tests).
+foreach(unwritable ${WORK_DIR}/no-such-dir/mlp.safetensors ${WORK_DIR}/m.jsonl/mlp.safetensors)
+  sample(${small} --epochs 1 --save ${unwritable})
+  if(NOT rc EQUAL 2 OR NOT out MATCHES "cannot create" OR out MATCHES "epoch +1/")
+    message(FATAL_ERROR "--save ${unwritable}: expected an error before training (${rc}):\n${out}")
+  endif()
+endforeach()
+
 # Numbers that parse but make no sense are refused before anything runs, naming the flag. (With the data
 # missing, one that slipped through would end in the missing-data error, rc 2, instead.)
 foreach(bad "--dropout;nan" "--input-dropout;nan" "--seed;-1" "--lr;inf")
