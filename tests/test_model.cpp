@@ -448,6 +448,29 @@ TEST_CASE("predict_mc: T stochastic passes in one submission average what T trai
   CHECK_THROWS_AS(one_call.predict_mc(inputs, 8, 2), ShapeError);
 }
 
+TEST_CASE("predict_mc reports its progress between submissions, and gives the same bits as without") {
+  Context& ctx = test::context();
+  constexpr int64_t n = 120;  // three batches of up to eval_batch_size = 50
+  constexpr int passes = 40;
+  const auto inputs = test::random_floats(n * k_features, 4, 0.0f, 1.0f);
+  Model quiet(ctx, small_net(0.5), {k_features}, small_config());
+  const auto want = quiet.predict_mc(inputs, n, passes);
+
+  Model reporting(ctx, small_net(0.5), {k_features}, small_config());
+  std::vector<PredictProgress> reports;
+  const auto got = reporting.predict_mc(inputs, n, passes, [&](const PredictProgress& p) { reports.push_back(p); });
+  CHECK(got == want);  // split into several submissions: the same draws, summed in the same order
+  REQUIRE(reports.size() >= 6);  // per batch, one timed pass, then the rest
+  CHECK(reports.front().done == 50);
+  CHECK(reports.back().done == n * passes);
+  for (size_t i = 0; i < reports.size(); ++i) {
+    INFO("report " << i);
+    CHECK(reports[i].total == n * passes);
+    if (i > 0) CHECK(reports[i].done > reports[i - 1].done);
+    if (i > 0) CHECK(reports[i].seconds >= reports[i - 1].seconds);
+  }
+}
+
 TEST_CASE("bad configurations and data are clear errors") {
   Context& ctx = test::context();
   TrainConfig config = small_config();

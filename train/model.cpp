@@ -1,5 +1,6 @@
 #include <vkdrop/train/model.hpp>
 
+#include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/reference/epoch_order.hpp>
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
@@ -25,6 +26,26 @@ std::string torch_size(const Shape& shape) {
   std::string text;
   for (size_t i = 0; i < shape.size(); ++i) text += fmt::format("{}{}", i ? ", " : "", shape[i]);
   return "torch.Size([" + text + "])";
+}
+
+// Replays `rec` `passes` times in submissions sized to last about seconds_per_chunk each (the first is one
+// pass, to time it), calling `progress` after each with `rows` samples more per pass done.
+void submit_reporting(Recorder& rec, uint32_t passes, int64_t rows, std::chrono::steady_clock::time_point began,
+                      PredictProgress& report, const std::function<void(const PredictProgress&)>& progress) {
+  using clock = std::chrono::steady_clock;
+  const double target = ops::chunk_tuning(rec.context().info()).seconds_per_chunk;
+  uint32_t chunk = 1;
+  for (uint32_t left = passes; left > 0;) {
+    const uint32_t now = std::min(chunk, left);
+    const auto start = clock::now();
+    rec.run(now);
+    const double seconds = std::chrono::duration<double>(clock::now() - start).count();
+    left -= now;
+    report.done += rows * now;
+    report.seconds = std::chrono::duration<double>(clock::now() - began).count();
+    progress(report);
+    chunk = static_cast<uint32_t>(std::clamp(target / std::max(seconds / now, 1e-6), 1.0, static_cast<double>(passes)));
+  }
 }
 
 }  // namespace
@@ -169,9 +190,10 @@ std::vector<float> Model::predict(std::span<const float> inputs, int64_t n) {
   return training_ ? predict_mc(inputs, n, 1) : run_prediction(inputs, n, /*stochastic=*/false, 1);
 }
 
-std::vector<float> Model::predict_mc(std::span<const float> inputs, int64_t n, int passes) {
+std::vector<float> Model::predict_mc(std::span<const float> inputs, int64_t n, int passes,
+                                     const std::function<void(const PredictProgress&)>& progress) {
   if (passes < 1) throw ArgumentError(fmt::format("predict_mc: passes must be at least 1, got {}", passes));
-  auto probs = run_prediction(inputs, n, /*stochastic=*/true, static_cast<uint32_t>(passes));
+  auto probs = run_prediction(inputs, n, /*stochastic=*/true, static_cast<uint32_t>(passes), progress);
   if (passes > 1) {
     const float scale = 1.0f / static_cast<float>(passes);
     for (float& p : probs) p *= scale;
@@ -181,8 +203,10 @@ std::vector<float> Model::predict_mc(std::span<const float> inputs, int64_t n, i
 
 // The deterministic pass writes the probabilities; the stochastic one (dropout on, masks from its own
 // counter and seed, so Monte Carlo dropout never repeats a training mask) adds them to a zeroed sum and
-// advances its counter, so `passes` replays in one submission sum `passes` independent draws.
-std::vector<float> Model::run_prediction(std::span<const float> inputs, int64_t n, bool stochastic, uint32_t passes) {
+// advances its counter, so `passes` replays in one submission sum `passes` independent draws; split over
+// several submissions (to report progress), they sum the same draws in the same order.
+std::vector<float> Model::run_prediction(std::span<const float> inputs, int64_t n, bool stochastic, uint32_t passes,
+                                         const std::function<void(const PredictProgress&)>& progress) {
   const int64_t features = element_count(sample_shape_);
   if (n < 0 || static_cast<int64_t>(inputs.size()) != n * features) {
     throw ShapeError(fmt::format("predict: {} values for {} samples of shape {}", inputs.size(), n, shape_text(sample_shape_)));
@@ -192,6 +216,8 @@ std::vector<float> Model::run_prediction(std::span<const float> inputs, int64_t 
   const int64_t classes = probs_tensor.dim(1);
   Recorder& rec = programs_->prediction(tensors(), stochastic, stochastic ? config_.seed ^ k_mc_seed_salt : config_.seed);
   std::vector<float> probs(static_cast<size_t>(n * classes));
+  const auto began = std::chrono::steady_clock::now();
+  PredictProgress report{0, n * passes, 0.0};
   std::vector<float> batch(static_cast<size_t>(a.batch * features), 0.0f);
   const std::vector<float> zeros = stochastic ? std::vector<float>(static_cast<size_t>(probs_tensor.numel()), 0.0f)
                                               : std::vector<float>{};
@@ -201,7 +227,11 @@ std::vector<float> Model::run_prediction(std::span<const float> inputs, int64_t 
     std::copy_n(inputs.begin() + first * features, rows * features, batch.begin());
     upload(context_, a.act.front(), std::span<const float>(batch));
     if (stochastic) upload(context_, probs_tensor, std::span<const float>(zeros));
-    rec.run(passes);
+    if (progress) {
+      submit_reporting(rec, passes, rows, began, report, progress);
+    } else {
+      rec.run(passes);
+    }
     const auto out = download_f32(context_, probs_tensor);
     std::copy_n(out.begin(), rows * classes, probs.begin() + first * classes);
   }

@@ -66,6 +66,12 @@ struct Progress {
   double seconds;   // since the epoch started
 };
 
+// How far predict_mc has got: reported between its submissions.
+struct PredictProgress {
+  int64_t done, total;  // sample-passes: one sample through one stochastic forward pass; total = n * passes
+  double seconds;       // since predict_mc began
+};
+
 class Model {
  public:
   // `sample_shape`: one input without the batch, e.g. {784}. Throws ShapeError if the layers do not chain,
@@ -98,7 +104,10 @@ class Model {
   // passes with dropout on, whatever the mode. Each pass draws new masks; all passes over a batch of up to
   // eval_batch_size samples are one submission of the same recorded pass. passes = 1 is predict() in train
   // mode, and T calls of that draw the same masks as one predict_mc(T) (for n <= eval_batch_size).
-  std::vector<float> predict_mc(std::span<const float> inputs, int64_t n, int passes);
+  // With `progress`, the passes over a batch are split into submissions of about a quarter second each, with
+  // a report after each; the result is the same to the bit.
+  std::vector<float> predict_mc(std::span<const float> inputs, int64_t n, int passes,
+                                const std::function<void(const PredictProgress&)>& progress = {});
 
   // --- state ------------------------------------------------------------------------------------------
   // Parameters and persistent layer state by PyTorch state_dict name ("0.weight", "0.bias", "3.weight", ...).
@@ -126,7 +135,8 @@ class Model {
  private:
   ModelTensors tensors() const;
   void check_dataset(const DeviceDataset& data) const;
-  std::vector<float> run_prediction(std::span<const float> inputs, int64_t n, bool stochastic, uint32_t passes);
+  std::vector<float> run_prediction(std::span<const float> inputs, int64_t n, bool stochastic, uint32_t passes,
+                                    const std::function<void(const PredictProgress&)>& progress = {});
   void throw_if_problems(const std::vector<std::string>& problems, const std::string& what) const;
 
   Context& context_;

@@ -159,12 +159,28 @@ class ProgressLine {
                  p.running.loss, 100 * p.running.error, rate, eta);
     std::fflush(stdout);
   }
+  // Monte Carlo dropout: the same rewriting line on a terminal; otherwise, for a run expected to take more than
+  // half a minute, a line at each tenth.
+  void update_mc(const vkdrop::PredictProgress& p, int passes, int64_t images) {
+    const double fraction = static_cast<double>(p.done) / static_cast<double>(p.total);
+    const double eta = p.seconds / fraction - p.seconds;
+    if (tty_) {
+      std::fprintf(stdout, "\r\x1b[2KMonte Carlo dropout: %.0f%% of %d passes over %lld images  ETA %.0fs", 100 * fraction,
+                   passes, static_cast<long long>(images), eta);
+    } else if (const int tenth = static_cast<int>(fraction * 10); tenth > tenths_shown_ && tenth < 10 && p.seconds + eta > 30) {
+      tenths_shown_ = tenth;
+      std::fprintf(stdout, "Monte Carlo dropout: %d%% of %d passes over %lld images after %.0fs, ETA %.0fs\n", 10 * tenth,
+                   passes, static_cast<long long>(images), p.seconds, eta);
+    }
+    std::fflush(stdout);
+  }
   void clear() {
     if (tty_) std::fprintf(stdout, "\r\x1b[2K");
   }
 
  private:
   bool tty_;
+  int tenths_shown_ = 0;
 };
 
 // CLI11's PositiveNumber prints the whole range of double on failure, and its Range lets NaN through (every
@@ -217,10 +233,12 @@ void warn_about_dropout_of_one(const Options& o) {
 
 // Test error of Monte Carlo dropout: each image's class is the argmax of the mean class probabilities of
 // `passes` forward passes with dropout on (the pixels scaled as DeviceDataset scales them on the device).
-double mc_dropout_error(vkdrop::Model& model, const vkdrop::MnistSplit& test, int passes) {
+double mc_dropout_error(vkdrop::Model& model, const vkdrop::MnistSplit& test, int passes, ProgressLine& line) {
   std::vector<float> inputs(test.images.size());
   for (size_t i = 0; i < inputs.size(); ++i) inputs[i] = static_cast<float>(test.images[i]) * (1.0f / 255.0f);
-  const std::vector<float> probs = model.predict_mc(inputs, test.count, passes);
+  const std::vector<float> probs = model.predict_mc(
+      inputs, test.count, passes, [&](const vkdrop::PredictProgress& p) { line.update_mc(p, passes, test.count); });
+  line.clear();
   const size_t classes = probs.size() / test.count;
   size_t wrong = 0;
   for (size_t i = 0; i < test.count; ++i) {
@@ -293,7 +311,7 @@ int run(const Options& o) {
   if (!eval) eval = model.evaluate(test);  // a checkpoint resumed at or past --epochs: nothing trained here
   if (o.mc_passes > 0) {
     const auto start = std::chrono::steady_clock::now();
-    const double error = mc_dropout_error(model, mnist.test, o.mc_passes);
+    const double error = mc_dropout_error(model, mnist.test, o.mc_passes, line);
     fmt::print("test error with Monte Carlo dropout ({} passes): {:.2f}%  ({:.1f}s); dropout off (the usual): {:.2f}%\n",
                o.mc_passes, 100 * error, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                100 * eval->error);
