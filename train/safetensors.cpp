@@ -8,13 +8,13 @@
 #include <bit>
 #include <cerrno>
 #include <charconv>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
 #include <tuple>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 namespace vkdrop {

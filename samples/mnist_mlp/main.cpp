@@ -32,9 +32,9 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <unistd.h>
