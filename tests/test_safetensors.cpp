@@ -207,3 +207,32 @@ TEST_CASE("check_can_write finds out before training what a save would find afte
   CHECK_THROWS_WITH(check_can_write(dir), Catch::Matchers::Contains("is a directory; name a file"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("I64 tensors (PyTorch's num_batches_tracked) are read as exact floats, up to 2^24") {
+  const fs::path path = temp_dir() / "int64.safetensors";
+  const auto file_with = [&](int64_t count, const std::string& shape) {
+    const std::string json = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                             R"("n":{"dtype":"I64","shape":)" + shape + R"(,"data_offsets":[4,12]}})";
+    const float a = 0.5f;
+    write_all(path, handmade(json, 0) + std::string(reinterpret_cast<const char*>(&a), 4) +
+                        std::string(reinterpret_cast<const char*>(&count), 8));
+  };
+  file_with(937, "[]");
+  const SafetensorsFile file = read_safetensors(path);
+  REQUIRE(file.tensors.size() == 2);
+  CHECK(file.tensors[0].values == std::vector<float>{0.5f});
+  CHECK(file.tensors[1].name == "n");
+  CHECK(file.tensors[1].shape == Shape{});
+  CHECK(file.tensors[1].values == std::vector<float>{937.0f});
+  file_with(int64_t{1} << 24, "[1]");
+  CHECK(read_safetensors(path).tensors[1].values == std::vector<float>{16777216.0f});
+  // 2^24 + 1 has no float: refused rather than rounded.
+  file_with((int64_t{1} << 24) + 1, "[]");
+  CHECK_THROWS_WITH(read_safetensors(path),
+                    Catch::Matchers::Contains("tensor n holds the integer 16777217, beyond the 2^24"));
+  // Other dtypes stay refused, and an I64 tensor must have 8 bytes per element.
+  write_all(path, handmade(R"({"n":{"dtype":"I32","shape":[],"data_offsets":[0,4]}})", 4));
+  CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("has dtype I32"));
+  write_all(path, handmade(R"({"n":{"dtype":"I64","shape":[],"data_offsets":[0,4]}})", 4));
+  CHECK_THROWS_WITH(read_safetensors(path), Catch::Matchers::Contains("needs 8 bytes"));
+}

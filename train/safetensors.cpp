@@ -218,6 +218,7 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
     std::string name;
     Shape shape;
     uint64_t begin, end;
+    bool int64;  // I64 on disk (PyTorch's num_batches_tracked), read as exact float values
   };
   std::vector<Entry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
@@ -225,8 +226,9 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
     const nlohmann::json& t = *it;
     try {
       const std::string dtype = t.at("dtype").get<std::string>();
-      if (dtype != "F32") {
-        throw DataError(fmt::format("{}: tensor {} has dtype {}; vkdrop reads F32 only", name, it.key(), dtype));
+      if (dtype != "F32" && dtype != "I64") {
+        throw DataError(fmt::format("{}: tensor {} has dtype {}; vkdrop reads F32 (and I64 counters, such as "
+                                    "BatchNorm's num_batches_tracked) only", name, it.key(), dtype));
       }
       const nlohmann::json& shape = t.at("shape");
       const nlohmann::json& offsets = t.at("data_offsets");
@@ -235,9 +237,9 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
         throw DataError(fmt::format("{}: tensor {} has data_offsets {}, not [begin, end]", name, it.key(), offsets.dump()));
       }
       Entry e{it.key(), {}, unsigned_integer(offsets[0], name, it.key(), "data_offsets", offsets),
-              unsigned_integer(offsets[1], name, it.key(), "data_offsets", offsets)};
+              unsigned_integer(offsets[1], name, it.key(), "data_offsets", offsets), dtype == "I64"};
       constexpr uint64_t most = uint64_t{1} << 62;  // bytes: no file is larger
-      uint64_t want = sizeof(float);
+      uint64_t want = e.int64 ? sizeof(int64_t) : sizeof(float);
       for (const nlohmann::json& d : shape) {
         const uint64_t dim = unsigned_integer(d, name, e.name, "shape", shape);
         // Checked before each multiplication: the product cannot wrap around, and each dimension fits an int64_t.
@@ -277,10 +279,28 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
                                 name, data_size - covered, covered));
   }
   for (const Entry& e : entries) {
-    NamedTensor t{e.name, e.shape, std::vector<float>((e.end - e.begin) / sizeof(float))};
     in.seekg(static_cast<std::streamoff>(8 + length + e.begin));
-    if (!in.read(reinterpret_cast<char*>(t.values.data()), static_cast<std::streamsize>(e.end - e.begin))) {
-      throw DataError(fmt::format("{}: could not read tensor {}", name, e.name));
+    const auto read_into = [&](void* data) {
+      if (!in.read(static_cast<char*>(data), static_cast<std::streamsize>(e.end - e.begin))) {
+        throw DataError(fmt::format("{}: could not read tensor {}", name, e.name));
+      }
+    };
+    NamedTensor t{e.name, e.shape, {}};
+    if (!e.int64) {
+      t.values.resize((e.end - e.begin) / sizeof(float));
+      read_into(t.values.data());
+    } else {
+      // vkdrop keeps counters as f32, exact up to 2^24 (16.7 M batches); a larger count would silently round.
+      std::vector<int64_t> counts((e.end - e.begin) / sizeof(int64_t));
+      read_into(counts.data());
+      constexpr int64_t exact = int64_t{1} << 24;
+      for (const int64_t v : counts) {
+        if (v < -exact || v > exact) {
+          throw DataError(fmt::format("{}: tensor {} holds the integer {}, beyond the 2^24 that vkdrop's f32 state "
+                                      "holds exactly", name, e.name, v));
+        }
+        t.values.push_back(static_cast<float>(v));
+      }
     }
     file.tensors.push_back(std::move(t));
   }

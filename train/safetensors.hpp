@@ -1,7 +1,8 @@
 #pragma once
 // The safetensors format (huggingface/safetensors): an 8-byte little-endian header length N, N bytes of
 // JSON {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ..., "__metadata__": {...}},
-// then the raw little-endian tensor data. vkdrop writes and reads F32 tensors.
+// then the raw little-endian tensor data. vkdrop writes F32 tensors and reads F32, and I64 as exact floats (PyTorch
+// keeps BatchNorm's num_batches_tracked as int64; up to 2^24).
 
 #include <vkdrop/runtime/tensor.hpp>
 
@@ -45,7 +46,8 @@ void rename_durably(const std::filesystem::path& from, const std::filesystem::pa
 // files exactly as a kill -9 at that moment would leave them. Empty in normal use; not thread-safe.
 extern std::function<void(const std::filesystem::path& to)> before_rename_for_tests;
 
-// Throws DataError naming the file and what is wrong: missing, truncated, bad JSON, a dtype other than F32,
+// Throws DataError naming the file and what is wrong: missing, truncated, bad JSON, a dtype other than F32 or I64
+// (or an I64 beyond 2^24),
 // offsets outside the data or not matching the shape.
 SafetensorsFile read_safetensors(const std::filesystem::path& path);
 
