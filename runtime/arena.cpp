@@ -2,6 +2,7 @@
 
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/faults.hpp>
 
 #include <fmt/format.h>
 
@@ -36,7 +37,8 @@ Arena::Block& Arena::add_block(uint64_t min_bytes) {
   alloc.allocationSize = req.size;
   alloc.memoryTypeIndex = context_->device_memory_type(req.memoryTypeBits);
   VkDeviceMemory memory;
-  VkResult result = vkAllocateMemory(device, &alloc, nullptr, &memory);
+  VkResult result = injected_fault(FaultPoint::allocate);
+  if (result == VK_SUCCESS) result = vkAllocateMemory(device, &alloc, nullptr, &memory);
   if (result != VK_SUCCESS) {
     throw VulkanError(result, fmt::format("Could not allocate an arena block of {:.1f} MiB on {} ({}); the arena "
                                           "already holds {:.1f} MiB. Use a smaller model or batch.",

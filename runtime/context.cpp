@@ -4,6 +4,7 @@
 
 #include <vkdrop/runtime/arena.hpp>
 #include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/faults.hpp>
 #include <vkdrop/runtime/kernel.hpp>
 
 #include <fmt/format.h>
@@ -432,8 +433,10 @@ void Context::submit_and_wait(std::span<const VkCommandBuffer> commands) {
   VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   submit.commandBufferCount = static_cast<uint32_t>(commands.size());
   submit.pCommandBuffers = commands.data();
-  VKDROP_CHECK(vkQueueSubmit(queue_, 1, &submit, fence));
-  VKDROP_CHECK(vkWaitForFences(device_, 1, &raw_fence, VK_TRUE, UINT64_MAX));
+  VkResult result = injected_fault(FaultPoint::submit);
+  if (result == VK_SUCCESS) result = vkQueueSubmit(queue_, 1, &submit, fence);
+  check(result, "vkQueueSubmit");
+  wait_for_fence(device_, raw_fence);
 }
 
 void Context::upload(const BufferSlice& dst, const void* src, uint64_t bytes) {

@@ -2,6 +2,7 @@
 
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/faults.hpp>
 
 #include <fmt/format.h>
 
@@ -22,7 +23,8 @@ HostBuffer::HostBuffer(Context& context, uint64_t bytes) : device_(context.devic
   alloc.allocationSize = req.size;
   alloc.memoryTypeIndex = context.staging_memory_type(req.memoryTypeBits, /*readback=*/true);
   VkDeviceMemory memory;
-  const VkResult result = vkAllocateMemory(device_, &alloc, nullptr, &memory);
+  VkResult result = injected_fault(FaultPoint::allocate);
+  if (result == VK_SUCCESS) result = vkAllocateMemory(device_, &alloc, nullptr, &memory);
   if (result != VK_SUCCESS) {
     throw VulkanError(result, fmt::format("Could not allocate {:.1f} MiB of host-visible memory on {} ({}).",
                                           static_cast<double>(req.size) / (1 << 20), context.info().name,

@@ -2,6 +2,7 @@
 
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/faults.hpp>
 #include <vkdrop/runtime/kernel.hpp>
 
 #include <fmt/format.h>
@@ -48,10 +49,11 @@ Recorder::Recorder(Context& context, RecorderOptions options) : context_(context
 }
 
 Recorder::~Recorder() {
-  // Never free a command buffer the device may still run (errors here have nowhere to go).
+  // Never free a command buffer the device may still run (errors here have nowhere to go; a device that is
+  // lost or hung past the deadline runs nothing any more).
   for (; in_flight_ > 0; --in_flight_) {
     const auto& fence = fences_[(submitted_ - in_flight_) % fences_.size()];
-    vkWaitForFences(context_.device(), 1, fence.ptr(), VK_TRUE, UINT64_MAX);
+    vkWaitForFences(context_.device(), 1, fence.ptr(), VK_TRUE, fence_timeout_ns());
   }
 }
 
@@ -245,14 +247,16 @@ void Recorder::submit(uint32_t times) {
   VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   submit.commandBufferCount = times;
   submit.pCommandBuffers = commands.data();
-  VKDROP_CHECK(vkQueueSubmit(context_.queue(), 1, &submit, fence));
+  VkResult result = injected_fault(FaultPoint::submit);
+  if (result == VK_SUCCESS) result = vkQueueSubmit(context_.queue(), 1, &submit, fence);
+  check(result, "vkQueueSubmit");
   ++submitted_;
   ++in_flight_;
 }
 
 void Recorder::wait_oldest() {
   const UniqueFence& fence = fences_[(submitted_ - in_flight_) % fences_.size()];
-  VKDROP_CHECK(vkWaitForFences(context_.device(), 1, fence.ptr(), VK_TRUE, UINT64_MAX));
+  wait_for_fence(context_.device(), *fence.ptr());
   --in_flight_;
 }
 

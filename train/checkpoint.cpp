@@ -83,6 +83,16 @@ void throw_if_not_finite(const SafetensorsFile& file, const std::filesystem::pat
 }  // namespace
 
 void Model::save(const std::filesystem::path& path) {
+  try {
+    write_checkpoint(path);
+  } catch (const VulkanError& fault) {  // reading the weights back: nothing was written
+    throw_device_fault(fault, fmt::format("reading the weights back to save them to {}", path.string()));
+  }
+  last_checkpoint_ = path;
+  last_checkpoint_epoch_ = epoch_;
+}
+
+void Model::write_checkpoint(const std::filesystem::path& path) {
   SafetensorsFile weights;
   weights.tensors = state_dict();
   for (const NamedTensor& t : weights.tensors) {
@@ -177,6 +187,8 @@ void Model::load(const std::filesystem::path& path, bool with_optimizer) {
   epoch_ = epoch;
   reset_counter(context_, counters_->step, step_);
   reset_counter(context_, counters_->first_bad, 0);
+  last_checkpoint_ = path;
+  last_checkpoint_epoch_ = epoch_;
 }
 
 }  // namespace vkdrop

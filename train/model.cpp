@@ -116,6 +116,31 @@ void Model::check_dataset(const DeviceDataset& data) const {
 }
 
 Metrics Model::train_epoch(const DeviceDataset& data, const std::function<void(const Progress&)>& progress) {
+  try {
+    return run_epoch(data, progress);
+  } catch (const VulkanError& fault) {
+    throw_device_fault(fault, fmt::format("training epoch {} on {}", epoch_ + 1, data.name()));
+  }
+}
+
+Metrics Model::evaluate(const DeviceDataset& data) {
+  try {
+    return run_evaluation(data);
+  } catch (const VulkanError& fault) {
+    throw_device_fault(fault, fmt::format("evaluating on {}", data.name()));
+  }
+}
+
+void Model::throw_device_fault(const VulkanError& fault, const std::string& doing) const {
+  const std::string checkpoint =
+      last_checkpoint_.empty()
+          ? std::string(" This model saved and loaded no checkpoint: what it trained is lost.")
+          : fmt::format(" The last good checkpoint is {} (after epoch {}), left as it was: resume from it.",
+                        last_checkpoint_.string(), last_checkpoint_epoch_);
+  throw VulkanError(fault.result(), fmt::format("{} (while {}).{}", fault.what(), doing, checkpoint));
+}
+
+Metrics Model::run_epoch(const DeviceDataset& data, const std::function<void(const Progress&)>& progress) {
   check_dataset(data);
   const int64_t steps = data.count() / config_.batch_size;
   if (steps == 0) {
@@ -162,7 +187,7 @@ Metrics Model::train_epoch(const DeviceDataset& data, const std::function<void(c
   return running;
 }
 
-Metrics Model::evaluate(const DeviceDataset& data) {
+Metrics Model::run_evaluation(const DeviceDataset& data) {
   check_dataset(data);
   DatasetProgram& program = programs_->eval_pass(tensors(), data, config_.seed);
   reset_counter(context_, program.cursor.position, 0);

@@ -85,7 +85,9 @@ class Model {
   // One pass over `data` in a fresh order (a function of the seed and the epoch number). The last partial
   // batch is dropped (as DataLoader(drop_last=True)); its samples are in other batches in other epochs.
   // `progress` is called from this thread between submissions. Throws NumericalError naming the first step
-  // whose loss was NaN or inf.
+  // whose loss was NaN or inf. A device fault (VK_ERROR_DEVICE_LOST, device memory that runs out, a
+  // submission that never finishes: VulkanError) here, in evaluate or in save ends with a VulkanError that
+  // also names the last checkpoint this model saved or loaded, which is left as it was.
   Metrics train_epoch(const DeviceDataset& data, const std::function<void(const Progress&)>& progress = {});
   // Loss and error over all of `data` with dropout off (eval). A partial last batch is padded and the
   // padded rows are not counted.
@@ -138,6 +140,11 @@ class Model {
   std::vector<float> run_prediction(std::span<const float> inputs, int64_t n, bool stochastic, uint32_t passes,
                                     const std::function<void(const PredictProgress&)>& progress = {});
   void throw_if_problems(const std::vector<std::string>& problems, const std::string& what) const;
+  Metrics run_epoch(const DeviceDataset& data, const std::function<void(const Progress&)>& progress);
+  Metrics run_evaluation(const DeviceDataset& data);
+  void write_checkpoint(const std::filesystem::path& path);
+  // Rethrows a device fault met while `doing`, adding where the last good checkpoint is.
+  [[noreturn]] void throw_device_fault(const VulkanError& fault, const std::string& doing) const;
 
   Context& context_;
   Sequential net_;
@@ -153,6 +160,8 @@ class Model {
   bool training_ = false;
   uint64_t step_ = 0;   // host mirror of the device step counter
   uint64_t epoch_ = 0;  // epochs completed
+  std::filesystem::path last_checkpoint_;  // the last save or load, named when a device fault ends training
+  uint64_t last_checkpoint_epoch_ = 0;
 };
 
 }  // namespace vkdrop

@@ -112,6 +112,22 @@ if(NOT rc EQUAL 2 OR NOT out MATCHES "warning: --dropout 1 drops every unit")
   message(FATAL_ERROR "--dropout 1: no warning (${rc}):\n${out}")
 endif()
 
+# A device fault (injected: VKDROP_FAULT, runtime/faults.hpp) is an error message and exit code 2, not a crash,
+# and leaves the checkpoint as it was; a malformed VKDROP_FAULT is refused rather than ignored.
+file(READ ${checkpoint} before_fault HEX)
+set(ENV{VKDROP_FAULT} submit:1)
+sample(${small} --epochs 3 --resume ${checkpoint} --save ${checkpoint})
+file(READ ${checkpoint} after_fault HEX)
+if(NOT rc EQUAL 2 OR NOT out MATCHES "VK_ERROR_DEVICE_LOST" OR NOT before_fault STREQUAL after_fault)
+  message(FATAL_ERROR "VKDROP_FAULT=submit:1: expected a device-lost error and the checkpoint untouched (${rc}):\n${out}")
+endif()
+set(ENV{VKDROP_FAULT} submit)
+sample(${small} --epochs 3 --resume ${checkpoint})
+unset(ENV{VKDROP_FAULT})
+if(rc EQUAL 0 OR NOT out MATCHES "VKDROP_FAULT=submit: N must be a whole number")
+  message(FATAL_ERROR "a malformed VKDROP_FAULT was not refused (${rc}):\n${out}")
+endif()
+
 # The CNN: conv blocks with BatchNorm and per-channel dropout, trained and saved; its checkpoint names the
 # BatchNorm running statistics as PyTorch does; a CNN checkpoint does not fit the MLP; a bad --model.
 set(cnn --model cnn --channels 2,4 --hidden 16 --train-subset 400 --batch 50 --eval-batch 100 --seed 5)
