@@ -6,6 +6,7 @@
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/runtime/faults.hpp>
 #include <vkdrop/runtime/kernel.hpp>
+#include <vkdrop/runtime/pipeline_cache.hpp>
 
 #include <fmt/format.h>
 
@@ -351,14 +352,18 @@ Context::Context(ContextOptions options) {
     for (uint8_t b : info_.pipeline_cache_uuid) uuid += fmt::format("{:02x}", b);
     std::filesystem::path dir = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
     pipeline_cache_path_ = dir / fmt::format("pipelines-{}-{:x}.bin", uuid, info_.driver_version);
-    std::vector<char> initial = read_pipeline_cache(pipeline_cache_path_);
-    VkPipelineCacheCreateInfo cache_info{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-    cache_info.initialDataSize = initial.size();
-    cache_info.pInitialData = initial.empty() ? nullptr : initial.data();
-    VkPipelineCache cache;
-    VKDROP_CHECK(vkCreatePipelineCache(device_, &cache_info, nullptr, &cache));
-    pipeline_cache_ = UniquePipelineCache(device_, cache);
+    pipeline_cache_ = load_pipeline_cache(device_, pipeline_cache_path_);
   }
+}
+
+UniquePipelineCache load_pipeline_cache(VkDevice device, const std::filesystem::path& path) {
+  std::vector<char> initial = read_pipeline_cache(path);
+  VkPipelineCacheCreateInfo cache_info{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+  cache_info.initialDataSize = initial.size();
+  cache_info.pInitialData = initial.empty() ? nullptr : initial.data();
+  VkPipelineCache cache;
+  VKDROP_CHECK(vkCreatePipelineCache(device, &cache_info, nullptr, &cache));
+  return UniquePipelineCache(device, cache);
 }
 
 // The owners then destroy kernels, staging buffer, pipeline cache, command pool, device and instance, in
