@@ -47,8 +47,8 @@ FUZZ_BUILD_DIR=build-fuzz
 SANITIZE_BUILD_DIR=build-sanitize
 JOBS=${VKDROP_JOBS:-$(nproc)}
 
-# For the builds with AddressSanitizer + UBSan (cmake -DVKDROP_SANITIZE=ON). Leaks in the Vulkan loader, the
-# validation layer and lavapipe are theirs, not ours: tests/sanitizers/lsan.supp names those libraries alone.
+# For the builds with AddressSanitizer + UBSan (cmake -DVKDROP_SANITIZE=ON). The validation layer's own leaks are
+# not ours: tests/sanitizers/lsan.supp names that library and nothing else.
 export_sanitizer_options() {
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
   export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppressions=0}

@@ -1,7 +1,7 @@
 // A checkpoint pair (train/checkpoint.cpp): Model::load of PATH, PATH.optim and PATH.optim.old, all three
 // from the input (checkpoint_models.hpp says how it is split). This is the whole load, device included: the
-// safetensors reads, the checkpoint id pairing, the seed, optimizer, step and epoch metadata, the names,
-// shapes and values checks, and for an accepted pair the upload. The models live on one Context for the
+// safetensors reads, the checkpoint id pairing, the seed, optimizer, step and epoch metadata, the checks of
+// names, shapes and sizes, and for an accepted pair the upload. The models live on one Context for the
 // process (lavapipe in CI); a refused pair never reaches the device, so most inputs cost file reads only.
 
 #include "checkpoint_models.hpp"
@@ -10,8 +10,6 @@
 #include <vkdrop/runtime/error.hpp>
 
 #include <algorithm>
-#include <cstring>
-#include <memory>
 
 namespace {
 
