@@ -341,7 +341,7 @@ TEST_CASE("read_idx: a header that lies within the limit costs the bytes the fil
   std::vector<uint8_t> lie = idx_bytes(vkdrop::k_idx_u8, {1000, 1000, 1000}, {});
   lie.resize(lie.size() + (size_t{1} << 20), 0);
   write_gz(tmp / "lie.gz", lie);
-  const uint64_t before = peak_resident_bytes();
+  [[maybe_unused]] const uint64_t before = peak_resident_bytes();
   CHECK_THAT(data_error_message([&] { vkdrop::read_idx(tmp / "lie.gz"); }),
              Contains("file has 1048576 after the 16-byte header (decompressed)"));
 #if !defined(__SANITIZE_ADDRESS__)
