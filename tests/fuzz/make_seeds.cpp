@@ -62,6 +62,7 @@ void idx_seeds() {
   const Bytes labels = idx(vkdrop::k_idx_u8, {10}, 10);
   const Bytes floats = idx(vkdrop::k_idx_f32, {2, 2}, 16);
   const Bytes huge_claim = idx(vkdrop::k_idx_u8, {60000, 28, 28}, 10);  // the header of MNIST, 10 bytes of data
+  const Bytes gigabyte_claim = idx(vkdrop::k_idx_u8, {1000, 1000, 1000}, 100);  // within k_idx_max_bytes
   for (const std::string target : {"idx", "idx_gzip"}) {
     put(target, "valid-u8-2x3x4.idx", images);
     put(target, "valid-u8-labels-10.idx", labels);
@@ -69,6 +70,7 @@ void idx_seeds() {
     put(target, "bad-truncated-data.idx", cut(images, 1));
     put(target, "bad-trailing-byte.idx", concat(images, {0}));
     put(target, "bad-header-claims-mnist.idx", huge_claim);
+    put(target, "bad-header-claims-1gb.idx", gigabyte_claim);
   }
   put("idx", "valid-i8-5.idx", idx(vkdrop::k_idx_i8, {5}, 5));
   put("idx", "valid-i16-3.idx", idx(vkdrop::k_idx_i16, {3}, 6));
