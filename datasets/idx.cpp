@@ -22,9 +22,9 @@ namespace fs = std::filesystem;
 // likely a corrupt header than a real file.
 constexpr size_t k_max_dims = 4;
 
-// The payload is read in chunks into a buffer reserved once for the claimed size (at most max_bytes of
-// address space, no copies as it grows): only the chunks that real bytes arrive in are ever touched, so a
-// short file that claims 1 GiB costs the bytes it holds, not 1 GiB.
+// The payload is read in chunks into a buffer that grows as they arrive, never reserved up front from the
+// header's claim: a short gzip file that claims 1 GiB costs the bytes it holds, in resident memory and in
+// address space alike (a process under `ulimit -v` gets the DataError, not std::bad_alloc).
 constexpr size_t k_chunk_bytes = size_t{1} << 22;
 
 // One open file, raw or gzip: zlib's gzread passes raw files through unchanged ("transparent" mode), so
@@ -203,10 +203,15 @@ IdxArray read_idx(const fs::path& path, uint64_t max_bytes) {
                                 header_bytes));
   }
 
-  array.bytes.reserve(static_cast<size_t>(payload_bytes));
   while (array.bytes.size() < payload_bytes) {
     const size_t old_size = array.bytes.size();
     const size_t want = static_cast<size_t>(std::min<uint64_t>(payload_bytes - old_size, k_chunk_bytes));
+    // Capacity doubles as bytes arrive, capped by the claim: a header that lies costs at most twice what
+    // the file really holds (address space included), and an honest file about one copy of itself.
+    if (old_size + want > array.bytes.capacity()) {
+      array.bytes.reserve(static_cast<size_t>(
+          std::min<uint64_t>(payload_bytes, std::max<uint64_t>(uint64_t{2} * array.bytes.capacity(), old_size + want))));
+    }
     array.bytes.resize(old_size + want);
     const size_t got = reader.read(array.bytes.data() + old_size, want);
     if (got < want) {
