@@ -6,6 +6,9 @@
 #                    --glslc -mfmt=c--> foo.inc  (a C initializer list of uint32 words)
 #
 # -g keeps OpName, so binding names in error messages are the GLSL names.
+# Shaders target Vulkan 1.1 (SPIR-V 1.3). One that needs more says so in a line of its own,
+#   // vkdrop-target-env: vulkan1.2
+# and the registry records the Vulkan version it needs, so that a Kernel refuses it on an older device.
 # A compile error fails the build with glslc's "file:line: error: ..." message.
 
 find_program(GLSLC glslc REQUIRED)
@@ -26,19 +29,26 @@ function(vkdrop_embed_shaders out_var)
     set(inc ${ARG_OUTPUT_DIR}/${name}.inc)
     set(asm ${ARG_OUTPUT_DIR}/${name}.spvasm)
     get_filename_component(src_dir ${src} DIRECTORY)
+    set(env ${VKDROP_SPIRV_ENV})
+    file(STRINGS ${src} env_line REGEX "^// vkdrop-target-env: vulkan1\\.[0-9]$")
+    if(env_line)
+      string(REGEX REPLACE "^// vkdrop-target-env: " "" env "${env_line}")
+    endif()
+    string(REGEX REPLACE "^vulkan1\\." "" env_minor ${env})
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${src})
     add_custom_command(
       OUTPUT ${spv} ${inc} ${asm}
-      COMMAND ${GLSLC} --target-env=${VKDROP_SPIRV_ENV} -O -g -Werror -I ${src_dir} -MD -MF ${spv}.d -o ${spv} ${src}
-      COMMAND ${SPIRV_VAL} --target-env ${VKDROP_SPIRV_ENV} ${spv}
+      COMMAND ${GLSLC} --target-env=${env} -O -g -Werror -I ${src_dir} -MD -MF ${spv}.d -o ${spv} ${src}
+      COMMAND ${SPIRV_VAL} --target-env ${env} ${spv}
       COMMAND ${SPIRV_DIS} -o ${asm} ${spv}
-      COMMAND ${GLSLC} --target-env=${VKDROP_SPIRV_ENV} -O -g -Werror -I ${src_dir} -mfmt=c -o ${inc} ${src}
+      COMMAND ${GLSLC} --target-env=${env} -O -g -Werror -I ${src_dir} -mfmt=c -o ${inc} ${src}
       DEPENDS ${src} ${ARG_INCLUDES}
       DEPFILE ${spv}.d
       COMMENT "glslc ${name}.comp"
       VERBATIM)
     list(APPEND generated ${inc})
     string(APPEND array_defs "static const uint32_t k_${name}[] =\n#include \"${name}.inc\"\n;\n")
-    string(APPEND table_entries "    {\"${name}\", k_${name}},\n")
+    string(APPEND table_entries "    {\"${name}\", k_${name}, 1, ${env_minor}},\n")
   endforeach()
 
   set(registry ${ARG_OUTPUT_DIR}/shader_registry.cpp)

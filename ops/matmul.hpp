@@ -28,10 +28,14 @@ struct MatmulTiling {
   uint32_t thread_m, thread_n;       // outputs per invocation (register block)
   // true: stage tiles in shared memory (GPUs). false (CPU devices): a workgroup is one subgroup without
   // shared memory, each lane a thread_m x thread_n block read straight from the buffers; tile_m =
-  // thread_m, tile_n = lanes * thread_n (lanes = the subgroup size, at least 8, with subgroup shuffles),
+  // thread_m, tile_n = lanes * thread_n (lanes = the subgroup size, at least 4, with subgroup shuffles),
   // tile_k = 4 * lanes (k-steps of A or B staged per lane, shared by shuffles); thread_m and thread_n are
   // multiples of 4 and upper bounds: smaller products get smaller blocks (see matmul.cpp).
   bool shared = true;
+  // Register path only: lanes take X values from each other by subgroupBroadcast (matmul_broadcast.comp,
+  // Vulkan 1.2) instead of subgroupShuffle (matmul.comp). lavapipe runs a shuffle as one instruction only
+  // with 8 lanes of 32 bits; the broadcast is an extract and a splat at any width.
+  bool share_by_broadcast = false;
 };
 MatmulTiling matmul_tiling(const DeviceInfo& device);
 

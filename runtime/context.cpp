@@ -66,7 +66,9 @@ UniqueInstance create_instance(bool validation) {
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "vkdrop";
   app.pEngineName = "vkdrop";
-  app.apiVersion = VK_API_VERSION_1_1;
+  // The highest version vkdrop's shaders use (most target 1.1; see cmake/EmbedShaders.cmake). Devices that
+  // support less still run every shader that targets what they have.
+  app.apiVersion = VK_API_VERSION_1_2;
 
   std::vector<const char*> layers;
   std::vector<const char*> extensions;
@@ -185,6 +187,7 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
   const bool compute = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
   info.subgroup_arithmetic = compute && (subgroup.supportedOperations & arithmetic) == arithmetic;
   info.subgroup_shuffle = compute && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) != 0;
+  info.subgroup_ballot = compute && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT) != 0;
   std::copy(std::begin(l.maxComputeWorkGroupSize), std::end(l.maxComputeWorkGroupSize), info.max_workgroup_size.begin());
   std::copy(std::begin(l.maxComputeWorkGroupCount), std::end(l.maxComputeWorkGroupCount), info.max_workgroup_count.begin());
   info.max_workgroup_invocations = l.maxComputeWorkGroupInvocations;

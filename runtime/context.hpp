@@ -32,12 +32,18 @@ struct DeviceInfo {
   uint32_t device_id = 0;
   std::string driver;            // driver name and info, e.g. "llvmpipe / Mesa 22.3.6 (LLVM 15.0.6)"
   uint32_t driver_version = 0;
-  uint32_t api_version = 0;
+  uint32_t api_version = 0;      // the device's Vulkan version (VK_MAKE_API_VERSION)
+  // Whether the device runs shaders that target Vulkan major.minor (vkdrop asks for at most 1.2).
+  bool supports_vulkan(uint32_t major, uint32_t minor) const {
+    return VK_API_VERSION_MAJOR(api_version) > major ||
+           (VK_API_VERSION_MAJOR(api_version) == major && VK_API_VERSION_MINOR(api_version) >= minor);
+  }
   std::array<uint8_t, VK_UUID_SIZE> pipeline_cache_uuid{};
   uint64_t device_local_bytes = 0;  // largest device-local heap
   uint32_t subgroup_size = 0;
   bool subgroup_arithmetic = false;  // basic and arithmetic subgroup operations (subgroupAdd) in compute shaders
   bool subgroup_shuffle = false;     // subgroupShuffle in compute shaders
+  bool subgroup_ballot = false;      // subgroupBroadcast (and the other ballot operations) in compute shaders
   std::array<uint32_t, 3> max_workgroup_size{};
   uint32_t max_workgroup_invocations = 0;
   std::array<uint32_t, 3> max_workgroup_count{};

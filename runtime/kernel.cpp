@@ -20,6 +20,12 @@ const EmbeddedShader& embedded_shader(std::string_view name) {
 Kernel::Kernel(Context& context, const std::string& shader, std::span<const uint32_t> specialization)
     : name_(shader), specialization_(specialization.begin(), specialization.end()) {
   const EmbeddedShader& code = embedded_shader(shader);
+  const uint32_t api = context.info().api_version;
+  if (!context.info().supports_vulkan(code.vulkan_major, code.vulkan_minor)) {
+    throw DeviceError(fmt::format("Shader {} needs Vulkan {}.{}; {} supports {}.{}. Update its driver, or use a "
+                                  "kernel that targets Vulkan 1.1.", shader, code.vulkan_major, code.vulkan_minor,
+                                  context.info().name, VK_API_VERSION_MAJOR(api), VK_API_VERSION_MINOR(api)));
+  }
   interface_ = reflect_compute_shader(code.spirv, shader);
   VkDevice device = context.device();
   if (interface_.push_constant_bytes > context.info().max_push_constants_bytes) {

@@ -1,0 +1,305 @@
+// The body of matmul.comp and matmul_broadcast.comp, which differ only in how lanes share X
+// (MATMUL_SHARE_BY_BROADCAST, defined by each before including this).
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#if MATMUL_SHARE_BY_BROADCAST
+#extension GL_KHR_shader_subgroup_ballot : require
+#endif
+// Z = X·Y (+ bias), f32. ops/matmul.cpp maps C = op(A)·op(B) onto this either directly (X = op(A), Y = op(B))
+// or transposed (Z = Cᵀ, X = op(B)ᵀ, Y = op(A)ᵀ), whichever its cost model prefers, so the shader sees only:
+//   X (R, K): the "row" operand, stored k-contiguous x[r*ldx + k] (X_K = 1) or r-contiguous x[k*ldx + r];
+//   Y (K, Q): the "column" operand, stored k-contiguous y[q*ldy + k] (Y_K = 1) or q-contiguous y[k*ldy + q];
+//   Z (R, Q): z[r*zr + q*zq], plus bias[q] or bias[r] (bias_mode 1 or 2).
+//
+// Two ways to compute it, chosen by the SHARED specialization constant:
+//
+// SHARED = 1, for GPUs: the classic tiling. A workgroup computes a TILE_M x TILE_N tile of Z; each K-slice of
+// TILE_K is staged in shared memory (coalesced, bounds-checked, zero-padded loads), then every invocation
+// accumulates a TM x TN register block from it.
+//
+// SHARED = 0, for CPU devices (lavapipe): a workgroup is one subgroup of S lanes (the SIMD width), without
+// shared memory. lavapipe runs every buffer load or store as a loop over the lanes (extract the address,
+// check the bounds, insert), about 300 instructions per vec4 load, where an 8-wide multiply or add is one
+// and a subgroupShuffle is one vpermd; shared memory costs the same loop plus barriers. So loads must be
+// few and each must feed many multiply-adds:
+//   - lane l owns TN columns of Z, in runs of 4, and accumulates a TM x TN block (spilled to the stack:
+//     cheap next to a load);
+//   - X is staged once per chunk of KC = 4*S k-steps for the TM rows, each lane holding a different part
+//     of the chunk, and every lane gets each X value from the lane that loaded it: by subgroupShuffle
+//     (matmul.comp; one vpermd on lavapipe, but only for exactly 8 lanes of 32 bits: at 4 or 16 it is a
+//     loop over the lanes through the stack) or by subgroupBroadcast with a dynamically uniform lane
+//     (matmul_broadcast.comp, Vulkan 1.2: an extract and a splat at any width). ops/matmul.cpp picks one
+//     per device;
+//   - Y is loaded per 8 k-steps, each lane its own columns;
+//   - loads and stores move vec4s where the strides allow (VEC4, Z4).
+// Per 8 k-steps: 8*TM*TN multiply-adds per lane for TM/4 + 2*TN vec4 loads.
+//
+// Both paths are correct for any R, Q, K >= 1: rows and columns past the edge are read as the nearest ones
+// inside, k-steps past K as zeros, and no access leaves a buffer.
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint X_K = 1;      // X stored k-contiguous
+layout(constant_id = 2) const uint Y_K = 1;      // Y stored k-contiguous
+layout(constant_id = 3) const uint VEC4 = 0;     // SHARED = 0: X and Y quads are 16-byte aligned (matmul.cpp)
+layout(constant_id = 4) const uint SHARED = 1;   // 1: shared-memory tiles (GPU); 0: register blocks (CPU)
+layout(constant_id = 5) const uint TM = 4;       // rows of Z per invocation (SHARED = 0: a multiple of 4)
+layout(constant_id = 6) const uint TN = 4;       // columns of Z per invocation (SHARED = 0: a multiple of 4)
+layout(constant_id = 7) const uint TILE_M = 64;  // SHARED = 1: rows of Z per workgroup
+layout(constant_id = 8) const uint TILE_N = 64;  // SHARED = 1: columns of Z per workgroup
+layout(constant_id = 9) const uint TILE_K = 16;  // SHARED = 1: K-slice staged in shared memory
+layout(constant_id = 10) const uint Z_R = 0;     // Z is r-contiguous (zr = 1): Z = Cᵀ
+layout(constant_id = 11) const uint Z4 = 0;      // SHARED = 0: store quads of Z as vec4 (aligned, see matmul.cpp)
+
+layout(binding = 0) writeonly buffer Z { float z[]; };       // (R, Q) through zr, zq
+layout(binding = 1) writeonly buffer Z4s { vec4 z4[]; };     // Z again, as quads (written when Z4 = 1)
+layout(binding = 2) readonly buffer X4 { vec4 x4[]; };       // X again, as quads (read when VEC4 = 1)
+layout(binding = 3) readonly buffer Y4 { vec4 y4[]; };       // Y again, as quads (read when VEC4 = 1)
+layout(binding = 4) readonly buffer X1 { float x1[]; };      // (R, K) through ldx
+layout(binding = 5) readonly buffer Y1 { float y1[]; };      // (K, Q) through ldy
+layout(binding = 6) readonly buffer Bias { float bias[]; };  // (Q) or (R), read when bias_mode != 0
+layout(push_constant) uniform Params {
+  uint R, Q, K;
+  uint ldx, ldy;   // row strides of X and Y as stored, in floats
+  uint zr, zq;     // strides of Z
+  uint bias_mode;  // 0: no bias; 1: bias[q] (along Z's columns); 2: bias[r] (along its rows)
+};
+
+// Element (r, k) of X and (k, q) of Y.
+uint x_index(uint r, uint k) { return X_K == 1 ? r * ldx + k : k * ldx + r; }
+uint y_index(uint k, uint q) { return Y_K == 1 ? q * ldy + k : k * ldy + q; }
+
+// ---------------------------------------------------------------------------------------------------------
+// SHARED = 0: register blocks, no shared memory.
+
+const uint S = gl_WorkGroupSize.x;  // lanes: one subgroup per workgroup
+const uint KC = 4 * S;              // k-steps of X staged per chunk
+// Rows and columns move in aligned quads (R, Q multiples of 4) for r-contiguous X, q-contiguous Y and
+// vec4 stores of Z.
+const bool ROW_QUADS = (VEC4 == 1 && X_K == 0) || (Z4 == 1 && Z_R == 1);
+const bool COLUMN_QUADS = (VEC4 == 1 && Y_K == 0) || (Z4 == 1 && Z_R == 0);
+
+// The row of X that accumulator row i reads: r0 + i, or past R the nearest row inside; in quad mode the
+// last quad instead, keeping the place in it.
+uint row_of(uint r0, uint i) {
+  return ROW_QUADS ? min(r0 + i - i % 4, R - 4) + i % 4 : min(r0 + i, R - 1);
+}
+
+// The column of Y that lane `lane`'s accumulator column j reads, likewise: lane l owns runs of 4 columns,
+// q0 + 4*(S*(j/4) + l) + j%4.
+uint column_of(uint q0, uint lane, uint j) {
+  const uint q = q0 + 4 * (S * (j / 4) + lane);
+  return COLUMN_QUADS ? min(q, Q - 4) + j % 4 : min(q + j % 4, Q - 1);
+}
+
+// This lane's part of X(rows of the block, k0 .. k0 + KC), k-steps at or past K read as 0:
+// with vec4 along k, xq[i] = X(row i, k0 + 4*lane .. + 3); otherwise xq[i][h] = X(row i, k0 + S*h + lane).
+// Loads stay inside the buffer: a k-contiguous vec4 operand has K = its row stride, a multiple of 4, and
+// the others clamp k.
+void load_x_chunk(uint r0, uint lane, uint k0, out vec4 xq[TM]) {
+  if (VEC4 == 1 && X_K == 1) {
+    const uint k = k0 + 4 * lane;
+    [[unroll]] for (uint i = 0; i < TM; ++i) {
+      const vec4 v = x4[(row_of(r0, i) * ldx + min(k, K - 4)) / 4];
+      xq[i] = k < K ? v : vec4(0.0);
+    }
+  } else if (VEC4 == 1) {
+    // Quads along r: rows 4p .. 4p + 3 of k-row k.
+    [[unroll]] for (uint h = 0; h < 4; ++h) {
+      const uint k = k0 + S * h + lane;
+      [[unroll]] for (uint p = 0; p < TM / 4; ++p) {
+        const vec4 v = x4[(min(k, K - 1) * ldx + row_of(r0, 4 * p)) / 4];
+        [[unroll]] for (uint e = 0; e < 4; ++e) xq[4 * p + e][h] = k < K ? v[e] : 0.0;
+      }
+    }
+  } else {
+    [[unroll]] for (uint h = 0; h < 4; ++h) {
+      const uint k = k0 + S * h + lane;
+      [[unroll]] for (uint i = 0; i < TM; ++i) {
+        const float v = x1[x_index(row_of(r0, i), min(k, K - 1))];
+        xq[i][h] = k < K ? v : 0.0;
+      }
+    }
+  }
+}
+
+// X(row i, k0 + c .. k0 + c + 3) out of the chunk, c a multiple of 4 below KC, from the lane that loaded it.
+// The lane index is the same in every lane, as subgroupBroadcast needs.
+#if MATMUL_SHARE_BY_BROADCAST
+#define MATMUL_FROM_LANE subgroupBroadcast
+#else
+#define MATMUL_FROM_LANE subgroupShuffle
+#endif
+vec4 x_quad(vec4 xq, uint c) {
+  if (VEC4 == 1 && X_K == 1) return MATMUL_FROM_LANE(xq, c / 4);
+  const float part = xq[c / S];
+  const uint lane = c % S;
+  return vec4(MATMUL_FROM_LANE(part, lane), MATMUL_FROM_LANE(part, lane + 1), MATMUL_FROM_LANE(part, lane + 2),
+              MATMUL_FROM_LANE(part, lane + 3));
+}
+
+// yq[j] = Y(k .. k + 3, column_of(j)) for the lane's TN columns, k a multiple of 4; k-steps at or past K
+// read as 0.
+void load_y_quads(uint q0, uint lane, uint k, out vec4 yq[TN]) {
+  if (VEC4 == 1 && Y_K == 1) {
+    [[unroll]] for (uint j = 0; j < TN; ++j) {
+      const vec4 v = y4[(column_of(q0, lane, j) * ldy + min(k, K - 4)) / 4];
+      yq[j] = k < K ? v : vec4(0.0);
+    }
+  } else if (VEC4 == 1) {
+    // Quads along q: columns column_of(4jq .. 4jq + 3) of k-row k + c.
+    [[unroll]] for (uint jq = 0; jq < TN / 4; ++jq) {
+      [[unroll]] for (uint c = 0; c < 4; ++c) {
+        const vec4 v = y4[(min(k + c, K - 1) * ldy + column_of(q0, lane, 4 * jq)) / 4];
+        [[unroll]] for (uint e = 0; e < 4; ++e) yq[4 * jq + e][c] = k + c < K ? v[e] : 0.0;
+      }
+    }
+  } else {
+    [[unroll]] for (uint j = 0; j < TN; ++j) {
+      [[unroll]] for (uint c = 0; c < 4; ++c) {
+        const float v = y1[y_index(min(k + c, K - 1), column_of(q0, lane, j))];
+        yq[j][c] = k + c < K ? v : 0.0;
+      }
+    }
+  }
+}
+
+void main_registers() {
+  const uint lane = gl_SubgroupInvocationID;
+  const uint r0 = gl_WorkGroupID.y * TM;
+  const uint q0 = gl_WorkGroupID.x * (S * TN);
+  float acc[TM * TN];
+  [[unroll]] for (uint i = 0; i < TM * TN; ++i) acc[i] = 0.0;
+
+  for (uint k0 = 0; k0 < K; k0 += KC) {
+    vec4 xq[TM];
+    load_x_chunk(r0, lane, k0, xq);
+    // 8 k-steps per iteration, two dot products per accumulator update: lavapipe stores every
+    // accumulator update under the loop's execution mask (a blend and a store), so fewer updates help.
+    for (uint c = 0; c < KC && k0 + c < K; c += 8) {
+      vec4 ya[TN];
+      vec4 yb[TN];
+      load_y_quads(q0, lane, k0 + c, ya);
+      load_y_quads(q0, lane, k0 + c + 4, yb);
+      [[unroll]] for (uint i = 0; i < TM; ++i) {
+        const vec4 xa = x_quad(xq[i], c), xb = x_quad(xq[i], c + 4);
+        [[unroll]] for (uint j = 0; j < TN; ++j) acc[i * TN + j] += dot(xa, ya[j]) + dot(xb, yb[j]);
+      }
+    }
+  }
+
+  // Accumulators past the edge hold exactly the values of the row_of / column_of element they read, so
+  // storing them there again writes the same bits, from the same subgroup (lavapipe stores lane after
+  // lane): no branch per store. This path runs only on CPU devices. Every store is a loop over the lanes
+  // and LLVM takes seconds to compile TM*TN of them, so a loop that is not unrolled stores four rows per
+  // iteration, picking them out of the accumulators with selects (cheap SIMD instructions).
+  float column_bias[TN];
+  [[unroll]] for (uint j = 0; j < TN; ++j) column_bias[j] = 0.0;
+  if (bias_mode == 1) {
+    [[unroll]] for (uint j = 0; j < TN; ++j) column_bias[j] = bias[column_of(q0, lane, j)];
+  }
+  [[dont_unroll]] for (uint p = 0; p < TM / 4; ++p) {
+    float v[4 * TN];  // rows 4p .. 4p + 3
+    [[unroll]] for (uint e = 0; e < 4 * TN; ++e) v[e] = acc[e];
+    [[unroll]] for (uint pp = 1; pp < TM / 4; ++pp) {
+      [[unroll]] for (uint e = 0; e < 4 * TN; ++e) v[e] = p == pp ? acc[pp * 4 * TN + e] : v[e];
+    }
+    uint r[4];
+    float row_bias[4];
+    [[unroll]] for (uint e = 0; e < 4; ++e) {
+      r[e] = row_of(r0, 4 * p + e);
+      row_bias[e] = 0.0;
+    }
+    if (bias_mode == 2) {
+      [[unroll]] for (uint e = 0; e < 4; ++e) row_bias[e] = bias[r[e]];
+    }
+    [[unroll]] for (uint e = 0; e < 4; ++e) {
+      [[unroll]] for (uint j = 0; j < TN; ++j) v[e * TN + j] += column_bias[j] + row_bias[e];
+    }
+    if (Z4 == 1 && Z_R == 0) {
+      [[unroll]] for (uint e = 0; e < 4; ++e) {
+        [[unroll]] for (uint jq = 0; jq < TN / 4; ++jq) {
+          z4[(r[e] * zr + column_of(q0, lane, 4 * jq)) / 4] =
+              vec4(v[e * TN + 4 * jq], v[e * TN + 4 * jq + 1], v[e * TN + 4 * jq + 2], v[e * TN + 4 * jq + 3]);
+        }
+      }
+    } else if (Z4 == 1) {
+      [[unroll]] for (uint j = 0; j < TN; ++j) {
+        z4[(column_of(q0, lane, j) * zq + r[0]) / 4] = vec4(v[j], v[TN + j], v[2 * TN + j], v[3 * TN + j]);
+      }
+    } else {
+      [[unroll]] for (uint e = 0; e < 4; ++e) {
+        [[unroll]] for (uint j = 0; j < TN; ++j) z[r[e] * zr + column_of(q0, lane, j) * zq] = v[e * TN + j];
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// SHARED = 1: shared-memory tiles.
+
+shared float xs[TILE_K * TILE_M];  // [kk][r]
+shared float ys[TILE_K * TILE_N];  // [kk][q]
+
+void main_shared() {
+  const uint threads = gl_WorkGroupSize.x;
+  const uint tid = gl_LocalInvocationID.x;
+  const uint cols = TILE_N / TN;  // invocations across a tile row
+  const uint rows = TILE_M / TM;
+  const uint tx = tid % cols, ty = tid / cols;
+  const uint r0 = gl_WorkGroupID.y * TILE_M;
+  const uint q0 = gl_WorkGroupID.x * TILE_N;
+  float acc[TM * TN];
+  [[unroll]] for (uint i = 0; i < TM * TN; ++i) acc[i] = 0.0;
+
+  for (uint k0 = 0; k0 < K; k0 += TILE_K) {
+    // Consecutive invocations read consecutive addresses: along k when the operand is k-contiguous.
+    // Indices are clamped so that the load stays inside the buffer even if the compiler evaluates both
+    // sides of the select; elements past the edge become 0.
+    for (uint e = tid; e < TILE_K * TILE_M; e += threads) {
+      const uint kk = X_K == 1 ? e % TILE_K : e / TILE_M;
+      const uint rr = X_K == 1 ? e / TILE_K : e % TILE_M;
+      const uint r = r0 + rr, k = k0 + kk;
+      const float v = x1[x_index(min(r, R - 1), min(k, K - 1))];
+      xs[kk * TILE_M + rr] = (r < R && k < K) ? v : 0.0;
+    }
+    for (uint e = tid; e < TILE_K * TILE_N; e += threads) {
+      const uint kk = Y_K == 1 ? e % TILE_K : e / TILE_N;
+      const uint qq = Y_K == 1 ? e / TILE_K : e % TILE_N;
+      const uint q = q0 + qq, k = k0 + kk;
+      const float v = y1[y_index(min(k, K - 1), min(q, Q - 1))];
+      ys[kk * TILE_N + qq] = (q < Q && k < K) ? v : 0.0;
+    }
+    barrier();
+    [[unroll]] for (uint kk = 0; kk < TILE_K; ++kk) {
+      float a[TM];
+      float b[TN];
+      // Strided ownership (row ty + i*rows) keeps neighbouring invocations on neighbouring banks.
+      [[unroll]] for (uint i = 0; i < TM; ++i) a[i] = xs[kk * TILE_M + ty + i * rows];
+      [[unroll]] for (uint j = 0; j < TN; ++j) b[j] = ys[kk * TILE_N + tx + j * cols];
+      [[unroll]] for (uint i = 0; i < TM; ++i) {
+        [[unroll]] for (uint j = 0; j < TN; ++j) acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);
+      }
+    }
+    barrier();
+  }
+
+  [[unroll]] for (uint i = 0; i < TM; ++i) {
+    [[unroll]] for (uint j = 0; j < TN; ++j) {
+      const uint r = r0 + ty + i * rows, q = q0 + tx + j * cols;
+      if (r < R && q < Q) {
+        float value = acc[i * TN + j];
+        if (bias_mode == 1) value += bias[q];
+        if (bias_mode == 2) value += bias[r];
+        z[r * zr + q * zq] = value;
+      }
+    }
+  }
+}
+
+void main() {
+  if (SHARED == 1) {
+    main_shared();
+  } else {
+    main_registers();
+  }
+}
