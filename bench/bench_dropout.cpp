@@ -1,8 +1,12 @@
-// Memory bandwidth of dropout, Dropout2d and ReLU against a plain copy, the yardstick: an element-wise
-// kernel that reads and writes each element once can at best match it. Each kernel's result is first
-// checked bit for bit against its CPU reference, then timed with GPU timestamps over replays (median).
+// Memory bandwidth of dropout, Dropout2d and ReLU against two yardsticks: the machine's memcpy (the
+// physical limit of a kernel that reads and writes each element once; on a CPU device, memcpy from as many
+// threads as lavapipe runs) and our own copy kernel (the same work through the device). Each kernel's result
+// is first checked bit for bit against its CPU reference, then timed with GPU timestamps over replays
+// (median); memcpy is timed in the same rounds by the wall clock.
 //
 //   build/bench/bench_dropout [--elements N ...] [--replays R]
+//
+// On lavapipe it runs once per vector width (4, 8 and 16 lanes) unless LP_NATIVE_VECTOR_WIDTH is set.
 //
 // The last column counts the bytes per element a kernel leaves behind for its backward pass. Ours keep
 // none: the backward pass regenerates the mask from (seed, step, layer). PyTorch's dropout keeps a
@@ -20,9 +24,12 @@
 #include <vkdrop/runtime/recorder.hpp>
 #include <vkdrop/runtime/tensor.hpp>
 
+#include "bench_support.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +37,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace vkdrop;
@@ -155,6 +163,26 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
                             [&](Recorder& rec) { ops::relu_backward(rec, dx, x, y); }, dx, want));
 }
 
+// The threads lavapipe runs (LP_NUM_THREADS, else one per CPU); 1 for other devices, whose copies do not
+// run on the CPU: their memcpy row is only the host's.
+unsigned copy_threads(const DeviceInfo& device) {
+  if (!device.is_cpu()) return 1;
+  if (const char* threads = std::getenv("LP_NUM_THREADS")) return std::max(1, std::atoi(threads));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Milliseconds for `threads` threads to memcpy n floats from src to dst, each its own contiguous share.
+double memcpy_ms(float* dst, const float* src, size_t n, unsigned threads) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> workers;
+  for (unsigned t = 0; t < threads; ++t) {
+    const size_t begin = n * t / threads, end = n * (t + 1) / threads;
+    workers.emplace_back([=] { std::memcpy(dst + begin, src + begin, (end - begin) * sizeof(float)); });
+  }
+  for (std::thread& w : workers) w.join();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 double median(std::vector<double> v) {
   std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
   return v[v.size() / 2];
@@ -180,6 +208,8 @@ int main(int argc, char** argv) {
   if (sizes.empty()) sizes = {int64_t{1} << 24, int64_t{1} << 20};
   try {
     Context ctx;
+    const int per_width = bench::rerun_at_each_lane_width(argv, bench::is_lavapipe(ctx.info().driver));
+    if (per_width >= 0) return per_width;
     if (!ctx.timestamps_supported()) {
       fmt::print(stderr, "{} has no timestamps on its compute queue\n", ctx.info().name);
       return 1;
@@ -194,29 +224,40 @@ int main(int argc, char** argv) {
     }
     // Round-robin replays: every round times each kernel once, so a change in machine load (the cores may
     // be shared) shifts all kernels alike instead of whichever happened to run at the time.
-    for (auto& cases : sized) {
-      for (Case& c : cases) c.rec->run(2);  // warm-up
+    const unsigned threads = copy_threads(ctx.info());
+    std::vector<std::vector<double>> memcpy_times(sizes.size());
+    for (size_t s = 0; s < sizes.size(); ++s) {
+      const size_t n = static_cast<size_t>(sizes[s]);
+      std::vector<float> src = random_floats(n, 9), dst(n);
+      memcpy_ms(dst.data(), src.data(), n, threads);  // warm-up: touches every page
+      for (Case& c : sized[s]) c.rec->run(2);         // warm-up
       for (int r = 0; r < replays; ++r) {
-        for (Case& c : cases) {
+        memcpy_times[s].push_back(memcpy_ms(dst.data(), src.data(), n, threads));
+        for (Case& c : sized[s]) {
           c.rec->run();
           c.ms.push_back(c.rec->timings().at(0).milliseconds);
         }
       }
     }
-    fmt::print("device: {} ({}), p = {}, median of {} replays, GPU timestamps\n\n", ctx.info().name,
-               ctx.info().driver, k_p, replays);
-    fmt::print("| kernel | elements | GB/s | % of copy | extra bytes/element kept for backward |\n");
-    fmt::print("|---|---:|---:|---:|---:|\n");
-    for (auto& cases : sized) {
+    fmt::print("device: {} ({}), {} subgroup lanes, p = {}, median of {} replays, GPU timestamps; memcpy: {} "
+               "thread{}, wall clock\n\n", ctx.info().name, ctx.info().driver, ctx.info().subgroup_size, k_p, replays,
+               threads, threads == 1 ? "" : "s");
+    fmt::print("| kernel | elements | GB/s | % of memcpy | % of copy kernel | extra bytes/element kept for backward |\n");
+    fmt::print("|---|---:|---:|---:|---:|---:|\n");
+    for (size_t s = 0; s < sizes.size(); ++s) {
+      const std::vector<Case>& cases = sized[s];
+      const double physical = gbps(8.0 * static_cast<double>(sizes[s]), median(memcpy_times[s]));
       const double copy = gbps(cases.front().bytes, median(cases.front().ms));
+      fmt::print("| memcpy ({} thread{}, the physical limit) | {} | {:.2f} | 100% | {:.0f}% | — |\n", threads,
+                 threads == 1 ? "" : "s", sizes[s], physical, 100.0 * physical / copy);
       for (const Case& c : cases) {
         const double rate = gbps(c.bytes, median(c.ms));
-        fmt::print("| {} | {} | {:.2f} | {:.0f}% | {} |\n", c.name, c.elements, rate, 100.0 * rate / copy,
-                   c.extra_bytes);
+        fmt::print("| {} | {} | {:.2f} | {:.0f}% | {:.0f}% | {} |\n", c.name, c.elements, rate, 100.0 * rate / physical,
+                   100.0 * rate / copy, c.extra_bytes);
       }
     }
-    fmt::print("\nGB/s counts the bytes each kernel reads and writes (8 per element; 12 for relu backward). "
-               "PyTorch's dropout keeps a 1-byte mask per element for backward; these kernels keep none.\n");
+    fmt::print("\nGB/s counts the bytes each kernel reads and writes (8 per element; 12 for relu backward; memcpy "
+               "8). PyTorch's dropout keeps a 1-byte mask per element for backward; these kernels keep none.\n");
   } catch (const Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;

@@ -7,11 +7,18 @@
 // --block overrides the register block of the CPU path (matmul_tiling's thread_m x thread_n), to compare
 // blocks; --shared runs the shared-memory tiling matmul_tiling gives GPUs instead. ours/OpenBLAS is the
 // ratio of median times. OpenBLAS uses its default threads (all cores), as lavapipe does.
+//
+// The peer runs with the best kernels this CPU has: unless OPENBLAS_CORETYPE is set, bench_gemm first times
+// OpenBLAS alone with the kernels it detects (0.3.21 takes some AVX-512 VMs for `Prescott`), then runs itself
+// again with OPENBLAS_CORETYPE set from the CPU's flags (SkylakeX with AVX-512, Haswell with AVX2) for the
+// comparison; on lavapipe once per vector width (4, 8, 16 lanes) unless LP_NATIVE_VECTOR_WIDTH is set.
 #include <vkdrop/ops/matmul.hpp>
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/runtime/recorder.hpp>
 #include <vkdrop/runtime/tensor.hpp>
+
+#include "bench_support.hpp"
 
 #include <cblas.h>
 #include <fmt/format.h>
@@ -62,6 +69,40 @@ void sgemm(const Product& p, const float* a, const float* b, float* c) {
               p.N, p.K, 1.0f, a, lda, b, ldb, 0.0f, c, p.N);
 }
 
+const std::vector<Product> k_products = {
+    {128, 1024, 784, false, true, "Linear forward, 784 -> 1024, batch 128"},
+    {128, 1024, 1024, false, true, "Linear forward, 1024 -> 1024"},
+    {1024, 1024, 128, true, false, "Linear dW = dYT X"},
+    {128, 10, 1024, false, true, "Linear forward, 1024 -> 10"},
+    {1024, 1024, 1024, false, false, "square, dX = dY W"},
+};
+
+// Back-to-back products per sample: at least ~20 ms of work at 5 GFLOP/s, so that the submission overhead
+// of a Recorder::run (tens of microseconds) does not count against the small shapes.
+uint32_t reps_for(double flops) { return static_cast<uint32_t>(std::clamp(2e-2 / (flops / 5e9), 1.0, 1000.0)); }
+
+// OpenBLAS alone, with the kernels it chose, median GFLOP/s per product.
+void print_openblas_alone(int samples) {
+  fmt::print("OpenBLAS alone, as it detects this CPU: {} (core {}, {} threads)\n\n", openblas_get_config(),
+             openblas_get_corename(), openblas_get_num_threads());
+  fmt::print("| M | N | K | op | OpenBLAS GFLOP/s (detected kernels) | shape |\n|---|---|---|---|---|---|\n");
+  for (const Product& p : k_products) {
+    const auto av = random_floats(size_t(p.M) * p.K, 1), bv = random_floats(size_t(p.K) * p.N, 2);
+    std::vector<float> c(size_t(p.M) * p.N);
+    const double flops = 2.0 * p.M * p.N * p.K;
+    const uint32_t reps = reps_for(flops);
+    sgemm(p, av.data(), bv.data(), c.data());  // warm-up
+    std::vector<double> times;
+    for (int s = 0; s < k_rounds * samples; ++s) {
+      const auto start = std::chrono::steady_clock::now();
+      for (uint32_t r = 0; r < reps; ++r) sgemm(p, av.data(), bv.data(), c.data());
+      times.push_back(seconds_since(start) / reps);
+    }
+    fmt::print("| {} | {} | {} | {}{} | {:.1f} | {} |\n", p.M, p.N, p.K, p.trans_a ? "aT" : "a", p.trans_b ? " bT" : " b",
+               flops / median(times) / 1e9, p.role);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,6 +127,18 @@ int main(int argc, char** argv) {
 
   try {
     Context ctx;
+    const bool lavapipe = bench::is_lavapipe(ctx.info().driver);
+    const std::string best = bench::best_openblas_kernels();
+    const bool choose_kernels = std::getenv("OPENBLAS_CORETYPE") == nullptr && !best.empty();
+    if (choose_kernels || bench::per_lane_width(lavapipe)) {
+      if (choose_kernels) {
+        print_openblas_alone(samples);
+        fmt::print("\nvkdrop against OpenBLAS with the best kernels this CPU has (OPENBLAS_CORETYPE={}):\n", best);
+      }
+      std::fflush(stdout);
+      return bench::rerun(argv, lavapipe,
+                          choose_kernels ? std::vector<std::string>{"OPENBLAS_CORETYPE=" + best} : std::vector<std::string>{});
+    }
     ops::MatmulTiling tiling = ops::matmul_tiling(ctx.info());
     if (shared) tiling = ops::MatmulTiling{64, 64, 16, 4, 4, true};
     if (block_m > 0) {
@@ -104,17 +157,9 @@ int main(int argc, char** argv) {
                "product) and OpenBLAS (cblas_sgemm) alternating, after a warm-up run\n\n",
                k_rounds, samples);
 
-    const std::vector<Product> products = {
-        {128, 1024, 784, false, true, "Linear forward, 784 -> 1024, batch 128"},
-        {128, 1024, 1024, false, true, "Linear forward, 1024 -> 1024"},
-        {1024, 1024, 128, true, false, "Linear dW = dYT X"},
-        {128, 10, 1024, false, true, "Linear forward, 1024 -> 10"},
-        {1024, 1024, 1024, false, false, "square, dX = dY W"},
-    };
-
     std::vector<std::string> rows;
     bool all_correct = true;
-    for (const Product& p : products) {
+    for (const Product& p : k_products) {
       const int64_t M = p.M, N = p.N, K = p.K;
       const auto av = random_floats(size_t(M * K), 1), bv = random_floats(size_t(K * N), 2);
       Arena arena(ctx);
@@ -142,11 +187,10 @@ int main(int argc, char** argv) {
       const bool correct = rel < 1e-5;
       all_correct = all_correct && correct;
 
-      // A sample is `reps` back-to-back products, at least ~20 ms of work, so the submission overhead of
-      // a Recorder::run (tens of microseconds) does not count against the small shapes: vkdrop replays the
-      // recording reps times in one submission, OpenBLAS is called reps times.
+      // A sample is `reps` back-to-back products: vkdrop replays the recording reps times in one
+      // submission, OpenBLAS is called reps times.
       const double flops = 2.0 * double(M) * double(N) * double(K);
-      const uint32_t reps = static_cast<uint32_t>(std::clamp(2e-2 / (flops / 5e9), 1.0, 1000.0));
+      const uint32_t reps = reps_for(flops);
       // Rounds of each, not interleaved sample by sample: OpenBLAS's threads keep spinning for a while
       // after a call and would take a core from lavapipe's. Hence also the pause before ours.
       std::vector<double> ours, theirs;

@@ -17,6 +17,8 @@
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/train/model.hpp>
 
+#include "bench_support.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -47,19 +49,6 @@ Sequential sample_cnn() {
   return Sequential{Conv2d(1, 32, 3, 1, 1), BatchNorm2d(32), ReLU(), Dropout2d(0.1), MaxPool2d(2),
                     Conv2d(32, 64, 3, 1, 1), BatchNorm2d(64), ReLU(), Dropout2d(0.1), MaxPool2d(2),
                     Flatten(), Linear(64 * 7 * 7, 256), ReLU(), Dropout(0.5), Linear(256, 10)};
-}
-
-// The best OpenBLAS kernels this CPU runs, by its flags: what the peer should face.
-std::string best_openblas_kernels() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("flags", 0) != 0) continue;
-    if (line.find(" avx512f") != std::string::npos) return "SkylakeX";
-    if (line.find(" avx2") != std::string::npos) return "Haswell";
-    return "";
-  }
-  return "";
 }
 
 // Runs the PyTorch peer (with OPENBLAS_CORETYPE = `kernels` unless empty); nullopt (with the reason printed)
@@ -123,9 +112,12 @@ Measured measure(vkdrop::Context& ctx, const Sequential& net, const vkdrop::Shap
 
 }  // namespace
 
-int main() {
+int main(int, char** argv) {
   try {
     vkdrop::Context ctx;
+    // On lavapipe: once per vector width (4, 8, 16 lanes), PyTorch again beside each.
+    const int per_width = vkdrop::bench::rerun_at_each_lane_width(argv, vkdrop::bench::is_lavapipe(ctx.info().driver));
+    if (per_width >= 0) return per_width;
     const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     fmt::print("device: {} ({}), host threads: {}\n", ctx.info().name, ctx.info().driver, threads);
 
@@ -142,7 +134,7 @@ int main() {
       for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<uint8_t>(i % 10);
     }
     const bool gpu = !ctx.info().is_cpu();
-    const std::string best = best_openblas_kernels();
+    const std::string best = vkdrop::bench::best_openblas_kernels();
     struct Row {
       const char* name;
       const char* peer;

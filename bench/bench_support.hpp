@@ -1,0 +1,90 @@
+#pragma once
+// What every benchmark needs to face its peer fairly and to cover lavapipe's vector widths:
+//  - best_openblas_kernels(): the OpenBLAS kernels this CPU's flags allow (OpenBLAS 0.3.21 mis-detects some
+//    VMs as `Prescott` and runs SSE3 kernels on AVX-512 CPUs);
+//  - rerun_at_each_lane_width(): lavapipe fixes its SIMD width (LP_NATIVE_VECTOR_WIDTH: 128, 256 or 512 bits,
+//    subgroups of 4, 8 or 16 lanes) when it loads, so a benchmark runs itself once per width, each run
+//    under a heading that names it.
+// Header-only: each bench_*.cpp is its own executable.
+
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace vkdrop::bench {
+
+// The best OpenBLAS kernels this CPU runs, by its flags ("" when neither AVX2 nor AVX-512 is there).
+inline std::string best_openblas_kernels() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    if (line.find(" avx512f") != std::string::npos) return "SkylakeX";
+    if (line.find(" avx2") != std::string::npos) return "Haswell";
+    return "";
+  }
+  return "";
+}
+
+// Runs `argv` again with `env` added to this process's environment; its exit status (127 if it could not
+// start, 128 + N if signal N ended it).
+inline int run_with_env(char** argv, const std::vector<std::string>& env) {
+  std::vector<std::string> strings(env);
+  for (char** e = environ; *e != nullptr; ++e) strings.emplace_back(*e);
+  std::vector<char*> envp;
+  for (std::string& s : strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, envp.data()) != 0) return 127;
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return 127;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// lavapipe's vector widths, each with its subgroup size.
+struct LaneWidth {
+  int bits;
+  int lanes;
+};
+inline constexpr LaneWidth k_lane_widths[] = {{128, 4}, {256, 8}, {512, 16}};
+
+// Whether this process should run itself once per lane width: on lavapipe (other drivers ignore the
+// variable) when the user has not chosen a width.
+inline bool per_lane_width(bool lavapipe) { return lavapipe && std::getenv("LP_NATIVE_VECTOR_WIDTH") == nullptr; }
+
+// Runs this benchmark again with `env` added: once per lane width when per_lane_width(lavapipe), each under
+// a heading that names it, else once. Returns the worst exit status.
+inline int rerun(char** argv, bool lavapipe, const std::vector<std::string>& env = {}) {
+  if (!per_lane_width(lavapipe)) return run_with_env(argv, env);
+  int worst = 0;
+  for (const LaneWidth& w : k_lane_widths) {
+    fmt::print("\n## {} lanes (LP_NATIVE_VECTOR_WIDTH={})\n\n", w.lanes, w.bits);
+    std::fflush(stdout);
+    std::vector<std::string> with_width(env);
+    with_width.push_back(fmt::format("LP_NATIVE_VECTOR_WIDTH={}", w.bits));
+    const int status = run_with_env(argv, with_width);
+    if (status != 0) fmt::print("(exit status {})\n", status);
+    worst = std::max(worst, status);
+  }
+  return worst;
+}
+
+// When the user has not chosen a width, runs this benchmark once per width and returns the worst exit
+// status; otherwise returns -1 and the caller runs normally.
+inline int rerun_at_each_lane_width(char** argv, bool lavapipe) {
+  return per_lane_width(lavapipe) ? rerun(argv, lavapipe) : -1;
+}
+
+inline bool is_lavapipe(const std::string& driver) { return driver.find("llvmpipe") != std::string::npos; }
+
+}  // namespace vkdrop::bench
