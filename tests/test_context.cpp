@@ -11,8 +11,14 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string>
+
+#include <unistd.h>
 
 using namespace vkdrop;
+
+// A temporary name of this process's own: ctest -j runs the lane-width variants of this executable at once.
+static std::string unique_name(const std::string& stem) { return stem + "-" + std::to_string(getpid()); }
 
 TEST_CASE("devices are listed with the limits compute needs") {
   auto devices = Context::list_devices();
@@ -135,7 +141,7 @@ TEST_CASE("the arena sub-allocates aligned slices from a few blocks") {
 }
 
 TEST_CASE("the pipeline cache is written to disk and reused by the next context") {
-  auto dir = std::filesystem::temp_directory_path() / "vkdrop-test-pipeline-cache";
+  auto dir = std::filesystem::temp_directory_path() / unique_name("vkdrop-test-pipeline-cache");
   std::filesystem::remove_all(dir);
   std::filesystem::path path;
   {
@@ -163,7 +169,7 @@ TEST_CASE("the pipeline cache is written to disk and reused by the next context"
 }
 
 TEST_CASE("an unwritable pipeline cache directory is a warning, not a failure") {
-  auto file = std::filesystem::temp_directory_path() / "vkdrop-test-not-a-dir";
+  auto file = std::filesystem::temp_directory_path() / unique_name("vkdrop-test-not-a-dir");
   { std::ofstream(file) << "x"; }
   // A cache "directory" below a regular file can never be created.
   CHECK_NOTHROW([&] {
@@ -174,7 +180,7 @@ TEST_CASE("an unwritable pipeline cache directory is a warning, not a failure") 
 }
 
 TEST_CASE("a pipeline cache file that cannot be read is a warning, and the context compiles its pipelines") {
-  auto dir = std::filesystem::temp_directory_path() / "vkdrop-test-unreadable-cache";
+  auto dir = std::filesystem::temp_directory_path() / unique_name("vkdrop-test-unreadable-cache");
   std::filesystem::remove_all(dir);
   std::filesystem::path path;
   {
