@@ -75,8 +75,11 @@ TEST_CASE("sgd_step matches torch.optim.SGD step after step") {
         rec.run();
         ref::sgd_step(w_ref.data(), grads.data(), v_ref.data(), static_cast<int>(n), lr, c.momentum, c.weight_decay,
                       c.nesterov);
-        test::expect_close(download_f32(ctx, w), w_ref, 1e-7, 1e-5, what + ", w");
-        test::expect_close(download_f32(ctx, v), v_ref, 1e-7, 1e-5, what + ", v");
+        // The terms are O(1) (gradients in [-1, 1)); a device may contract momentum * v + g into one fma
+        // (NVIDIA's compiler does), which rounds differently by up to an ulp of the terms a step, and where
+        // the terms nearly cancel that is far more than 1e-5 of the result: atol is 8 ulps of 1.0.
+        test::expect_close(download_f32(ctx, w), w_ref, 1e-6, 1e-5, what + ", w");
+        test::expect_close(download_f32(ctx, v), v_ref, 1e-6, 1e-5, what + ", v");
       }
     }
   }
