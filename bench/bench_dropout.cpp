@@ -256,6 +256,28 @@ int main(int argc, char** argv) {
                    100.0 * rate / copy, c.extra_bytes);
       }
     }
+    // On a GPU the physical limit is the card's memory, not the host's memcpy: PyTorch's device-to-device
+    // copy measures it, and PyTorch's dropout is the peer.
+    if (!ctx.info().is_cpu()) {
+      fmt::print("\nOn the same GPU through PyTorch (bench/torch_cuda.py, CUDA events):\n\n| kernel | elements | GB/s | "
+                 "vkdrop's dropout forward / this |\n|---|---:|---:|---:|\n");
+      std::string peer;
+      for (size_t s = 0; s < sizes.size(); ++s) {
+        const auto cuda = bench::python_peer("", "torch_cuda.py", fmt::format("dropout {}", sizes[s]),
+                                             "set VKDROP_PYTHON to a python3 whose torch has CUDA.");
+        if (!cuda) break;
+        const double ours = gbps(sized[s][1].bytes, median(sized[s][1].ms));  // cases: copy, dropout forward, ...
+        for (const char* key : {"copy_gbps", "dropout_gbps"}) {
+          const double theirs = (*cuda)[key].get<double>();
+          fmt::print("| {} | {} | {:.1f} | {:.0f}% |\n",
+                     std::string(key) == "copy_gbps" ? "PyTorch copy_ (device to device: the physical limit)"
+                                                     : "PyTorch dropout forward (train, p = 0.5; writes a 1-byte mask too)",
+                     sizes[s], theirs, 100.0 * ours / theirs);
+        }
+        peer = fmt::format("PyTorch {} on {}", (*cuda)["torch"].get<std::string>(), (*cuda)["device"].get<std::string>());
+      }
+      if (!peer.empty()) fmt::print("\n{}.\n", peer);
+    }
     fmt::print("\nGB/s counts the bytes each kernel reads and writes (8 per element; 12 for relu backward; memcpy "
                "8). PyTorch's dropout keeps a 1-byte mask per element for backward; these kernels keep none.\n");
   } catch (const Error& e) {

@@ -4,10 +4,12 @@
 //    VMs as `Prescott` and runs SSE3 kernels on AVX-512 CPUs);
 //  - rerun_at_each_lane_width(): lavapipe fixes its SIMD width (LP_NATIVE_VECTOR_WIDTH: 128, 256 or 512 bits,
 //    subgroups of 4, 8 or 16 lanes) when it loads, so a benchmark runs itself once per width, each run
-//    under a heading that names it.
+//    under a heading that names it;
+//  - python_peer(): runs one of the PyTorch peers (bench/torch_*.py) and returns the JSON line it prints.
 // Header-only: each bench_*.cpp is its own executable.
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +18,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,5 +90,34 @@ inline int rerun_at_each_lane_width(char** argv, bool lavapipe) {
 }
 
 inline bool is_lavapipe(const std::string& driver) { return driver.find("llvmpipe") != std::string::npos; }
+
+// The Python that runs the PyTorch peers: $VKDROP_PYTHON, else Debian's /usr/bin/python3, which
+// python3-torch installs into (another python3 first on PATH may lack torch).
+inline std::string peer_python() {
+  const char* python = std::getenv("VKDROP_PYTHON");
+  return python != nullptr && *python != '\0' ? python : "/usr/bin/python3";
+}
+
+// Runs `env python3 bench/SCRIPT ARGS` (env: "NAME=value " prefixes or empty) and returns the last JSON
+// object it printed; nullopt, with its first line of output and `hint` printed, when there is none.
+inline std::optional<nlohmann::json> python_peer(const std::string& env, const std::string& script,
+                                                 const std::string& args, const std::string& hint) {
+  const std::string cmd =
+      fmt::format("{}'{}' '{}/bench/{}' {} 2>&1", env, peer_python(), VKDROP_SOURCE_DIR, script, args);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  std::string out;
+  if (pipe) {
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, pipe.get()) != nullptr) out += buf;
+  }
+  if (const auto brace = out.rfind('{'); brace != std::string::npos) {
+    try {
+      return nlohmann::json::parse(out.substr(brace));
+    } catch (const std::exception&) {
+    }
+  }
+  fmt::print("PyTorch peer unavailable ({}); {}\n", out.empty() ? "no output" : out.substr(0, out.find('\n')), hint);
+  return std::nullopt;
+}
 
 }  // namespace vkdrop::bench

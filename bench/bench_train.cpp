@@ -2,7 +2,8 @@
 // dropout 0.2/0.5, momentum SGD, max-norm) and of the sample's CNN (two Conv-BatchNorm-ReLU-Dropout2d-MaxPool
 // blocks, then a dropout MLP) at batch 128, and in the same run the same models in PyTorch on the CPU with the
 // same thread count: once with the BLAS kernels OpenBLAS detects, once with the best this CPU has
-// (OPENBLAS_CORETYPE=SkylakeX with AVX-512, Haswell with AVX2), each named. Also: host time per step spent
+// (OPENBLAS_CORETYPE=SkylakeX with AVX-512, Haswell with AVX2), each named; on a GPU, the same models in
+// PyTorch on that GPU with CUDA. Also: host time per step spent
 // submitting (replay makes it ~0), and the fraction of wall time the device is busy.
 #include <vkdrop/datasets/device_dataset.hpp>
 #include <vkdrop/datasets/mnist.hpp>
@@ -22,16 +23,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <array>
 #include <chrono>
-#include <cstdio>
-#include <fstream>
 #include <optional>
 #include <span>
 #include <string>
-#include <vector>
-#include <memory>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -51,28 +48,15 @@ Sequential sample_cnn() {
                     Flatten(), Linear(64 * 7 * 7, 256), ReLU(), Dropout(0.5), Linear(256, 10)};
 }
 
-// Runs the PyTorch peer (with OPENBLAS_CORETYPE = `kernels` unless empty); nullopt (with the reason printed)
-// when it cannot.
+// Runs the PyTorch peer on the CPU (with OPENBLAS_CORETYPE = `kernels` unless empty) or, with cuda, on the
+// GPU; nullopt (with the reason printed) when it cannot.
 std::optional<nlohmann::json> pytorch_samples_per_s(const std::string& model, int threads, int steps,
-                                                    const std::string& kernels) {
-  const std::string env = kernels.empty() ? "" : fmt::format("OPENBLAS_CORETYPE={} ", kernels);
-  const std::string cmd = fmt::format("{}/usr/bin/python3 {}/bench/torch_train.py --model {} --threads {} --steps {} 2>&1",
-                                      env, VKDROP_SOURCE_DIR, model, threads, steps);
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) return std::nullopt;
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  const auto brace = out.rfind('{');
-  if (brace != std::string::npos) {
-    try {
-      return nlohmann::json::parse(out.substr(brace));
-    } catch (const std::exception&) {
-    }
-  }
-  fmt::print("PyTorch peer unavailable ({}); install python3-torch libopenblas0-pthread to compare.\n",
-             out.empty() ? "no output" : out.substr(0, out.find('\n')));
-  return std::nullopt;
+                                                    const std::string& kernels, bool cuda) {
+  return vkdrop::bench::python_peer(
+      kernels.empty() ? "" : fmt::format("OPENBLAS_CORETYPE={} ", kernels), "torch_train.py",
+      fmt::format("--model {} --threads {} --steps {}{}", model, threads, steps, cuda ? " --device cuda" : ""),
+      cuda ? "PyTorch with CUDA (set VKDROP_PYTHON to its python3) is needed to compare on a GPU."
+           : "install python3-torch libopenblas0-pthread to compare.");
 }
 
 struct Measured {
@@ -147,30 +131,42 @@ int main(int, char** argv) {
         {"784-1024-1024-1024-10 dropout MLP", "mlp", paper_net(), {784}, gpu ? 400 : 60, gpu ? 200 : 40},
         {"CNN of samples/mnist_mlp --model cnn", "cnn", sample_cnn(), {1, 28, 28}, gpu ? 200 : 12, gpu ? 100 : 8},
     };
-    fmt::print("\n| model (batch 128) | vkdrop samples/s | PyTorch CPU, BLAS as detected | vkdrop/PyTorch | PyTorch CPU, "
-               "OPENBLAS_CORETYPE={} | vkdrop/PyTorch |\n", best.empty() ? "(none better)" : best);
-    fmt::print("|---|---:|---:|---:|---:|---:|\n");
+    // On a GPU the peer is PyTorch on the same GPU; on a CPU device, PyTorch on the same cores, with the BLAS
+    // kernels as detected and with the best this CPU has.
+    if (gpu) {
+      fmt::print("\n| model (batch 128) | vkdrop samples/s | PyTorch CUDA samples/s | vkdrop/PyTorch |\n|---|---:|---:|---:|\n");
+    } else {
+      fmt::print("\n| model (batch 128) | vkdrop samples/s | PyTorch CPU, BLAS as detected | vkdrop/PyTorch | PyTorch CPU, "
+                 "OPENBLAS_CORETYPE={} | vkdrop/PyTorch |\n|---|---:|---:|---:|---:|---:|\n",
+                 best.empty() ? "(none better)" : best);
+    }
     std::vector<Measured> measured;
     std::string peer_info;
     for (const Row& row : rows) {
       measured.push_back(measure(ctx, row.net, row.sample, images, labels, row.steps));
       const double ours = measured.back().samples_per_s;
       std::string cells;
-      for (const std::string& kernels : {std::string(), best}) {
-        const auto torch = kernels.empty() || !best.empty() ? pytorch_samples_per_s(row.peer, threads, row.peer_steps, kernels)
-                                                            : std::nullopt;
+      const std::vector<std::string> peer_kernels = gpu ? std::vector<std::string>{""} : std::vector<std::string>{"", best};
+      for (const std::string& kernels : peer_kernels) {
+        const auto torch = kernels.empty() || !best.empty()
+                               ? pytorch_samples_per_s(row.peer, threads, row.peer_steps, kernels, gpu)
+                               : std::nullopt;
         if (!torch) {
           cells += " n/a | n/a |";
           continue;
         }
         const double theirs = (*torch)["samples_per_s"].get<double>();
-        cells += fmt::format(" {:.0f} ({}) | {:.2f} |", theirs, (*torch).value("blas_kernels", "?"), ours / theirs);
-        peer_info = fmt::format("PyTorch {} with {} threads, BLAS {}", (*torch)["torch"].get<std::string>(),
-                                (*torch)["threads"].get<int>(), (*torch)["blas"].get<std::string>());
+        cells += gpu ? fmt::format(" {:.0f} | {:.2f} |", theirs, ours / theirs)
+                     : fmt::format(" {:.0f} ({}) | {:.2f} |", theirs, (*torch).value("blas_kernels", "?"), ours / theirs);
+        peer_info = gpu ? fmt::format("PyTorch {} on {}", (*torch)["torch"].get<std::string>(),
+                                      (*torch).value("device", "?"))
+                        : fmt::format("PyTorch {} with {} threads, BLAS {}; the BLAS kernels each run used are in "
+                                      "parentheses", (*torch)["torch"].get<std::string>(),
+                                      (*torch)["threads"].get<int>(), (*torch)["blas"].get<std::string>());
       }
       fmt::print("| {} | {:.0f} |{}\n", row.name, ours, cells);
     }
-    if (!peer_info.empty()) fmt::print("\n{}; the BLAS kernels each run used are in parentheses.\n", peer_info);
+    if (!peer_info.empty()) fmt::print("\n{}.\n", peer_info);
     for (size_t i = 0; i < rows.size(); ++i) {
       const Measured& m = measured[i];
       fmt::print("\n{}:\n| measure | value |\n|---|---:|\n", rows[i].name);

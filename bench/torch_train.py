@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The peer of bench_train: the same model (the dropout MLP, or with --model cnn the sample's CNN), batch
-and threads in PyTorch on the CPU.
+and threads in PyTorch on the CPU, or with --device cuda on the GPU (bench_train asks for it when vkdrop runs
+on a GPU).
 
 Prints one JSON line: {"samples_per_s": ..., "threads": ..., "blas": ..., "torch": ...}.
 The data is a preloaded float tensor of MNIST's size, so data loading costs PyTorch nothing, as the
@@ -25,7 +26,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-norm", type=float, default=3.5)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: this PyTorch sees no CUDA device")
+    dev = torch.device(args.device)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -42,12 +47,12 @@ def main():
             layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(0.5)]
             width = h
         layers.append(nn.Linear(width, 10))
-    net = nn.Sequential(*layers)
+    net = nn.Sequential(*layers).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.95)
     loss_fn = nn.CrossEntropyLoss()
-    x_all = torch.rand(60000, 1, 28, 28) if cnn else torch.rand(60000, 784)
-    y_all = torch.randint(0, 10, (60000,))
-    order = torch.randperm(60000)
+    x_all = (torch.rand(60000, 1, 28, 28) if cnn else torch.rand(60000, 784)).to(dev)
+    y_all = torch.randint(0, 10, (60000,)).to(dev)
+    order = torch.randperm(60000).to(dev)
 
     def step(i):
         idx = order[(i * args.batch) % (60000 - args.batch):][: args.batch]
@@ -66,10 +71,12 @@ def main():
     net.train()
     for i in range(args.warmup):
         step(i)
+    if args.device == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     for i in range(args.steps):
         loss = step(args.warmup + i)
-    loss.item()
+    loss.item()  # waits for the device
     seconds = time.perf_counter() - start
     # Debian's torch calls whichever libblas.so.3 the alternatives system points at; OpenBLAS says which
     # kernels it chose (OPENBLAS_CORETYPE overrides its detection).
@@ -81,8 +88,11 @@ def main():
         core = lib.openblas_get_corename().decode()
     except (OSError, AttributeError):
         pass
-    print(json.dumps({"samples_per_s": args.steps * args.batch / seconds, "threads": torch.get_num_threads(),
-                      "blas": blas, "blas_kernels": core, "torch": torch.__version__}))
+    result = {"samples_per_s": args.steps * args.batch / seconds, "threads": torch.get_num_threads(),
+              "blas": blas, "blas_kernels": core, "torch": torch.__version__}
+    if args.device == "cuda":
+        result["device"] = torch.cuda.get_device_name()
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
