@@ -11,7 +11,8 @@
 // The peer runs with the best kernels this CPU has: unless OPENBLAS_CORETYPE is set, bench_gemm first times
 // OpenBLAS alone with the kernels it detects (0.3.21 takes some AVX-512 VMs for `Prescott`), then runs itself
 // again with OPENBLAS_CORETYPE set from the CPU's flags (SkylakeX with AVX-512, Haswell with AVX2) for the
-// comparison; on lavapipe once per vector width (4, 8, 16 lanes) unless LP_NATIVE_VECTOR_WIDTH is set.
+// comparison; on lavapipe once per vector width (4, 8, 16 lanes) unless LP_NATIVE_VECTOR_WIDTH is set. On a GPU
+// it also faces cuBLAS on that GPU through PyTorch (bench/torch_cuda.py; VKDROP_PYTHON names its python3).
 #include <vkdrop/ops/matmul.hpp>
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
@@ -77,9 +78,12 @@ const std::vector<Product> k_products = {
     {1024, 1024, 1024, false, false, "square, dX = dY W"},
 };
 
-// Back-to-back products per sample: at least ~20 ms of work at 5 GFLOP/s, so that the submission overhead
-// of a Recorder::run (tens of microseconds) does not count against the small shapes.
-uint32_t reps_for(double flops) { return static_cast<uint32_t>(std::clamp(2e-2 / (flops / 5e9), 1.0, 1000.0)); }
+// Back-to-back products per sample: at least ~20 ms of work at `rate` FLOP/s (5 GFLOP/s for a CPU, 5 TFLOP/s
+// for a GPU), so that the submission overhead of a Recorder::run (tens of microseconds) does not count against
+// the small shapes.
+uint32_t reps_for(double flops, double rate = 5e9) {
+  return static_cast<uint32_t>(std::clamp(2e-2 / (flops / rate), 1.0, 1000.0));
+}
 
 // OpenBLAS alone, with the kernels it chose, median GFLOP/s per product.
 void print_openblas_alone(int samples) {
@@ -139,6 +143,7 @@ int main(int argc, char** argv) {
       return bench::rerun(argv, lavapipe,
                           choose_kernels ? std::vector<std::string>{"OPENBLAS_CORETYPE=" + best} : std::vector<std::string>{});
     }
+    const bool gpu = !ctx.info().is_cpu();
     ops::MatmulTiling tiling = ops::matmul_tiling(ctx.info());
     if (shared) tiling = ops::MatmulTiling{64, 64, 16, 4, 4, true};
     if (block_m > 0) {
@@ -158,6 +163,7 @@ int main(int argc, char** argv) {
                k_rounds, samples);
 
     std::vector<std::string> rows;
+    std::string cuda_peer;
     bool all_correct = true;
     for (const Product& p : k_products) {
       const int64_t M = p.M, N = p.N, K = p.K;
@@ -167,10 +173,12 @@ int main(int argc, char** argv) {
       Tensor a = make_tensor(arena, p.trans_a ? Shape{K, M} : Shape{M, K}, DType::f32, "a");
       Tensor b = make_tensor(arena, p.trans_b ? Shape{N, K} : Shape{K, N}, DType::f32, "b");
       Tensor c = make_tensor(arena, {M, N}, DType::f32, "c");
+      // Scratch for split K, as Linear declares it: the product as the layers run it.
+      Tensor partials = make_tensor(arena, {std::max<int64_t>(1, ops::matmul_partials_elements(M, N, K))}, DType::f32, "partials");
       upload(ctx, a, std::span<const float>(av));
       upload(ctx, b, std::span<const float>(bv));
       Recorder rec(ctx);
-      ops::matmul(rec, c, a, b, p.trans_a, p.trans_b, nullptr, tiling);
+      ops::matmul(rec, c, a, b, p.trans_a, p.trans_b, nullptr, tiling, &partials);
       rec.finish();
       rec.run();  // warm-up; on lavapipe the first run also compiles the kernel
 
@@ -190,7 +198,7 @@ int main(int argc, char** argv) {
       // A sample is `reps` back-to-back products: vkdrop replays the recording reps times in one
       // submission, OpenBLAS is called reps times.
       const double flops = 2.0 * double(M) * double(N) * double(K);
-      const uint32_t reps = reps_for(flops);
+      const uint32_t reps = reps_for(flops, gpu ? 5e12 : 5e9);
       // Rounds of each, not interleaved sample by sample: OpenBLAS's threads keep spinning for a while
       // after a call and would take a core from lavapipe's. Hence also the pause before ours.
       std::vector<double> ours, theirs;
@@ -212,15 +220,30 @@ int main(int argc, char** argv) {
       const double ours_best = flops / *std::min_element(ours.begin(), ours.end()) / 1e9;
       const double theirs_best = flops / *std::min_element(theirs.begin(), theirs.end()) / 1e9;
       const char* op = p.trans_a ? (p.trans_b ? "aT bT" : "aT b") : (p.trans_b ? "a bT" : "a b");
-      rows.push_back(fmt::format("| {} | {} | {} | {} | {:.1f} | {:.1f} | {:.2f} | {:.1f} / {:.1f} = {:.2f} | {:.1e}{} | {} |",
+      // On a GPU the peer that matters is cuBLAS on the same GPU, through PyTorch (fp32, TF32 off).
+      std::string cuda_cells;
+      if (gpu) {
+        const auto cuda = bench::python_peer("", "torch_cuda.py", fmt::format("gemm {} {} {} {} {}", M, N, K,
+                                                                               int(p.trans_a), int(p.trans_b)),
+                                             "set VKDROP_PYTHON to a python3 whose torch has CUDA.");
+        cuda_cells = cuda ? fmt::format(" {:.0f} | {:.2f} |", (*cuda)["gflops"].get<double>(),
+                                        ours_gf / (*cuda)["gflops"].get<double>())
+                          : " n/a | n/a |";
+        if (cuda) cuda_peer = fmt::format("PyTorch {} on {}", (*cuda)["torch"].get<std::string>(),
+                                          (*cuda)["device"].get<std::string>());
+      }
+      rows.push_back(fmt::format("| {} | {} | {} | {} | {:.1f} | {:.1f} | {:.2f} | {:.1f} / {:.1f} = {:.2f} |{} {:.1e}{} | {}{} |",
                                  M, N, K, op, ours_gf, theirs_gf, ours_gf / theirs_gf, ours_best, theirs_best,
-                                 ours_best / theirs_best, rel, correct ? "" : " WRONG", p.role));
+                                 ours_best / theirs_best, cuda_cells, rel, correct ? "" : " WRONG", p.role,
+                                 rec.dispatch_count() > 1 ? " (K split)" : ""));
     }
 
     fmt::print("| M | N | K | op | vkdrop GFLOP/s | OpenBLAS GFLOP/s | ours/OpenBLAS | fastest samples: ours / "
-               "OpenBLAS GFLOP/s = ratio | max rel. diff | shape |\n");
-    fmt::print("|---|---|---|---|---|---|---|---|---|---|\n");
+               "OpenBLAS GFLOP/s = ratio |{} max rel. diff | shape |\n",
+               gpu ? " PyTorch CUDA GFLOP/s (fp32) | ours/PyTorch CUDA |" : "");
+    fmt::print("|---|---|---|---|---|---|---|---|{}---|---|\n", gpu ? "---|---|" : "");
     for (const std::string& row : rows) fmt::print("{}\n", row);
+    if (!cuda_peer.empty()) fmt::print("\n{}, CUDA events over back-to-back products, TF32 off.\n", cuda_peer);
     if (!all_correct) {
       fmt::print(stderr, "vkdrop's product differs from OpenBLAS's beyond 1e-5 of the largest element\n");
       return 1;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace vkdrop {
@@ -62,6 +63,9 @@ std::vector<BufferSpec> Conv2d::buffers(const Shape& input) const {
   if (bias_) specs.push_back(BufferSpec::parameter("bias", {out_}));
   specs.push_back(BufferSpec::scratch("cols", {positions, in_ * geometry_.kernel.h * geometry_.kernel.w}));
   specs.push_back(BufferSpec::scratch("rows", {positions, out_}));
+  // The products' split-K partial sums (ops::matmul); one element when none splits.
+  const int64_t taps = in_ * geometry_.kernel.h * geometry_.kernel.w;
+  specs.push_back(BufferSpec::scratch("partials", {std::max<int64_t>(1, ops::conv2d_partials_elements(positions, taps, out_))}));
   return specs;
 }
 
@@ -83,7 +87,7 @@ void Conv2d::initialize(std::span<std::vector<float>> values, std::mt19937_64& r
 // y (N, out, OH, OW) = W ⋆ x (N, in, H, W) + b, through cols = im2col(x) (scratch 0) and rows (scratch 1).
 void Conv2d::forward(Recorder& rec, const LayerTensors& t, const PassState&) const {
   ops::conv2d_forward(rec, t.output, t.scratch[0], t.scratch[1], t.input, t.params[0], bias_ ? &t.params[1] : nullptr,
-                      geometry_);
+                      geometry_, &t.scratch[2]);
 }
 
 // dW from the forward's cols, then dx's columns over them (nobody reads cols again until the next forward).
@@ -91,7 +95,7 @@ void Conv2d::backward(Recorder& rec, const LayerTensors& t, const PassState&) co
   const Tensor& cols = t.scratch[0];
   ops::conv2d_backward(rec, t.grad_input.slice.empty() ? nullptr : &t.grad_input, t.grads[0],
                        bias_ ? &t.grads[1] : nullptr, /*dcols=*/cols, t.scratch[1], t.grad_output, cols, t.params[0],
-                       geometry_);
+                       geometry_, &t.scratch[2]);
 }
 
 }  // namespace vkdrop

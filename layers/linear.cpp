@@ -33,9 +33,15 @@ Shape Linear::output_shape(const Shape& input) const {
 }
 
 // Max-norm caps each output unit's incoming weights: the rows of W.
-std::vector<BufferSpec> Linear::buffers(const Shape&) const {
+// Scratch: the split-K partial sums of its three products (ops::matmul); one element when none splits.
+std::vector<BufferSpec> Linear::buffers(const Shape& input) const {
   std::vector<BufferSpec> specs{BufferSpec::parameter("weight", {out_, in_}, /*max_norm_axis=*/0)};
   if (bias_) specs.push_back(BufferSpec::parameter("bias", {out_}));
+  const int64_t rows = input.empty() ? 0 : element_count(input) / std::max<int64_t>(in_, 1);
+  const int64_t partials = std::max({ops::matmul_partials_elements(rows, out_, in_),    // y = x · Wᵀ
+                                     ops::matmul_partials_elements(rows, in_, out_),    // dx = dy · W
+                                     ops::matmul_partials_elements(out_, in_, rows)});  // dW = dyᵀ · x
+  specs.push_back(BufferSpec::scratch("partials", {std::max<int64_t>(1, partials)}));
   return specs;
 }
 
@@ -62,14 +68,16 @@ void Linear::initialize(std::span<std::vector<float>> values, std::mt19937_64& r
 // y (B, out) = x (B, in) · Wᵀ (in, out) + b (out)
 void Linear::forward(Recorder& rec, const LayerTensors& t, const PassState&) const {
   ops::matmul(rec, as_matrix(t.output), as_matrix(t.input), t.params[0], /*trans_a=*/false, /*trans_b=*/true,
-              bias_ ? &t.params[1] : nullptr);
+              bias_ ? &t.params[1] : nullptr, &t.scratch[0]);
 }
 
 // dx (B, in) = dy (B, out) · W (out, in);  dW (out, in) = dyᵀ (out, B) · x (B, in);  db (out) = Σ_rows dy
 void Linear::backward(Recorder& rec, const LayerTensors& t, const PassState&) const {
   const Tensor dy = as_matrix(t.grad_output);
-  if (!t.grad_input.slice.empty()) ops::matmul(rec, as_matrix(t.grad_input), dy, t.params[0], false, false);
-  ops::matmul(rec, t.grads[0], dy, as_matrix(t.input), /*trans_a=*/true, /*trans_b=*/false);
+  if (!t.grad_input.slice.empty()) {
+    ops::matmul(rec, as_matrix(t.grad_input), dy, t.params[0], false, false, nullptr, &t.scratch[0]);
+  }
+  ops::matmul(rec, t.grads[0], dy, as_matrix(t.input), /*trans_a=*/true, /*trans_b=*/false, nullptr, &t.scratch[0]);
   if (bias_) ops::bias_backward(rec, t.grads[1], dy);
 }
 

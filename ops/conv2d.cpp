@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 #include <string>
 #include <vector>
@@ -154,7 +155,7 @@ void batched_transpose(Recorder& rec, const Tensor& out, const Tensor& in) {
 }
 
 void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Tensor& rows, const Tensor& x,
-                    const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g) {
+                    const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g, const Tensor* partials) {
   constexpr const char* op = "conv2d_forward";
   const Sizes s = sizes_of(op, {"x", x}, g);
   check_rank(op, {"weight", weight}, {4}, "(out_channels, in_channels, KH, KW)");
@@ -171,14 +172,14 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
   check_disjoint(op, {{"y", y}, {"cols", cols}, {"rows", rows}, {"x", x}, {"weight", weight}, {"bias", bias ? *bias : none}});
 
   im2col(rec, cols, x, g);
-  ops::matmul(rec, rows, cols, filter_matrix(weight), /*trans_a=*/false, /*trans_b=*/true, bias);
+  ops::matmul(rec, rows, cols, filter_matrix(weight), /*trans_a=*/false, /*trans_b=*/true, bias, partials);
   // rows is (N, OH·OW, OC) position-major; y wants each channel's plane contiguous.
   batched_transpose(rec, reshaped(y, {s.N, oc, s.OH * s.OW}), reshaped(rows, {s.N, s.OH * s.OW, oc}));
 }
 
 void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, const Tensor* dbias, const Tensor& dcols,
                      const Tensor& rows, const Tensor& dy, const Tensor& cols, const Tensor& weight,
-                     const Conv2dGeometry& g) {
+                     const Conv2dGeometry& g, const Tensor* partials) {
   constexpr const char* op = "conv2d_backward";
   check_conv2d_geometry(op, g);
   check_rank(op, {"weight", weight}, {4}, "(out_channels, in_channels, KH, KW)");
@@ -216,12 +217,18 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
   // dy in the product's layout: (N, OC, OH·OW) -> (N, OH·OW, OC), i.e. rows (P, OC).
   batched_transpose(rec, reshaped(rows, {n, s.OH * s.OW, oc}), reshaped(dy, {n, oc, s.OH * s.OW}));
   // dW (OC, C·KH·KW) = rowsᵀ (OC, P) · cols (P, C·KH·KW): before dcols may overwrite cols.
-  ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/true, /*trans_b=*/false);
+  ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
   if (dbias != nullptr) ops::bias_backward(rec, *dbias, rows);
   if (dx == nullptr) return;
   // dcols (P, C·KH·KW) = rows (P, OC) · W (OC, C·KH·KW), then each input element gathers its taps.
-  ops::matmul(rec, dcols, rows, filter_matrix(weight), /*trans_a=*/false, /*trans_b=*/false);
+  ops::matmul(rec, dcols, rows, filter_matrix(weight), /*trans_a=*/false, /*trans_b=*/false, nullptr, partials);
   col2im(rec, *dx, dcols, g);
+}
+
+int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels) {
+  return std::max({matmul_partials_elements(positions, out_channels, taps),   // rows = cols · Wᵀ
+                   matmul_partials_elements(out_channels, taps, positions),   // dW = rowsᵀ · cols
+                   matmul_partials_elements(positions, taps, out_channels)}); // dcols = rows · W
 }
 
 }  // namespace vkdrop::ops

@@ -27,8 +27,9 @@ void check_conv2d_geometry(const char* op, const Conv2dGeometry& g);
 // its transpose to NCHW. Throws ShapeError naming the tensor whose shape does not fit, ArgumentError for a bad
 // geometry, an output size below 1 (a kernel larger than the padded input), overlapping tensors or a tensor
 // that is not f32.
+// partials: scratch for the products' split K (ops::matmul), conv2d_partials_elements(...) elements, or nullptr.
 void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Tensor& rows, const Tensor& x,
-                    const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g);
+                    const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g, const Tensor* partials = nullptr);
 
 // The gradients for dL/dy = dy (N, OC, OH, OW): dweight (OC, C, KH, KW) always; dx (N, C, H, W) and dbias (OC)
 // unless nullptr. cols is what conv2d_forward wrote for the same x; rows (N·OH·OW, OC) is scratch. dcols
@@ -36,7 +37,11 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
 // it is overwritten); it is untouched when dx is nullptr.
 void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, const Tensor* dbias, const Tensor& dcols,
                      const Tensor& rows, const Tensor& dy, const Tensor& cols, const Tensor& weight,
-                     const Conv2dGeometry& g);
+                     const Conv2dGeometry& g, const Tensor* partials = nullptr);
+
+// Elements of the split-K scratch (ops::matmul's partials) that the three products of a convolution with
+// `positions` = N·OH·OW output positions, `taps` = C·KH·KW and `out_channels` may use; 0 when none splits.
+int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels);
 
 // The steps, for tests and for other layers that want them:
 // cols (N·OH·OW, C·KH·KW) = im2col(x (N, C, H, W)) under the geometry g (im2col.comp).

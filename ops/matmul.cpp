@@ -22,7 +22,20 @@ struct MatmulParams {
   uint32_t ldx, ldy;
   uint32_t zr, zq;
   uint32_t bias_mode;  // 0: none, 1: bias[q], 2: bias[r]
+  uint32_t k_chunk;    // k-steps per workgroup z (K: not split)
+  uint32_t z_slice;    // floats between the partial products of consecutive z
 };
+
+// Push constants of matmul_split_sum.comp.
+struct SplitSumParams {
+  uint32_t count, columns, slices, slice_stride, has_bias;
+};
+
+// k-steps of a slice are a multiple of this: a whole staged chunk of either path (the register path stages
+// 4 x lanes, at most 128 for 32 lanes; the shared path TILE_K), and quads stay 16-byte aligned.
+constexpr uint32_t k_split_granule = 128;
+// Floats between partial products: c's size rounded up to quads (vec4 stores).
+uint64_t split_slice_stride(int64_t M, int64_t N) { return (static_cast<uint64_t>(M) * N + 3) / 4 * 4; }
 
 // The product as the shader sees it: Z (R, Q) = X (R, K) · Y (K, Q), where Z is C or Cᵀ.
 struct Oriented {
@@ -100,6 +113,18 @@ bool register_path_runs(const DeviceInfo& device, uint32_t lanes, bool broadcast
   return sharing && device.subgroup_size == lanes && lanes >= 4 && lanes % 4 == 0;
 }
 
+// How many slices this device splits K into, given the workgroups the product already has: one workgroup
+// per core of a CPU device (lavapipe runs a workgroup on one core; the split costs a second pass, so only
+// products that would leave cores idle split), or 512 workgroups on a GPU (a few per multiprocessor of a
+// large one), within matmul_max_split. 1: not split.
+uint32_t device_split(const DeviceInfo& device, uint64_t workgroups, int64_t M, int64_t N, int64_t K) {
+  const uint32_t most = matmul_max_split(M, N, K);
+  if (most < 2) return 1;
+  const uint64_t wanted = device.is_cpu() ? std::max(1u, std::thread::hardware_concurrency()) : 512ull;
+  if (workgroups >= wanted) return 1;
+  return static_cast<uint32_t>(std::min<uint64_t>(most, (wanted + workgroups - 1) / workgroups));
+}
+
 std::string shape_of(const Tensor& t) { return fmt::format("{} {}", t.name, shape_text(t.shape)); }
 
 void check_f32_matrix(Arg arg) {
@@ -139,18 +164,30 @@ std::string matmul_tiling_text(const MatmulTiling& t) {
                      t.share_by_broadcast ? "broadcasts" : "shuffles");
 }
 
+uint32_t matmul_max_split(int64_t M, int64_t N, int64_t K) {
+  const int64_t outputs = std::max<int64_t>(1, M * N);
+  const int64_t by_k = K / 256, by_size = ((int64_t{1} << 19) + outputs - 1) / outputs;
+  const int64_t slices = std::min<int64_t>({64, by_k, by_size});
+  return slices >= 2 ? static_cast<uint32_t>(slices) : 1;
+}
+
+int64_t matmul_partials_elements(int64_t M, int64_t N, int64_t K) {
+  const uint32_t slices = matmul_max_split(M, N, K);
+  return slices < 2 ? 0 : static_cast<int64_t>(slices * split_slice_stride(M, N));
+}
+
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
-            const Tensor* bias) {
+            const Tensor* bias, const Tensor* partials) {
   MatmulTiling tiling = matmul_tiling(rec.context().info());
   if (!tiling.shared &&
       !register_path_runs(rec.context().info(), tiling.tile_n / tiling.thread_n, tiling.share_by_broadcast)) {
     tiling = shared_memory_matmul_tiling();
   }
-  matmul(rec, c, a, b, trans_a, trans_b, bias, tiling);
+  matmul(rec, c, a, b, trans_a, trans_b, bias, tiling, partials);
 }
 
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
-            const Tensor* bias, const MatmulTiling& tiling) {
+            const Tensor* bias, const MatmulTiling& tiling, const Tensor* partials) {
   check_f32_matrix({"c", c});
   check_f32_matrix({"a", a});
   check_f32_matrix({"b", b});
@@ -173,6 +210,19 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   }
   check_disjoint("matmul", {{"c", c}, {"a", a}});
   check_disjoint("matmul", {{"c", c}, {"b", b}});
+  if (partials != nullptr) {
+    check_dtype("matmul", {"partials", *partials}, DType::f32);
+    const int64_t needed = matmul_partials_elements(M, N, K);
+    if (partials->numel() < needed) {
+      throw ShapeError(fmt::format("matmul: {} has {} elements; a {}x{}x{} product may split K into {} "
+                                   "slices and needs {} (ops::matmul_partials_elements)",
+                                   shape_of(*partials), partials->numel(), M, N, K, matmul_max_split(M, N, K), needed));
+    }
+    check_disjoint("matmul", {{"partials", *partials}, {"c", c}});
+    check_disjoint("matmul", {{"partials", *partials}, {"a", a}});
+    check_disjoint("matmul", {{"partials", *partials}, {"b", b}});
+    if (bias != nullptr) check_disjoint("matmul", {{"partials", *partials}, {"bias", *bias}});
+  }
   const DeviceInfo& device = rec.context().info();
   check_tiling(tiling, device);
   const uint32_t lanes = tiling.tile_n / tiling.thread_n;
@@ -234,6 +284,8 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   p.zr = o.transposed ? 1 : n32;
   p.zq = o.transposed ? n32 : 1;
   p.bias_mode = bias == nullptr ? 0 : o.transposed ? 2 : 1;
+  p.k_chunk = k32;
+  p.z_slice = 0;
 
   // Bindings that are not read still need a buffer: with K = 0 the operands are empty, so the bias stands
   // in for them; without a bias, X stands in for it.
@@ -242,9 +294,31 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   const BufferSlice bias_slice = bias != nullptr ? bias->slice : x;
   const uint32_t tile_r = tiling.shared ? tiling.tile_m : tm;
   const uint32_t tile_q = tiling.shared ? tiling.tile_n : lanes * tn;
-  const std::array<uint32_t, 3> groups = {ceil_div(o.Q, tile_q), ceil_div(o.R, tile_r), 1};
-  rec.dispatch(kernel, {c.slice, c.slice, x, y, x, y, bias_slice}, p, groups,
-               fmt::format("matmul {}x{}x{}{}{}", M, N, K, trans_a ? " aT" : "", trans_b ? " bT" : ""));
+  std::array<uint32_t, 3> groups = {ceil_div(o.Q, tile_q), ceil_div(o.R, tile_r), 1};
+  const std::string label = fmt::format("matmul {}x{}x{}{}{}", M, N, K, trans_a ? " aT" : "", trans_b ? " bT" : "");
+
+  // Split K when the product has too few workgroups for the device (see matmul_max_split, device_split).
+  uint32_t slices = partials != nullptr && k32 > 0 ? device_split(device, uint64_t(groups[0]) * groups[1], M, N, K) : 1;
+  if (slices > 1) {
+    const uint32_t chunk = ceil_div(ceil_div(k32, slices), k_split_granule) * k_split_granule;
+    slices = ceil_div(k32, chunk);
+  }
+  if (slices < 2) {
+    rec.dispatch(kernel, {c.slice, c.slice, x, y, x, y, bias_slice}, p, groups, label);
+    return;
+  }
+  const uint64_t stride = split_slice_stride(M, N);
+  const BufferSlice used = partials->slice.sub(0, slices * stride * sizeof(float));
+  p.k_chunk = ceil_div(ceil_div(k32, slices), k_split_granule) * k_split_granule;
+  p.z_slice = static_cast<uint32_t>(stride);
+  p.bias_mode = 0;
+  groups[2] = slices;
+  rec.dispatch(kernel, {used, used, x, y, x, y, bias_slice}, p, groups, fmt::format("{}, K split {} ways", label, slices));
+
+  const SplitSumParams sp{m32 * n32, n32, slices, static_cast<uint32_t>(stride), bias != nullptr ? 1u : 0u};
+  const Kernel& sum = rec.context().kernel("matmul_split_sum", std::vector<uint32_t>{elementwise_workgroup(device)});
+  rec.dispatch(sum, {used, bias != nullptr ? bias->slice : used, c.slice}, sp,
+               elementwise_groups(int64_t{m32} * n32, device), fmt::format("{}: sum of {} slices", label, slices));
 }
 
 }  // namespace vkdrop::ops

@@ -18,8 +18,23 @@ namespace vkdrop::ops {
 // N = 0 records nothing, K = 0 writes c = bias (or 0), as the reference and torch.mm do.
 // Throws ShapeError naming the tensors and shapes when they do not chain, ArgumentError for a tensor that
 // is not f32 or an output that overlaps an input.
+//
+// partials: scratch for splitting K (or nullptr: never split). A product with few outputs and a long K (a
+// conv's weight gradient: 32 x 9 outputs over K = 100 352 positions; a classifier's 10 columns) leaves most
+// of a device idle when each workgroup walks the whole of K, so matmul may split K into slices summed by
+// separate workgroups into `partials`, then add the slices in order (and the bias) in a second pass. The
+// result is deterministic (the split depends on the shape and the device only) and equals the unsplit
+// product up to float rounding. partials is f32 with at least matmul_partials_elements(M, N, K) elements and
+// disjoint from a, b, c and bias; a layer declares it as scratch (BufferSpec::scratch).
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
-            const Tensor* bias = nullptr);
+            const Tensor* bias = nullptr, const Tensor* partials = nullptr);
+
+// The most slices matmul splits the K of an (M, N, K) product into, from the shape alone (1: never), so
+// that a layer can size its scratch before it knows the device: at least 256 k-steps a slice, at most 64
+// slices, and no more than about 2 MiB of partial sums.
+uint32_t matmul_max_split(int64_t M, int64_t N, int64_t K);
+// Elements of `partials` that an (M, N, K) product may use (0 when it never splits).
+int64_t matmul_partials_elements(int64_t M, int64_t N, int64_t K);
 
 // The tile configuration matmul uses on this device (specialization constants of matmul.comp), so
 // benchmarks can print it.
@@ -43,7 +58,7 @@ MatmulTiling matmul_tiling(const DeviceInfo& device);
 // for testing the shared-memory (GPU) path on a CPU device. Throws ArgumentError for a tiling the device
 // cannot run.
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
-            const Tensor* bias, const MatmulTiling& tiling);
+            const Tensor* bias, const MatmulTiling& tiling, const Tensor* partials = nullptr);
 
 // A description of a tiling for logs and benchmark headers, e.g. "registers 32x16 per invocation, 8 lanes".
 std::string matmul_tiling_text(const MatmulTiling& tiling);

@@ -37,6 +37,11 @@
 //
 // Both paths are correct for any R, Q, K >= 1: rows and columns past the edge are read as the nearest ones
 // inside, k-steps past K as zeros, and no access leaves a buffer.
+//
+// Split K: workgroup z sums only k in [z * k_chunk, min(K, (z + 1) * k_chunk)) and writes its partial Z at
+// z * z_slice; matmul_split_sum.comp then adds the slices in order (and the bias). With one slice, k_chunk = K
+// and z = 0: the plain product. k_chunk is a multiple of 128 (at least one staged chunk of either path, and
+// quads stay 16-byte aligned).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint X_K = 1;      // X stored k-contiguous
 layout(constant_id = 2) const uint Y_K = 1;      // Y stored k-contiguous
@@ -62,7 +67,12 @@ layout(push_constant) uniform Params {
   uint ldx, ldy;   // row strides of X and Y as stored, in floats
   uint zr, zq;     // strides of Z
   uint bias_mode;  // 0: no bias; 1: bias[q] (along Z's columns); 2: bias[r] (along its rows)
+  uint k_chunk;    // k-steps per workgroup z (K when K is not split)
+  uint z_slice;    // floats between the partial Zs of consecutive z (a multiple of 4)
 };
+
+// This workgroup's k-steps, [k_begin, k_end), and where its Z starts: set first thing in main().
+uint k_begin, k_end, z_base;
 
 // Element (r, k) of X and (k, q) of Y.
 uint x_index(uint r, uint k) { return X_K == 1 ? r * ldx + k : k * ldx + r; }
@@ -91,7 +101,7 @@ uint column_of(uint q0, uint lane, uint j) {
   return COLUMN_QUADS ? min(q, Q - 4) + j % 4 : min(q + j % 4, Q - 1);
 }
 
-// This lane's part of X(rows of the block, k0 .. k0 + KC), k-steps at or past K read as 0:
+// This lane's part of X(rows of the block, k0 .. k0 + KC), k-steps at or past k_end read as 0:
 // with vec4 along k, xq[i] = X(row i, k0 + 4*lane .. + 3); otherwise xq[i][h] = X(row i, k0 + S*h + lane).
 // Loads stay inside the buffer: a k-contiguous vec4 operand has K = its row stride, a multiple of 4, and
 // the others clamp k.
@@ -100,7 +110,7 @@ void load_x_chunk(uint r0, uint lane, uint k0, out vec4 xq[TM]) {
     const uint k = k0 + 4 * lane;
     [[unroll]] for (uint i = 0; i < TM; ++i) {
       const vec4 v = x4[(row_of(r0, i) * ldx + min(k, K - 4)) / 4];
-      xq[i] = k < K ? v : vec4(0.0);
+      xq[i] = k < k_end ? v : vec4(0.0);
     }
   } else if (VEC4 == 1) {
     // Quads along r: rows 4p .. 4p + 3 of k-row k.
@@ -108,7 +118,7 @@ void load_x_chunk(uint r0, uint lane, uint k0, out vec4 xq[TM]) {
       const uint k = k0 + S * h + lane;
       [[unroll]] for (uint p = 0; p < TM / 4; ++p) {
         const vec4 v = x4[(min(k, K - 1) * ldx + row_of(r0, 4 * p)) / 4];
-        [[unroll]] for (uint e = 0; e < 4; ++e) xq[4 * p + e][h] = k < K ? v[e] : 0.0;
+        [[unroll]] for (uint e = 0; e < 4; ++e) xq[4 * p + e][h] = k < k_end ? v[e] : 0.0;
       }
     }
   } else {
@@ -116,7 +126,7 @@ void load_x_chunk(uint r0, uint lane, uint k0, out vec4 xq[TM]) {
       const uint k = k0 + S * h + lane;
       [[unroll]] for (uint i = 0; i < TM; ++i) {
         const float v = x1[x_index(row_of(r0, i), min(k, K - 1))];
-        xq[i][h] = k < K ? v : 0.0;
+        xq[i][h] = k < k_end ? v : 0.0;
       }
     }
   }
@@ -137,27 +147,27 @@ vec4 x_quad(vec4 xq, uint c) {
               MATMUL_FROM_LANE(part, lane + 3));
 }
 
-// yq[j] = Y(k .. k + 3, column_of(j)) for the lane's TN columns, k a multiple of 4; k-steps at or past K
-// read as 0.
+// yq[j] = Y(k .. k + 3, column_of(j)) for the lane's TN columns, k a multiple of 4; k-steps
+// at or past k_end read as 0.
 void load_y_quads(uint q0, uint lane, uint k, out vec4 yq[TN]) {
   if (VEC4 == 1 && Y_K == 1) {
     [[unroll]] for (uint j = 0; j < TN; ++j) {
       const vec4 v = y4[(column_of(q0, lane, j) * ldy + min(k, K - 4)) / 4];
-      yq[j] = k < K ? v : vec4(0.0);
+      yq[j] = k < k_end ? v : vec4(0.0);
     }
   } else if (VEC4 == 1) {
     // Quads along q: columns column_of(4jq .. 4jq + 3) of k-row k + c.
     [[unroll]] for (uint jq = 0; jq < TN / 4; ++jq) {
       [[unroll]] for (uint c = 0; c < 4; ++c) {
         const vec4 v = y4[(min(k + c, K - 1) * ldy + column_of(q0, lane, 4 * jq)) / 4];
-        [[unroll]] for (uint e = 0; e < 4; ++e) yq[4 * jq + e][c] = k + c < K ? v[e] : 0.0;
+        [[unroll]] for (uint e = 0; e < 4; ++e) yq[4 * jq + e][c] = k + c < k_end ? v[e] : 0.0;
       }
     }
   } else {
     [[unroll]] for (uint j = 0; j < TN; ++j) {
       [[unroll]] for (uint c = 0; c < 4; ++c) {
         const float v = y1[y_index(min(k + c, K - 1), column_of(q0, lane, j))];
-        yq[j][c] = k + c < K ? v : 0.0;
+        yq[j][c] = k + c < k_end ? v : 0.0;
       }
     }
   }
@@ -170,12 +180,12 @@ void main_registers() {
   float acc[TM * TN];
   [[unroll]] for (uint i = 0; i < TM * TN; ++i) acc[i] = 0.0;
 
-  for (uint k0 = 0; k0 < K; k0 += KC) {
+  for (uint k0 = k_begin; k0 < k_end; k0 += KC) {
     vec4 xq[TM];
     load_x_chunk(r0, lane, k0, xq);
     // 8 k-steps per iteration, two dot products per accumulator update: lavapipe stores every
     // accumulator update under the loop's execution mask (a blend and a store), so fewer updates help.
-    for (uint c = 0; c < KC && k0 + c < K; c += 8) {
+    for (uint c = 0; c < KC && k0 + c < k_end; c += 8) {
       vec4 ya[TN];
       vec4 yb[TN];
       load_y_quads(q0, lane, k0 + c, ya);
@@ -218,17 +228,17 @@ void main_registers() {
     if (Z4 == 1 && Z_R == 0) {
       [[unroll]] for (uint e = 0; e < 4; ++e) {
         [[unroll]] for (uint jq = 0; jq < TN / 4; ++jq) {
-          z4[(r[e] * zr + column_of(q0, lane, 4 * jq)) / 4] =
+          z4[(z_base + r[e] * zr + column_of(q0, lane, 4 * jq)) / 4] =
               vec4(v[e * TN + 4 * jq], v[e * TN + 4 * jq + 1], v[e * TN + 4 * jq + 2], v[e * TN + 4 * jq + 3]);
         }
       }
     } else if (Z4 == 1) {
       [[unroll]] for (uint j = 0; j < TN; ++j) {
-        z4[(column_of(q0, lane, j) * zq + r[0]) / 4] = vec4(v[j], v[TN + j], v[2 * TN + j], v[3 * TN + j]);
+        z4[(z_base + column_of(q0, lane, j) * zq + r[0]) / 4] = vec4(v[j], v[TN + j], v[2 * TN + j], v[3 * TN + j]);
       }
     } else {
       [[unroll]] for (uint e = 0; e < 4; ++e) {
-        [[unroll]] for (uint j = 0; j < TN; ++j) z[r[e] * zr + column_of(q0, lane, j) * zq] = v[e * TN + j];
+        [[unroll]] for (uint j = 0; j < TN; ++j) z[z_base + r[e] * zr + column_of(q0, lane, j) * zq] = v[e * TN + j];
       }
     }
   }
@@ -251,7 +261,7 @@ void main_shared() {
   float acc[TM * TN];
   [[unroll]] for (uint i = 0; i < TM * TN; ++i) acc[i] = 0.0;
 
-  for (uint k0 = 0; k0 < K; k0 += TILE_K) {
+  for (uint k0 = k_begin; k0 < k_end; k0 += TILE_K) {
     // Consecutive invocations read consecutive addresses: along k when the operand is k-contiguous.
     // Indices are clamped so that the load stays inside the buffer even if the compiler evaluates both
     // sides of the select; elements past the edge become 0.
@@ -260,14 +270,14 @@ void main_shared() {
       const uint rr = X_K == 1 ? e / TILE_K : e % TILE_M;
       const uint r = r0 + rr, k = k0 + kk;
       const float v = x1[x_index(min(r, R - 1), min(k, K - 1))];
-      xs[kk * TILE_M + rr] = (r < R && k < K) ? v : 0.0;
+      xs[kk * TILE_M + rr] = (r < R && k < k_end) ? v : 0.0;
     }
     for (uint e = tid; e < TILE_K * TILE_N; e += threads) {
       const uint kk = Y_K == 1 ? e % TILE_K : e / TILE_N;
       const uint qq = Y_K == 1 ? e / TILE_K : e % TILE_N;
       const uint q = q0 + qq, k = k0 + kk;
       const float v = y1[y_index(min(k, K - 1), min(q, Q - 1))];
-      ys[kk * TILE_N + qq] = (q < Q && k < K) ? v : 0.0;
+      ys[kk * TILE_N + qq] = (q < Q && k < k_end) ? v : 0.0;
     }
     barrier();
     [[unroll]] for (uint kk = 0; kk < TILE_K; ++kk) {
@@ -290,13 +300,16 @@ void main_shared() {
         float value = acc[i * TN + j];
         if (bias_mode == 1) value += bias[q];
         if (bias_mode == 2) value += bias[r];
-        z[r * zr + q * zq] = value;
+        z[z_base + r * zr + q * zq] = value;
       }
     }
   }
 }
 
 void main() {
+  k_begin = gl_WorkGroupID.z * k_chunk;
+  k_end = min(K, k_begin + k_chunk);
+  z_base = gl_WorkGroupID.z * z_slice;
   if (SHARED == 1) {
     main_shared();
   } else {

@@ -17,6 +17,7 @@
 #include <vkdrop/layers/linear.hpp>
 #include <vkdrop/layers/relu.hpp>
 #include <vkdrop/ops/conv2d.hpp>
+#include <vkdrop/ops/matmul.hpp>
 #include <vkdrop/reference/conv2d.hpp>
 #include <vkdrop/reference/linear.hpp>
 #include <vkdrop/reference/relu.hpp>
@@ -249,7 +250,7 @@ TEST_CASE("Conv2d shapes and buffers") {
   CHECK(Conv2d(3, 4, {2, 5}, {2, 1}, {1, 0}, {1, 2}).output_shape({3, 3, 7, 13}) == Shape{3, 4, 4, 5});
   CHECK(Conv2d(3, 4, 5, 1, 1).output_shape({2, 3, 3, 3}) == Shape{2, 4, 1, 1});  // the kernel just fits
   const std::vector<BufferSpec> specs = Conv2d(3, 8, {3, 5}, 2, 1).buffers({16, 3, 9, 9});  // output 5x4
-  REQUIRE(specs.size() == 4);
+  REQUIRE(specs.size() == 5);
   CHECK(specs[0].name == "weight");
   CHECK(specs[0].shape == Shape{8, 3, 3, 5});
   CHECK(specs[0].kind == BufferKind::Parameter);
@@ -262,9 +263,17 @@ TEST_CASE("Conv2d shapes and buffers") {
   CHECK(specs[2].kind == BufferKind::Scratch);
   CHECK(specs[3].shape == Shape{16 * 5 * 4, 8});
   CHECK(specs[3].kind == BufferKind::Scratch);
+  // The products' split-K partial sums: none of these products is long enough to split, so one element.
+  CHECK(specs[4].name == "partials");
+  CHECK(specs[4].shape == Shape{1});
+  CHECK(specs[4].kind == BufferKind::Scratch);
   const std::vector<BufferSpec> no_bias = Conv2d(3, 8, 3, 1, 0, 1, false).buffers({2, 3, 4, 4});
-  REQUIRE(no_bias.size() == 3);
+  REQUIRE(no_bias.size() == 4);
   CHECK(no_bias[1].name == "cols");
+  // The sample's first conv at batch 128: its weight gradient (32 x 9 over 100 352 positions) splits 64 ways.
+  const std::vector<BufferSpec> first = Conv2d(1, 32, 3, 1, 1).buffers({128, 1, 28, 28});
+  CHECK(first.back().shape == Shape{ops::matmul_partials_elements(32, 9, 128 * 28 * 28)});
+  CHECK(first.back().shape == Shape{64 * 288});
 }
 
 TEST_CASE("Conv2d initializes as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), weights then biases") {

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace vkdrop;
@@ -33,18 +34,23 @@ std::string describe(const Case& c, const std::string& path) {
                      c.trans_b ? ", bT" : "", c.bias ? ", bias" : "", path);
 }
 
-// Runs one product on the GPU and compares it with the CPU reference.
-void check_case(const Case& cs, const std::optional<ops::MatmulTiling>& tiling = std::nullopt) {
+// Runs one product on the GPU, compares it with the CPU reference and returns it. With `split`, matmul gets
+// scratch for partial sums and may split K.
+std::vector<float> check_case(const Case& cs, const std::optional<ops::MatmulTiling>& tiling = std::nullopt,
+                              bool split = false) {
   Context& ctx = test::context();
-  const std::string what = describe(cs, tiling ? ops::matmul_tiling_text(*tiling) : "default tiling");
+  const std::string what =
+      describe(cs, tiling ? ops::matmul_tiling_text(*tiling) : "default tiling") + (split ? ", K may split" : "");
   INFO(what);
   const int64_t M = cs.M, N = cs.N, K = cs.K;
-  Arena arena(ctx, 16 << 20);
+  Arena arena(ctx, 32 << 20);
   // a (M, K) or (K, M); b (K, N) or (N, K); c (M, N); bias (N).
   Tensor a = make_tensor(arena, cs.trans_a ? Shape{K, M} : Shape{M, K}, DType::f32, "a");
   Tensor b = make_tensor(arena, cs.trans_b ? Shape{N, K} : Shape{K, N}, DType::f32, "b");
   Tensor c = make_tensor(arena, {M, N}, DType::f32, "c");
   Tensor bias = make_tensor(arena, {N}, DType::f32, "bias");
+  Tensor partials = make_tensor(arena, {std::max<int64_t>(1, ops::matmul_partials_elements(M, N, K))}, DType::f32, "partials");
+  const Tensor* scratch = split ? &partials : nullptr;
   const auto av = test::random_floats(size_t(M * K), 11), bv = test::random_floats(size_t(K * N), 12);
   const auto biasv = test::random_floats(size_t(N), 13);
   if (M * K > 0) upload(ctx, a, std::span<const float>(av));
@@ -53,13 +59,14 @@ void check_case(const Case& cs, const std::optional<ops::MatmulTiling>& tiling =
 
   Recorder rec(ctx);
   if (M * N > 0) rec.fill(c.slice, 0x7fc00000u);  // NaN: an element the kernel misses cannot pass
+  if (split) rec.fill(partials.slice, 0x7fc00000u);  // NaN: a slice the first pass misses cannot pass
   if (tiling) {
-    ops::matmul(rec, c, a, b, cs.trans_a, cs.trans_b, cs.bias ? &bias : nullptr, *tiling);
+    ops::matmul(rec, c, a, b, cs.trans_a, cs.trans_b, cs.bias ? &bias : nullptr, *tiling, scratch);
   } else {
-    ops::matmul(rec, c, a, b, cs.trans_a, cs.trans_b, cs.bias ? &bias : nullptr);
+    ops::matmul(rec, c, a, b, cs.trans_a, cs.trans_b, cs.bias ? &bias : nullptr, scratch);
   }
   rec.run();
-  if (M * N == 0) return;
+  if (M * N == 0) return {};
 
   std::vector<float> want(size_t(M * N));
   ref::matmul(want.data(), av.data(), bv.data(), cs.M, cs.N, cs.K, cs.trans_a, cs.trans_b);
@@ -67,7 +74,9 @@ void check_case(const Case& cs, const std::optional<ops::MatmulTiling>& tiling =
     for (int64_t m = 0; m < M; ++m)
       for (int64_t n = 0; n < N; ++n) want[size_t(m * N + n)] += biasv[size_t(n)];
   }
-  test::expect_close(download_f32(ctx, c), want, 1e-5 * std::sqrt(double(std::max<int64_t>(K, 1))), 1e-5, what);
+  std::vector<float> got = download_f32(ctx, c);
+  test::expect_close(got, want, 1e-5 * std::sqrt(double(std::max<int64_t>(K, 1))), 1e-5, what);
+  return got;
 }
 
 // On a CPU device most cases run with 4 x 4 register blocks instead of matmul_tiling()'s: the same shader
@@ -179,6 +188,47 @@ TEST_CASE("matmul's register path shares X between lanes by shuffles or by broad
   }
   CHECK(embedded_shader("matmul").vulkan_minor == 1);
   CHECK(embedded_shader("matmul_broadcast").vulkan_minor == 2);
+}
+
+TEST_CASE("matmul splits a long K into slices added in order: the reference's product, the same bits every run") {
+  // A conv's weight gradient (few outputs, K = every output position), a classifier's 10 columns, and K
+  // that no slice divides evenly; both shader paths, with and without bias, every transpose.
+  CHECK(ops::matmul_max_split(32, 9, 100352) == 64);
+  CHECK(ops::matmul_max_split(128, 10, 1024) == 4);
+  CHECK(ops::matmul_max_split(1024, 1024, 128) == 1);  // K too short
+  CHECK(ops::matmul_max_split(128, 1024, 1024) == 4);  // 2 MiB of partial sums at most
+  CHECK(ops::matmul_partials_elements(1024, 1024, 128) == 0);
+  CHECK(ops::matmul_partials_elements(5, 9, 20003) == 64 * 48);  // 45 outputs, rounded up to quads
+  const ops::MatmulTiling gpu{64, 64, 16, 4, 4, true};
+  for (bool trans_a : {false, true}) {
+    for (bool trans_b : {false, true}) {
+      const Case cs{5, 9, 20003, trans_a, trans_b, trans_a != trans_b};
+      const std::vector<float> once = check_case(cs, test_tiling(), true);
+      test::expect_bits(check_case(cs, test_tiling(), true), once, describe(cs, "split, run again"));
+      check_case(cs, gpu, true);
+    }
+  }
+  check_case({128, 10, 1024, false, true, true}, std::nullopt, true);
+  check_case({32, 9, 30000, true, false, false}, std::nullopt, true);
+  check_case({64, 288, 4100, true, false, false}, gpu, true);
+
+  Context& ctx = test::context();
+  Arena arena(ctx, 4 << 20);
+  Tensor a = make_tensor(arena, {20003, 5}, DType::f32, "a"), b = make_tensor(arena, {20003, 9}, DType::f32, "b");
+  Tensor c = make_tensor(arena, {5, 9}, DType::f32, "c"), small = make_tensor(arena, {100}, DType::f32, "partials");
+  Tensor enough = make_tensor(arena, {ops::matmul_partials_elements(5, 9, 20003)}, DType::f32, "partials");
+  // The cases above did split: one 64 x 64 tile leaves a GPU or a CPU device of two or more cores idle.
+  if (!ctx.info().is_cpu() || std::thread::hardware_concurrency() >= 2) {
+    Recorder split(ctx);
+    ops::matmul(split, c, a, b, true, false, nullptr, gpu, &enough);
+    CHECK(split.dispatch_count() == 2);  // the slices, then their sum
+  }
+
+  // Too little scratch for the split this shape may take: refused, naming what it needs.
+  Recorder rec(ctx);
+  CHECK_THROWS_WITH(ops::matmul(rec, c, a, b, true, false, nullptr, &small),
+                    Catch::Matchers::Contains("partials (100,) has 100 elements") && Catch::Matchers::Contains("needs 3072"));
+  CHECK_THROWS_AS(ops::matmul(rec, c, a, b, true, false, nullptr, &a), ArgumentError);  // large enough, but a
 }
 
 TEST_CASE("matmul rejects shapes that do not chain and a bias of the wrong length") {

@@ -27,7 +27,7 @@ TEST_CASE("a Sequential reads like PyTorch and chains shapes") {
   // Numbers as Python prints them, and PyTorch's inplace flag (vkdrop's dropout never works in place).
   CHECK(Dropout(1).describe() == "Dropout(p=1.0, inplace=False)");
   CHECK(Dropout2d(0.25, DropoutScaling::Vanilla).describe() == "Dropout2d(p=0.25, scaling=vanilla, inplace=False)");
-  CHECK(net[0].buffers({1, 784}).size() == 2);
+  CHECK(net[0].buffers({1, 784}).size() == 3);  // weight, bias, and scratch for split K
   CHECK(net[0].buffers({1, 784})[0].shape == Shape{1024, 784});
   CHECK(net[0].buffers({1, 784})[0].max_norm_axis == 0u);
   CHECK(!net[0].buffers({1, 784})[1].max_norm_axis);
