@@ -4,6 +4,7 @@
 // must load; at the end it must resume to the bits of a run that never crashed, and the next successful save
 // must leave no temporary file behind. (The fixed kill points are test_model's crash-point tests.)
 #include "synthetic.hpp"
+#include "temp_dir.hpp"
 
 #include <vkdrop/layers/linear.hpp>
 #include <vkdrop/layers/relu.hpp>
@@ -66,9 +67,7 @@ std::vector<fs::path> temporaries(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("kill -9 at random moments, 20 times in a row: the pair always resumes, to the bits of an unbroken run") {
-  const fs::path dir = fs::temp_directory_path() / "vkdrop-test-kills";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = test::temp_dir("vkdrop-test-kills");
   const fs::path path = dir / "model.safetensors";
 
   // Children first, before this process touches Vulkan: a forked child must start its own driver.

@@ -1,5 +1,6 @@
 // The device, its selection, the arena and host<->device copies.
 #include "gpu.hpp"
+#include "temp_dir.hpp"
 
 #include <vkdrop/runtime/arena.hpp>
 #include <vkdrop/runtime/error.hpp>
@@ -17,8 +18,6 @@
 
 using namespace vkdrop;
 
-// A temporary name of this process's own: ctest -j runs the lane-width variants of this executable at once.
-static std::string unique_name(const std::string& stem) { return stem + "-" + std::to_string(getpid()); }
 
 TEST_CASE("devices are listed with the limits compute needs") {
   auto devices = Context::list_devices();
@@ -141,7 +140,7 @@ TEST_CASE("the arena sub-allocates aligned slices from a few blocks") {
 }
 
 TEST_CASE("the pipeline cache is written to disk and reused by the next context") {
-  auto dir = std::filesystem::temp_directory_path() / unique_name("vkdrop-test-pipeline-cache");
+  auto dir = test::temp_name("vkdrop-test-pipeline-cache");
   std::filesystem::remove_all(dir);
   std::filesystem::path path;
   {
@@ -169,7 +168,7 @@ TEST_CASE("the pipeline cache is written to disk and reused by the next context"
 }
 
 TEST_CASE("an unwritable pipeline cache directory is a warning, not a failure") {
-  auto file = std::filesystem::temp_directory_path() / unique_name("vkdrop-test-not-a-dir");
+  auto file = test::temp_name("vkdrop-test-not-a-dir");
   { std::ofstream(file) << "x"; }
   // A cache "directory" below a regular file can never be created.
   CHECK_NOTHROW([&] {
@@ -180,7 +179,7 @@ TEST_CASE("an unwritable pipeline cache directory is a warning, not a failure") 
 }
 
 TEST_CASE("a pipeline cache file that cannot be read is a warning, and the context compiles its pipelines") {
-  auto dir = std::filesystem::temp_directory_path() / unique_name("vkdrop-test-unreadable-cache");
+  auto dir = test::temp_name("vkdrop-test-unreadable-cache");
   std::filesystem::remove_all(dir);
   std::filesystem::path path;
   {

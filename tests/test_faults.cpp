@@ -3,6 +3,7 @@
 // training with a VulkanError that names what happened and the last good checkpoint, which stays intact
 // and resumes to the same bits as a run that never failed.
 #include "synthetic.hpp"
+#include "temp_dir.hpp"
 
 #include <vkdrop/layers/dropout.hpp>
 #include <vkdrop/layers/linear.hpp>
@@ -28,8 +29,7 @@ std::string bytes_of(const fs::path& p) {
 }
 
 fs::path checkpoint_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "vkdrop-test-faults";
-  fs::create_directories(dir);
+  const fs::path dir = test::temp_dir("vkdrop-test-faults");
   const fs::path path = dir / (name + ".safetensors");
   for (const char* suffix : {"", ".optim", ".optim.old"}) fs::remove(fs::path(path.string() + suffix));
   return path;

@@ -1,6 +1,7 @@
 // The training engine: a Sequential compiled into one recorded step, replayed; determinism, checkpoints,
 // resume, inference modes, and the errors a user can run into.
 #include "gpu.hpp"
+#include "temp_dir.hpp"
 
 #include <vkdrop/datasets/device_dataset.hpp>
 #include <vkdrop/datasets/mnist.hpp>
@@ -59,9 +60,7 @@ TrainConfig small_config(uint64_t seed = 3) {
 }
 
 fs::path temp_path(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / "vkdrop-test-model";
-  fs::create_directories(dir);
-  return dir / name;
+  return test::temp_dir("vkdrop-test-model") / name;
 }
 
 void expect_same_weights(Model& a, Model& b) {

@@ -3,6 +3,7 @@
 // never outlive their data set.
 #include "gpu.hpp"
 #include "synthetic.hpp"
+#include "temp_dir.hpp"
 
 #include <vkdrop/datasets/device_dataset.hpp>
 #include <vkdrop/layers/batch_norm1d.hpp>
@@ -120,7 +121,7 @@ TEST_CASE("a layer's declared parameters, state and scratch: max-norm by axis, s
   CHECK(find(b, "0.marker").values == std::vector<float>(3, 42.0f));
   const std::vector<float> last = find(b, "0.last_output").values;
   CHECK(std::any_of(last.begin(), last.end(), [](float v) { return v != 0.0f; }));
-  const auto path = std::filesystem::temp_directory_path() / "vkdrop-test-buffers.safetensors";
+  const auto path = test::temp_dir("vkdrop-test-buffers") / "buffers.safetensors";
   buffered.save(path);
   Model restored(ctx, Sequential{BufferedLinear(k_features, 32), ReLU(), Dropout(0.3), Linear(32, k_classes)},
                  {k_features}, config());

@@ -1,4 +1,6 @@
 // Checkpoint files: the safetensors format, atomic writes, and clear errors for damaged files.
+#include "temp_dir.hpp"
+
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/train/safetensors.hpp>
 
@@ -14,9 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path temp_dir() {
-  fs::path dir = fs::temp_directory_path() / "vkdrop-test-safetensors";
-  fs::create_directories(dir);
-  return dir;
+  return test::temp_dir("vkdrop-test-safetensors");
 }
 
 std::string read_all(const fs::path& p) {
