@@ -33,14 +33,16 @@ Shape Linear::output_shape(const Shape& input) const {
 }
 
 // Max-norm caps each output unit's incoming weights: the rows of W.
-// Scratch: the split-K partial sums of its three products (ops::matmul); one element when none splits.
+// Scratch: the partial sums of its three products' split K and its bias gradient's split rows (ops::matmul,
+// ops::bias_backward); one element when nothing splits.
 std::vector<BufferSpec> Linear::buffers(const Shape& input) const {
   std::vector<BufferSpec> specs{BufferSpec::parameter("weight", {out_, in_}, /*max_norm_axis=*/0)};
   if (bias_) specs.push_back(BufferSpec::parameter("bias", {out_}));
   const int64_t rows = input.empty() ? 0 : element_count(input) / std::max<int64_t>(in_, 1);
   const int64_t partials = std::max({ops::matmul_partials_elements(rows, out_, in_),    // y = x · Wᵀ
                                      ops::matmul_partials_elements(rows, in_, out_),    // dx = dy · W
-                                     ops::matmul_partials_elements(out_, in_, rows)});  // dW = dyᵀ · x
+                                     ops::matmul_partials_elements(out_, in_, rows),    // dW = dyᵀ · x
+                                     ops::bias_backward_partials_elements(rows, out_)});  // db = Σ_rows dy
   specs.push_back(BufferSpec::scratch("partials", {std::max<int64_t>(1, partials)}));
   return specs;
 }
@@ -78,7 +80,7 @@ void Linear::backward(Recorder& rec, const LayerTensors& t, const PassState&) co
     ops::matmul(rec, as_matrix(t.grad_input), dy, t.params[0], false, false, nullptr, &t.scratch[0]);
   }
   ops::matmul(rec, t.grads[0], dy, as_matrix(t.input), /*trans_a=*/true, /*trans_b=*/false, nullptr, &t.scratch[0]);
-  if (bias_) ops::bias_backward(rec, t.grads[1], dy);
+  if (bias_) ops::bias_backward(rec, t.grads[1], dy, &t.scratch[0]);
 }
 
 }  // namespace vkdrop

@@ -218,7 +218,7 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
   batched_transpose(rec, reshaped(rows, {n, s.OH * s.OW, oc}), reshaped(dy, {n, oc, s.OH * s.OW}));
   // dW (OC, C·KH·KW) = rowsᵀ (OC, P) · cols (P, C·KH·KW): before dcols may overwrite cols.
   ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
-  if (dbias != nullptr) ops::bias_backward(rec, *dbias, rows);
+  if (dbias != nullptr) ops::bias_backward(rec, *dbias, rows, partials);
   if (dx == nullptr) return;
   // dcols (P, C·KH·KW) = rows (P, OC) · W (OC, C·KH·KW), then each input element gathers its taps.
   ops::matmul(rec, dcols, rows, filter_matrix(weight), /*trans_a=*/false, /*trans_b=*/false, nullptr, partials);
@@ -226,9 +226,10 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
 }
 
 int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels) {
-  return std::max({matmul_partials_elements(positions, out_channels, taps),   // rows = cols · Wᵀ
-                   matmul_partials_elements(out_channels, taps, positions),   // dW = rowsᵀ · cols
-                   matmul_partials_elements(positions, taps, out_channels)}); // dcols = rows · W
+  return std::max({matmul_partials_elements(positions, out_channels, taps),    // rows = cols · Wᵀ
+                   matmul_partials_elements(out_channels, taps, positions),    // dW = rowsᵀ · cols
+                   matmul_partials_elements(positions, taps, out_channels),    // dcols = rows · W
+                   bias_backward_partials_elements(positions, out_channels)});  // db = Σ_P rows
 }
 
 }  // namespace vkdrop::ops

@@ -27,7 +27,8 @@ void check_conv2d_geometry(const char* op, const Conv2dGeometry& g);
 // its transpose to NCHW. Throws ShapeError naming the tensor whose shape does not fit, ArgumentError for a bad
 // geometry, an output size below 1 (a kernel larger than the padded input), overlapping tensors or a tensor
 // that is not f32.
-// partials: scratch for the products' split K (ops::matmul), conv2d_partials_elements(...) elements, or nullptr.
+// partials: scratch for the products' split K and the bias gradient's split rows, conv2d_partials_elements(...)
+// elements, or nullptr.
 void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Tensor& rows, const Tensor& x,
                     const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g, const Tensor* partials = nullptr);
 
@@ -39,8 +40,9 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
                      const Tensor& rows, const Tensor& dy, const Tensor& cols, const Tensor& weight,
                      const Conv2dGeometry& g, const Tensor* partials = nullptr);
 
-// Elements of the split-K scratch (ops::matmul's partials) that the three products of a convolution with
-// `positions` = N·OH·OW output positions, `taps` = C·KH·KW and `out_channels` may use; 0 when none splits.
+// Elements of the split scratch (the partials of ops::matmul and ops::bias_backward) that the three products
+// and the bias gradient of a convolution with `positions` = N·OH·OW output positions, `taps` = C·KH·KW and
+// `out_channels` may use; 0 when none splits.
 int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels);
 
 // The steps, for tests and for other layers that want them:

@@ -1,6 +1,7 @@
 #include <vkdrop/ops/matmul.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/split_sum.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/runtime/kernel.hpp>
@@ -26,16 +27,10 @@ struct MatmulParams {
   uint32_t z_slice;    // floats between the partial products of consecutive z
 };
 
-// Push constants of matmul_split_sum.comp.
-struct SplitSumParams {
-  uint32_t count, columns, slices, slice_stride, has_bias;
-};
-
 // k-steps of a slice are a multiple of this: a whole staged chunk of either path (the register path stages
 // 4 x lanes, at most 128 for 32 lanes; the shared path TILE_K), and quads stay 16-byte aligned.
 constexpr uint32_t k_split_granule = 128;
-// Floats between partial products: c's size rounded up to quads (vec4 stores).
-uint64_t split_slice_stride(int64_t M, int64_t N) { return (static_cast<uint64_t>(M) * N + 3) / 4 * 4; }
+
 
 // The product as the shader sees it: Z (R, Q) = X (R, K) · Y (K, Q), where Z is C or Cᵀ.
 struct Oriented {
@@ -173,7 +168,7 @@ uint32_t matmul_max_split(int64_t M, int64_t N, int64_t K) {
 
 int64_t matmul_partials_elements(int64_t M, int64_t N, int64_t K) {
   const uint32_t slices = matmul_max_split(M, N, K);
-  return slices < 2 ? 0 : static_cast<int64_t>(slices * split_slice_stride(M, N));
+  return slices < 2 ? 0 : static_cast<int64_t>(slices * split_slice_stride(M * N));
 }
 
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
@@ -307,18 +302,14 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
     rec.dispatch(kernel, {c.slice, c.slice, x, y, x, y, bias_slice}, p, groups, label);
     return;
   }
-  const uint64_t stride = split_slice_stride(M, N);
+  const uint64_t stride = split_slice_stride(M * N);
   const BufferSlice used = partials->slice.sub(0, slices * stride * sizeof(float));
   p.k_chunk = ceil_div(ceil_div(k32, slices), k_split_granule) * k_split_granule;
   p.z_slice = static_cast<uint32_t>(stride);
   p.bias_mode = 0;
   groups[2] = slices;
   rec.dispatch(kernel, {used, used, x, y, x, y, bias_slice}, p, groups, fmt::format("{}, K split {} ways", label, slices));
-
-  const SplitSumParams sp{m32 * n32, n32, slices, static_cast<uint32_t>(stride), bias != nullptr ? 1u : 0u};
-  const Kernel& sum = rec.context().kernel("matmul_split_sum", std::vector<uint32_t>{elementwise_workgroup(device)});
-  rec.dispatch(sum, {used, bias != nullptr ? bias->slice : used, c.slice}, sp,
-               elementwise_groups(int64_t{m32} * n32, device), fmt::format("{}: sum of {} slices", label, slices));
+  sum_slices(rec, c, used, slices, stride, bias, fmt::format("{}: sum of {} slices", label, slices));
 }
 
 }  // namespace vkdrop::ops

@@ -39,7 +39,7 @@
 // inside, k-steps past K as zeros, and no access leaves a buffer.
 //
 // Split K: workgroup z sums only k in [z * k_chunk, min(K, (z + 1) * k_chunk)) and writes its partial Z at
-// z * z_slice; matmul_split_sum.comp then adds the slices in order (and the bias). With one slice, k_chunk = K
+// z * z_slice; split_sum.comp then adds the slices in order (and the bias). With one slice, k_chunk = K
 // and z = 0: the plain product. k_chunk is a multiple of 128 (at least one staged chunk of either path, and
 // quads stay 16-byte aligned).
 layout(local_size_x_id = 0) in;

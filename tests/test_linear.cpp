@@ -1,10 +1,12 @@
-// Linear run as the Model runs it, on the buffers it declares: its products may split K through its scratch
-// (ops::matmul's partials), and forward and backward must still match reference/linear.hpp.
+// Linear run as the Model runs it, on the buffers it declares: its products may split K and its bias gradient
+// its rows through its scratch (the partials of ops::matmul and ops::bias_backward), and forward and backward
+// must still match reference/linear.hpp.
 //
 // Tolerance as in test_matmul.cpp: 1e-5 * sqrt(K) + 1e-5 relative, for inputs uniform in [-1, 1].
 #include "gpu.hpp"
 
 #include <vkdrop/layers/linear.hpp>
+#include <vkdrop/ops/elementwise.hpp>
 #include <vkdrop/ops/matmul.hpp>
 #include <vkdrop/reference/linear.hpp>
 #include <vkdrop/runtime/recorder.hpp>
@@ -31,7 +33,8 @@ size_t check_linear(int64_t batch, int64_t in, int64_t out) {
   REQUIRE(specs[2].kind == BufferKind::Scratch);
   CHECK(specs[2].shape == Shape{std::max<int64_t>({1, ops::matmul_partials_elements(batch, out, in),
                                                    ops::matmul_partials_elements(batch, in, out),
-                                                   ops::matmul_partials_elements(out, in, batch)})});
+                                                   ops::matmul_partials_elements(out, in, batch),
+                                                   ops::bias_backward_partials_elements(batch, out)})});
 
   Arena arena(ctx, 8 << 20);
   LayerTensors t;
@@ -76,14 +79,15 @@ size_t check_linear(int64_t batch, int64_t in, int64_t out) {
 
 TEST_CASE("Linear splits a long K through its declared scratch and matches the reference") {
   // Four dispatches unsplit: y, dx, dW, db. A wide input into few outputs splits the forward product; a
-  // large batch into a small layer splits the weight gradient (K = the batch). Each split adds a pass.
+  // large batch into a small layer splits the weight gradient (K = the batch) and the bias gradient's rows.
+  // Each split adds a pass.
   const bool idle_cores = !test::context().info().is_cpu() || std::thread::hardware_concurrency() >= 2;
   const size_t wide = check_linear(2, 4099, 3);
-  const size_t tall = check_linear(1031, 3, 2);
+  const size_t tall = check_linear(4100, 3, 2);
   const size_t plain = check_linear(64, 100, 30);  // no product long enough to split
   CHECK(plain == 4);
   if (idle_cores) {
     CHECK(wide == 5);
-    CHECK(tall == 5);
+    CHECK(tall == 6);
   }
 }

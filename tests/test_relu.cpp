@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 using namespace vkdrop;
 
@@ -157,6 +158,55 @@ TEST_CASE("bias_backward sums dy over rows") {
                                 int(c.cols));
     test::expect_close(download_f32(ctx, db), want, 0, 0, "bias_backward db, dyadic dy " + at);
   }
+}
+
+TEST_CASE("bias_backward splits many rows over workgroups: exact on dyadic values, the same bits every run") {
+  // A conv's bias gradient (32 columns over 100 352 positions), and row counts no slice divides evenly.
+  CHECK(ops::bias_backward_max_split(100352, 32) == 64);
+  CHECK(ops::bias_backward_max_split(1000, 32) == 1);  // too few rows to split
+  CHECK(ops::bias_backward_partials_elements(20003, 5) == 19 * 8);  // 5 columns rounded up to quads
+  Context& ctx = test::context();
+  const bool idle_cores = !ctx.info().is_cpu() || std::thread::hardware_concurrency() >= 2;
+  struct Case {
+    int64_t rows, cols;
+  };
+  for (Case c : {Case{100352, 32}, Case{20003, 5}, Case{5000, 17}}) {
+    const std::string at = fmt::format("({}, {}), rows split", c.rows, c.cols);
+    Arena arena(ctx, 16 << 20);
+    const size_t count = static_cast<size_t>(c.rows * c.cols);
+    Tensor dy = make_tensor(arena, {c.rows, c.cols}, DType::f32, "dy");  // (M, N)
+    Tensor db = make_tensor(arena, {c.cols}, DType::f32, "db");          // (N)
+    Tensor partials = make_tensor(arena, {ops::bias_backward_partials_elements(c.rows, c.cols)}, DType::f32, "partials");
+    std::vector<float> want(static_cast<size_t>(c.cols));
+    Recorder rec(ctx);
+    rec.fill(partials.slice, 0x7fc00000u);  // NaN: a slice the first pass misses cannot pass
+    ops::bias_backward(rec, db, dy, &partials);
+    if (idle_cores) CHECK(rec.dispatch_count() == 2);  // the slices, then their sum
+    rec.finish();
+
+    // Multiples of 1/8 in [-4, 4]: every partial sum is exact, so any order of summation gives the reference.
+    std::vector<float> dyadic(count);
+    for (size_t i = 0; i < count; ++i) dyadic[i] = static_cast<float>(static_cast<int>((i * 7919 + 13) % 65) - 32) / 8;
+    upload(ctx, dy, std::span<const float>(dyadic));
+    rec.run();
+    ref::linear_backward<float>(nullptr, nullptr, want.data(), dyadic.data(), nullptr, nullptr, int(c.rows), 0,
+                                int(c.cols));
+    test::expect_close(download_f32(ctx, db), want, 0, 0, "bias_backward db, dyadic dy " + at);
+
+    // Random values: the same bits on a second run of the same recording.
+    const std::vector<float> random = test::random_floats(count, 6);
+    upload(ctx, dy, std::span<const float>(random));
+    rec.run();
+    const std::vector<float> once = download_f32(ctx, db);
+    rec.run();
+    test::expect_bits(download_f32(ctx, db), once, "bias_backward db, random dy, run again " + at);
+  }
+  Arena arena(ctx, 1 << 20);
+  Tensor dy = make_tensor(arena, {20003, 5}, DType::f32, "dy"), db = make_tensor(arena, {5}, DType::f32, "db");
+  Tensor small = make_tensor(arena, {100}, DType::f32, "partials");
+  Recorder rec(ctx);
+  CHECK_THROWS_WITH(ops::bias_backward(rec, db, dy, &small),
+                    Catch::Matchers::Contains("partials (100,) has 100 elements") && Catch::Matchers::Contains("needs 152"));
 }
 
 TEST_CASE("bias_backward covers more columns than the device has workgroups for") {

@@ -1,7 +1,8 @@
 #version 450
-// The second pass of a matmul whose K was split (shaders/matmul.glsl, ops/matmul.cpp): c = Σ_s partial[s]
-// (+ bias per column), the slices added in order s = 0, 1, ..., so the result depends only on the split,
-// never on timing. c is (M, N) row-major; partial s holds a whole c-shaped product at s * slice_stride.
+// The second pass of a split reduction (ops/split_sum.hpp): c = Σ_s partial[s] (+ bias per column), the slices
+// added in order s = 0, 1, ..., so the result depends only on the split, never on timing. c is (M, N) row-major
+// (a matmul whose K was split, shaders/matmul.glsl) or (N) (a bias gradient whose rows were split,
+// bias_backward.comp); partial s holds a whole c-shaped result at s * slice_stride.
 layout(local_size_x_id = 0) in;  // workgroup size
 
 layout(binding = 0) readonly buffer Partials { float partial[]; };  // (slices, slice_stride)
