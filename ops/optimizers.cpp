@@ -140,4 +140,40 @@ void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction, u
                fmt::format("max_norm ({}, {} per row)", subgroup ? "subgroupAdd" : "shared tree", workgroup));
 }
 
+bool fused_max_norm_runs(const DeviceInfo& device) { return device.subgroup_arithmetic; }
+
+void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, const Tensor& hyper,
+                       const SgdConfig& config, float c) {
+  constexpr const char* op = "sgd_step_max_norm";
+  check_config(config);
+  check_value(op, c > 0, "max-norm bound c", c, "> 0");
+  check_rank(op, {"w", w}, {2}, "(out, in): one row per unit");
+  const std::string like_w = fmt::format("the shape of w '{}'", w.name);
+  check_tensor(op, {"w", w}, w.shape, DType::f32, "");
+  check_tensor(op, {"g", g}, w.shape, DType::f32, like_w);
+  check_tensor(op, {"v", v}, w.shape, DType::f32, like_w);
+  check_hyper(op, hyper);
+  check_disjoint(op, {{"w", w}, {"g", g}, {"v", v}, {"hyper", hyper}});
+  const DeviceInfo& device = rec.context().info();
+  if (!fused_max_norm_runs(device)) {
+    throw ArgumentError(fmt::format("{}: needs subgroup arithmetic in compute shaders, which {} lacks; record "
+                                    "sgd_step and max_norm instead",
+                                    op, device.name));
+  }
+  const int64_t rows = w.dim(0), cols = w.dim(1);
+  if (rows == 0 || cols == 0) return;
+  to_u32(w.numel(), op);  // the shader indexes row * cols + j in 32 bits
+  struct Params {
+    uint32_t rows, cols;
+    float c, weight_decay;
+    uint32_t nesterov;
+  } params{to_u32(rows, op), to_u32(cols, op), c, config.weight_decay, config.nesterov ? 1u : 0u};
+  // max_norm's workgroup with subgroupAdd, so that the squares are summed in the same order as there.
+  const uint32_t workgroup = subgroup_row_workgroup(cols, device);
+  const std::array<uint32_t, 3> groups{std::min(params.rows, device.max_workgroup_count[0]), 1, 1};
+  rec.dispatch(rec.context().kernel("sgd_step_max_norm", std::vector<uint32_t>{workgroup}),
+               {w.slice, g.slice, v.slice, hyper.slice}, params, groups,
+               fmt::format("sgd_step + max_norm (subgroupAdd, {} per row)", workgroup));
+}
+
 }  // namespace vkdrop::ops

@@ -2,8 +2,10 @@
 // Optimizer steps on the GPU, PyTorch semantics (torch.optim.SGD, Adam, AdamW), and the max-norm
 // constraint of Srivastava et al. 2014. All state stays on the device. The learning rate and momentum are
 // read from a device tensor `hyper` each step, so a schedule advances them without re-recording.
-// CPU reference: reference/optimizers.hpp. Shaders: sgd_step.comp, adam_step.comp, max_norm.comp.
+// CPU reference: reference/optimizers.hpp. Shaders: sgd_step.comp, adam_step.comp, max_norm.comp, and
+// sgd_step_max_norm.comp (the SGD step and the max-norm of one weight matrix in one pass).
 
+#include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/recorder.hpp>
 #include <vkdrop/runtime/tensor.hpp>
 
@@ -57,5 +59,14 @@ enum class RowReduction { Auto, Subgroup, SharedTree };
 // "max_norm (subgroupAdd, 8 per row)".
 void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction = RowReduction::Auto,
               uint32_t workgroup = 0);
+
+// sgd_step and then max_norm(w, c) in one dispatch, for a weight matrix w (out, in) with its gradient g and
+// momentum buffer v of the same shape: the same arithmetic in the same order (sgd_step_max_norm.comp), reading
+// and writing w once. Needs subgroup arithmetic in compute shaders (fused_max_norm_runs); throws ArgumentError
+// on a device without it, unless c > 0, or for a bad configuration; ShapeError unless w is 2-D and g, v are like it.
+void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, const Tensor& hyper,
+                       const SgdConfig& config, float c);
+// Whether sgd_step_max_norm runs on this device.
+bool fused_max_norm_runs(const DeviceInfo& device);
 
 }  // namespace vkdrop::ops

@@ -256,6 +256,68 @@ TEST_CASE("max_norm scales the rows above c to norm c and leaves the others bit 
   }
 }
 
+TEST_CASE("sgd_step_max_norm is sgd_step then max_norm, bit for bit, in one pass") {
+  Context& ctx = test::context();
+  if (!ops::fused_max_norm_runs(ctx.info())) {
+    WARN(ctx.info().name << " has no subgroup arithmetic: SGD records sgd_step and max_norm apart there");
+    return;
+  }
+  struct Case {
+    int64_t rows, cols;
+    ops::SgdConfig config;
+  };
+  for (const Case& c : {Case{7, 1000, {}}, Case{33, 1024, {1e-4f, true}}, Case{5, 3, {0.01f, false}}, Case{1, 1, {}},
+                        Case{130, 29, {}}}) {
+    const std::string what = fmt::format("({}, {}), wd {}, nesterov {}", c.rows, c.cols, c.config.weight_decay,
+                                         c.config.nesterov);
+    INFO(what);
+    Arena arena(ctx, 4 << 20);
+    const Shape shape{c.rows, c.cols};
+    const size_t count = static_cast<size_t>(c.rows * c.cols);
+    // Two copies of (w, v): one for the fused kernel, one for the two passes; the same gradients.
+    Tensor w1 = make_tensor(arena, shape, DType::f32, "w1"), v1 = make_tensor(arena, shape, DType::f32, "v1");
+    Tensor w2 = make_tensor(arena, shape, DType::f32, "w2"), v2 = make_tensor(arena, shape, DType::f32, "v2");
+    Tensor g = make_tensor(arena, shape, DType::f32, "g"), hyper = make_tensor(arena, {4}, DType::f32, "hyper");
+    const std::vector<float> w0 = test::random_floats(count, 31), v0 = test::random_floats(count, 32, -0.1f, 0.1f);
+    for (const Tensor* t : {&w1, &w2}) upload(ctx, *t, std::span<const float>(w0));
+    for (const Tensor* t : {&v1, &v2}) upload(ctx, *t, std::span<const float>(v0));
+    // c below the typical row norm (sqrt(cols / 3) for U(-1, 1)) and above some: rows both capped and not.
+    const float bound = static_cast<float>(std::sqrt(double(c.cols) / 3.0));
+    Recorder fused(ctx), apart(ctx);
+    ops::sgd_step_max_norm(fused, w1, g, v1, hyper, c.config, bound);
+    ops::sgd_step(apart, w2, g, v2, hyper, c.config);
+    ops::max_norm(apart, w2, bound);
+    CHECK(fused.dispatch_count() == 1);
+    fused.finish();
+    apart.finish();
+    int capped = 0;
+    for (int step = 0; step < 3; ++step) {
+      upload(ctx, g, std::span<const float>(test::random_floats(count, 40 + uint32_t(step))));
+      upload_hyper(hyper, 0.1f / float(step + 1), 0.9f);
+      fused.run();
+      apart.run();
+      const std::vector<float> got = download_f32(ctx, w1);
+      test::expect_bits(got, download_f32(ctx, w2), what + ", w");
+      test::expect_bits(download_f32(ctx, v1), download_f32(ctx, v2), what + ", v");
+      for (int64_t r = 0; r < c.rows; ++r) {
+        double squares = 0;
+        for (int64_t j = 0; j < c.cols; ++j) squares += std::pow(double(got[size_t(r * c.cols + j)]), 2);
+        capped += std::abs(std::sqrt(squares) - bound) < 1e-4 * bound;
+      }
+    }
+    if (c.cols > 1) CHECK(capped > 0);  // the bound bound somewhere: the scaling is exercised
+  }
+  // A device without subgroup arithmetic is told what to do; bad shapes and bounds are refused.
+  Arena arena(ctx, 1 << 20);
+  Tensor w = make_tensor(arena, {4, 5}, DType::f32, "w"), g = make_tensor(arena, {4, 5}, DType::f32, "g");
+  Tensor v = make_tensor(arena, {4, 5}, DType::f32, "v"), flat = make_tensor(arena, {20}, DType::f32, "flat");
+  Tensor hyper = make_tensor(arena, {4}, DType::f32, "hyper");
+  Recorder rec(ctx);
+  CHECK_THROWS_AS(ops::sgd_step_max_norm(rec, w, g, v, hyper, {}, 0.0f), ArgumentError);
+  CHECK_THROWS_AS(ops::sgd_step_max_norm(rec, flat, flat, flat, hyper, {}, 1.0f), ShapeError);
+  CHECK_THROWS_AS(ops::sgd_step_max_norm(rec, w, g, w, hyper, {}, 1.0f), ArgumentError);  // v is w
+}
+
 TEST_CASE("optimizers refuse bad arguments and record nothing for empty tensors") {
   Context& ctx = test::context();
   Arena arena(ctx, 1 << 20);

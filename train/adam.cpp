@@ -14,6 +14,7 @@ void Adam::validate() const { ops::check_config(config_of(*this)); }
 
 void Adam::record_step(Recorder& rec, const OptimizerTensors& t) const {
   ops::adam_step(rec, t.parameters, t.gradients, t.state[0], t.state[1], t.hyper, t.step, config_of(*this));
+  record_max_norm(rec, t);
 }
 
 }  // namespace vkdrop

@@ -25,7 +25,15 @@ struct OptimizerTensors {
   std::span<const Tensor> state;  // one (P) slice per state_names() entry, zero before the first step
   const Tensor& hyper;            // (4) f32: [lr, momentum, 0, 0], written by the schedule every step
   const Tensor& step;             // (2) u32: steps taken before this one (read, never advanced)
+  // The max-norm constraint (Srivastava et al. 2014) after the update: every row of each of these (units,
+  // fan-in) views of `parameters` is capped at L2 norm `max_norm`; none when empty or max_norm is 0. An
+  // optimizer may fold it into its update (SGD does where the device allows); record_max_norm applies it alone.
+  std::span<const Tensor> max_norm_rows = {};
+  float max_norm = 0;
 };
+
+// The max-norm constraint of `t` as passes of its own, after an update that did not fold it in.
+void record_max_norm(Recorder& rec, const OptimizerTensors& t);
 
 class Optimizer {
  public:
@@ -36,7 +44,7 @@ class Optimizer {
   virtual void validate() const = 0;
   // PyTorch's names of the per-parameter state, in order: {"momentum_buffer"}, {"exp_avg", "exp_avg_sq"}.
   virtual std::vector<std::string> state_names() const = 0;
-  // Records one update of every parameter.
+  // Records one update of every parameter, then the max-norm constraint of t.
   virtual void record_step(Recorder& rec, const OptimizerTensors& t) const = 0;
   virtual std::unique_ptr<Optimizer> clone() const = 0;
 };

@@ -60,10 +60,8 @@ std::unique_ptr<Recorder> record_train_step(const ModelTensors& m, const Activat
   ops::loss_guard(*rec, c.first_bad, cursor.totals, c.step);
   record_backward(*rec, m, a, state);
   m.optimizer.record_step(*rec, OptimizerTensors{m.store.parameters(), m.store.gradients(), m.optimizer_state,
-                                                 c.hyper, c.step});
-  if (options.max_norm > 0) {
-    for (const Tensor& rows : m.store.max_norm_rows()) ops::max_norm(*rec, rows, static_cast<float>(options.max_norm));
-  }
+                                                 c.hyper, c.step, m.store.max_norm_rows(),
+                                                 static_cast<float>(options.max_norm)});
   ops::counter_add(*rec, c.step, 1, "step += 1");
   ops::counter_add(*rec, cursor.position, static_cast<uint32_t>(a.batch), "position += batch");
   rec->finish();

@@ -1,0 +1,65 @@
+#version 450
+// One SGD step of a weight matrix and its max-norm constraint in one pass (ops/optimizers.hpp,
+// sgd_step_max_norm): what sgd_step.comp and then max_norm.comp compute, with the same arithmetic in the same
+// order, so the result is theirs, while w is read and written once instead of twice and two dispatches are one.
+// One workgroup per row, as max_norm.comp: each invocation updates its columns j = tid, tid + WG, ... and sums
+// the squares of the updated weights; subgroupAdd sums a subgroup's, shared memory the subgroups'; a row whose
+// norm exceeds c is then scaled to c.
+#extension GL_KHR_shader_subgroup_arithmetic : require
+layout(local_size_x_id = 0) in;
+
+layout(binding = 0) buffer W { float w[]; };                    // (rows, cols)
+layout(binding = 1) readonly buffer G { float g[]; };           // (rows, cols)
+layout(binding = 2) buffer V { float v[]; };                    // (rows, cols) momentum buffer
+layout(binding = 3) readonly buffer Hyper { float hyper[4]; };  // (4) [lr, momentum, -, -]
+layout(push_constant) uniform Params {
+  uint rows;
+  uint cols;
+  float c;  // > 0, checked on the host
+  float weight_decay;
+  uint nesterov;  // 0 or 1
+};
+
+shared float s_partial[gl_WorkGroupSize.x];  // one per subgroup
+
+void main() {
+  // Push constants and hyper-parameters copied to locals once: lavapipe re-reads them per lane inside loops.
+  const float lr = hyper[0];
+  const float momentum = hyper[1];
+  const uint row_count = rows;
+  const uint width = cols;
+  const float bound = c;
+  const float wd = weight_decay;
+  const bool use_nesterov = nesterov != 0u;
+  const uint tid = gl_LocalInvocationID.x;
+  for (uint row = gl_WorkGroupID.x; row < row_count; row += gl_NumWorkGroups.x) {  // uniform in the group
+    const uint base = row * width;
+    float squares = 0.0;
+    for (uint j = tid; j < width; j += gl_WorkGroupSize.x) {
+      // sgd_step.comp's update, then max_norm.comp's square of the stored weight.
+      const uint i = base + j;
+      const float weight = w[i];
+      const float grad = g[i] + wd * weight;
+      const float velocity = momentum * v[i] + grad;
+      v[i] = velocity;
+      const float step = use_nesterov ? grad + momentum * velocity : velocity;
+      const float updated = weight - lr * step;
+      w[i] = updated;
+      squares += updated * updated;
+    }
+    float total = subgroupAdd(squares);
+    if (gl_NumSubgroups > 1u) {  // uniform: the same for the whole dispatch
+      if (subgroupElect()) s_partial[gl_SubgroupID] = total;
+      barrier();
+      total = 0.0;
+      for (uint s = 0u; s < gl_NumSubgroups; ++s) total += s_partial[s];
+      barrier();  // the next row overwrites s_partial: everyone must have read it first
+    }
+    const float norm = sqrt(total);
+    if (norm > bound) {  // uniform: every invocation has the same total
+      const float scale = bound / norm;
+      // Each invocation rescales the columns it wrote itself: no barrier needed between the two loops.
+      for (uint j = tid; j < width; j += gl_WorkGroupSize.x) w[base + j] *= scale;
+    }
+  }
+}
