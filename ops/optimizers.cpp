@@ -143,7 +143,7 @@ void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction, u
 bool fused_max_norm_runs(const DeviceInfo& device) { return device.subgroup_arithmetic; }
 
 void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, const Tensor& hyper,
-                       const SgdConfig& config, float c) {
+                       const SgdConfig& config, float c, uint32_t workgroup_size) {
   constexpr const char* op = "sgd_step_max_norm";
   check_config(config);
   check_value(op, c > 0, "max-norm bound c", c, "> 0");
@@ -160,6 +160,12 @@ void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Te
                                     "sgd_step and max_norm instead",
                                     op, device.name));
   }
+  const uint32_t most = std::min(device.max_workgroup_size[0], device.max_workgroup_invocations);
+  if (workgroup_size != 0 && (!std::has_single_bit(workgroup_size) || workgroup_size > most)) {
+    throw ArgumentError(fmt::format("{}: workgroup {} must be a power of two no larger than {} ({}), or 0 for the "
+                                    "device's best",
+                                    op, workgroup_size, most, device.name));
+  }
   const int64_t rows = w.dim(0), cols = w.dim(1);
   if (rows == 0 || cols == 0) return;
   to_u32(w.numel(), op);  // the shader indexes row * cols + j in 32 bits
@@ -169,7 +175,7 @@ void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Te
     uint32_t nesterov;
   } params{to_u32(rows, op), to_u32(cols, op), c, config.weight_decay, config.nesterov ? 1u : 0u};
   // max_norm's workgroup with subgroupAdd, so that the squares are summed in the same order as there.
-  const uint32_t workgroup = subgroup_row_workgroup(cols, device);
+  const uint32_t workgroup = workgroup_size != 0 ? workgroup_size : subgroup_row_workgroup(cols, device);
   const std::array<uint32_t, 3> groups{std::min(params.rows, device.max_workgroup_count[0]), 1, 1};
   rec.dispatch(rec.context().kernel("sgd_step_max_norm", std::vector<uint32_t>{workgroup}),
                {w.slice, g.slice, v.slice, hyper.slice}, params, groups,

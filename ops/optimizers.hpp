@@ -62,10 +62,12 @@ void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction = 
 
 // sgd_step and then max_norm(w, c) in one dispatch, for a weight matrix w (out, in) with its gradient g and
 // momentum buffer v of the same shape: the same arithmetic in the same order (sgd_step_max_norm.comp), reading
-// and writing w once. Needs subgroup arithmetic in compute shaders (fused_max_norm_runs); throws ArgumentError
-// on a device without it, unless c > 0, or for a bad configuration; ShapeError unless w is 2-D and g, v are like it.
+// and writing w once. `workgroup`: invocations per row as max_norm's (0 = the device's best, the same as
+// max_norm's with subgroupAdd; the tests set it to reach the several-subgroup path on lavapipe). Needs subgroup
+// arithmetic in compute shaders (fused_max_norm_runs); throws ArgumentError on a device without it, unless
+// c > 0, for a bad workgroup or configuration; ShapeError unless w is 2-D and g, v are like it.
 void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, const Tensor& hyper,
-                       const SgdConfig& config, float c);
+                       const SgdConfig& config, float c, uint32_t workgroup = 0);
 // Whether sgd_step_max_norm runs on this device.
 bool fused_max_norm_runs(const DeviceInfo& device);
 
