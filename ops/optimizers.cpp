@@ -24,6 +24,27 @@ void check_hyper(const char* op, const Tensor& hyper) {
   check_tensor(op, {"hyper", hyper}, {4}, DType::f32, "[lr, momentum, unused, unused]");
 }
 
+// SGD's tensors: w, g, v f32 of one shape, hyper (4), no two overlapping (the state is read and written in
+// place by one invocation per element; aliasing any two would make an update read values it has just written).
+void check_sgd_tensors(const char* op, const Tensor& w, const Tensor& g, const Tensor& v, const Tensor& hyper) {
+  const std::string like_w = fmt::format("the shape of w '{}'", w.name);
+  check_tensor(op, {"w", w}, w.shape, DType::f32, "");
+  check_tensor(op, {"g", g}, w.shape, DType::f32, like_w);
+  check_tensor(op, {"v", v}, w.shape, DType::f32, like_w);
+  check_hyper(op, hyper);
+  check_disjoint(op, {{"w", w}, {"g", g}, {"v", v}, {"hyper", hyper}});
+}
+
+// A row kernel's workgroup override: 0 (the device's best) or a power of two within the device's limits.
+void check_row_workgroup(const char* op, uint32_t workgroup, const DeviceInfo& device) {
+  const uint32_t most = std::min(device.max_workgroup_size[0], device.max_workgroup_invocations);
+  if (workgroup != 0 && (!std::has_single_bit(workgroup) || workgroup > most)) {
+    throw ArgumentError(fmt::format("{}: workgroup {} must be a power of two no larger than {} ({}), or 0 for the "
+                                    "device's best",
+                                    op, workgroup, most, device.name));
+  }
+}
+
 }  // namespace
 
 void check_config(const SgdConfig& config) {
@@ -44,14 +65,7 @@ void sgd_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, 
               const SgdConfig& config) {
   constexpr const char* op = "sgd_step";
   check_config(config);
-  const std::string like_w = fmt::format("the shape of w '{}'", w.name);
-  check_tensor(op, {"w", w}, w.shape, DType::f32, "");
-  check_tensor(op, {"g", g}, w.shape, DType::f32, like_w);
-  check_tensor(op, {"v", v}, w.shape, DType::f32, like_w);
-  check_hyper(op, hyper);
-  // The state tensors are read and written in place by one invocation per element; aliasing any two of them
-  // would make an update read values it has just written.
-  check_disjoint(op, {{"w", w}, {"g", g}, {"v", v}, {"hyper", hyper}});
+  check_sgd_tensors(op, w, g, v, hyper);
   const int64_t n = w.numel();
   if (n == 0) return;
   struct Params {
@@ -117,12 +131,7 @@ void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction, u
   }
   const bool subgroup = reduction == RowReduction::Subgroup ||
                         (reduction == RowReduction::Auto && device.subgroup_arithmetic);
-  const uint32_t most = std::min(device.max_workgroup_size[0], device.max_workgroup_invocations);
-  if (workgroup_size != 0 && (!std::has_single_bit(workgroup_size) || workgroup_size > most)) {
-    throw ArgumentError(fmt::format("{}: workgroup {} must be a power of two no larger than {} ({}), or 0 for the "
-                                    "device's best",
-                                    op, workgroup_size, most, device.name));
-  }
+  check_row_workgroup(op, workgroup_size, device);
   const int64_t rows = w.dim(0), cols = w.dim(1);
   if (rows == 0 || cols == 0) return;
   to_u32(w.numel(), op);  // the shader indexes row * cols + j in 32 bits
@@ -148,24 +157,14 @@ void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Te
   check_config(config);
   check_value(op, c > 0, "max-norm bound c", c, "> 0");
   check_rank(op, {"w", w}, {2}, "(out, in): one row per unit");
-  const std::string like_w = fmt::format("the shape of w '{}'", w.name);
-  check_tensor(op, {"w", w}, w.shape, DType::f32, "");
-  check_tensor(op, {"g", g}, w.shape, DType::f32, like_w);
-  check_tensor(op, {"v", v}, w.shape, DType::f32, like_w);
-  check_hyper(op, hyper);
-  check_disjoint(op, {{"w", w}, {"g", g}, {"v", v}, {"hyper", hyper}});
+  check_sgd_tensors(op, w, g, v, hyper);
   const DeviceInfo& device = rec.context().info();
   if (!fused_max_norm_runs(device)) {
     throw ArgumentError(fmt::format("{}: needs subgroup arithmetic in compute shaders, which {} lacks; record "
                                     "sgd_step and max_norm instead",
                                     op, device.name));
   }
-  const uint32_t most = std::min(device.max_workgroup_size[0], device.max_workgroup_invocations);
-  if (workgroup_size != 0 && (!std::has_single_bit(workgroup_size) || workgroup_size > most)) {
-    throw ArgumentError(fmt::format("{}: workgroup {} must be a power of two no larger than {} ({}), or 0 for the "
-                                    "device's best",
-                                    op, workgroup_size, most, device.name));
-  }
+  check_row_workgroup(op, workgroup_size, device);
   const int64_t rows = w.dim(0), cols = w.dim(1);
   if (rows == 0 || cols == 0) return;
   to_u32(w.numel(), op);  // the shader indexes row * cols + j in 32 bits
