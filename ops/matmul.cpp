@@ -31,7 +31,6 @@ struct MatmulParams {
 // 4 x lanes, at most 128 for 32 lanes; the shared path TILE_K), and quads stay 16-byte aligned.
 constexpr uint32_t k_split_granule = 128;
 
-
 // The product as the shader sees it: Z (R, Q) = X (R, K) · Y (K, Q), where Z is C or Cᵀ.
 struct Oriented {
   bool transposed;         // Z = Cᵀ: X = op(B)ᵀ, Y = op(A)ᵀ
@@ -294,17 +293,16 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
 
   // Split K when the product has too few workgroups for the device (see matmul_max_split, device_split).
   uint32_t slices = partials != nullptr && k32 > 0 ? device_split(device, uint64_t(groups[0]) * groups[1], M, N, K) : 1;
-  if (slices > 1) {
-    const uint32_t chunk = ceil_div(ceil_div(k32, slices), k_split_granule) * k_split_granule;
-    slices = ceil_div(k32, chunk);
-  }
+  // Whole granules a slice; rounding the chunk up may leave fewer slices than asked for, never an empty one.
+  const uint32_t chunk = ceil_div(ceil_div(k32, std::max(slices, 1u)), k_split_granule) * k_split_granule;
+  if (slices > 1) slices = ceil_div(k32, chunk);
   if (slices < 2) {
     rec.dispatch(kernel, {c.slice, c.slice, x, y, x, y, bias_slice}, p, groups, label);
     return;
   }
   const uint64_t stride = split_slice_stride(M * N);
   const BufferSlice used = partials->slice.sub(0, slices * stride * sizeof(float));
-  p.k_chunk = ceil_div(ceil_div(k32, slices), k_split_granule) * k_split_granule;
+  p.k_chunk = chunk;
   p.z_slice = static_cast<uint32_t>(stride);
   p.bias_mode = 0;
   groups[2] = slices;
