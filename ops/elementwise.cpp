@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <array>
-#include <thread>
 #include <vector>
 
 namespace vkdrop::ops {
@@ -93,11 +92,10 @@ void bias_backward(Recorder& rec, const Tensor& db, const Tensor& dy, const Tens
     return;
   }
   std::array<uint32_t, 3> groups = groups_1d(cols, group_cols, device);
-  // Split the rows when the column blocks leave the device idle: one workgroup per core of a CPU device, 512
-  // on a GPU, as matmul splits K.
+  // Split the rows when the column blocks leave the device idle (split_target_workgroups), as matmul splits K.
   uint32_t slices = 1;
   if (partials != nullptr) {
-    const uint64_t wanted = device.is_cpu() ? std::max(1u, std::thread::hardware_concurrency()) : 512u;
+    const uint64_t wanted = split_target_workgroups(device);
     const uint32_t most = bias_backward_max_split(rows, cols);
     if (most > 1 && groups[0] < wanted) {
       slices = static_cast<uint32_t>(std::min<uint64_t>(most, (wanted + groups[0] - 1) / groups[0]));

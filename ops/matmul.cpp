@@ -107,14 +107,12 @@ bool register_path_runs(const DeviceInfo& device, uint32_t lanes, bool broadcast
   return sharing && device.subgroup_size == lanes && lanes >= 4 && lanes % 4 == 0;
 }
 
-// How many slices this device splits K into, given the workgroups the product already has: one workgroup
-// per core of a CPU device (lavapipe runs a workgroup on one core; the split costs a second pass, so only
-// products that would leave cores idle split), or 512 workgroups on a GPU (a few per multiprocessor of a
-// large one), within matmul_max_split. 1: not split.
+// How many slices this device splits K into, given the workgroups the product already has: up to
+// split_target_workgroups (ops/tuning), within matmul_max_split. 1: not split.
 uint32_t device_split(const DeviceInfo& device, uint64_t workgroups, int64_t M, int64_t N, int64_t K) {
   const uint32_t most = matmul_max_split(M, N, K);
   if (most < 2) return 1;
-  const uint64_t wanted = device.is_cpu() ? std::max(1u, std::thread::hardware_concurrency()) : 512ull;
+  const uint64_t wanted = split_target_workgroups(device);
   if (workgroups >= wanted) return 1;
   return static_cast<uint32_t>(std::min<uint64_t>(most, (wanted + workgroups - 1) / workgroups));
 }

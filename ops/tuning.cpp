@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <thread>
 
 namespace vkdrop::ops {
 
@@ -46,6 +47,10 @@ uint32_t subgroup_row_workgroup(int64_t columns, const DeviceInfo& device) {
     return device.subgroup_size;
   }
   return row;
+}
+
+uint64_t split_target_workgroups(const DeviceInfo& device) {
+  return device.is_cpu() ? std::max(1u, std::thread::hardware_concurrency()) : 512u;
 }
 
 MatmulTiling shared_memory_matmul_tiling() {

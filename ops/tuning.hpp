@@ -39,6 +39,12 @@ uint32_t row_workgroup(int64_t columns, const DeviceInfo& device);
 // max_norm.comp with subgroupAdd: the invocations per row (one subgroup on a CPU device: no barrier).
 uint32_t subgroup_row_workgroup(int64_t columns, const DeviceInfo& device);
 
+// --- split reductions (matmul's K, bias_backward's rows) ------------------------------------------------------
+// The workgroups a reduction with too few of them is split up to: one per core of a CPU device (lavapipe runs a
+// workgroup on one core, and the split costs a second pass, so only reductions that would leave cores idle
+// split), 512 on a GPU (a few per multiprocessor of a large one).
+uint64_t split_target_workgroups(const DeviceInfo& device);
+
 // --- matmul -----------------------------------------------------------------------------------------------
 // The blocking matmul uses on this device (see MatmulTiling), and the shared-memory tiling every device runs.
 MatmulTiling matmul_tiling(const DeviceInfo& device);

@@ -14,7 +14,7 @@ namespace {
 
 ops::SgdConfig config_of(const SGD& sgd) { return {static_cast<float>(sgd.weight_decay), sgd.nesterov}; }
 
-// Elements [begin, end) of a flat (P) tensor, as a tensor of the given shape.
+// The element_count(shape) elements of a flat (P) tensor from element `begin` on, as a tensor of that shape.
 Tensor part(const Tensor& flat, int64_t begin, const Shape& shape) {
   const uint64_t bytes = static_cast<uint64_t>(element_count(shape)) * sizeof(float);
   return Tensor{flat.slice.sub(static_cast<uint64_t>(begin) * sizeof(float), bytes), shape, DType::f32, flat.name};
