@@ -284,6 +284,10 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   const BufferSlice x = k32 > 0 ? o.x->slice : bias->slice;
   const BufferSlice y = k32 > 0 ? o.y->slice : bias->slice;
   const BufferSlice bias_slice = bias != nullptr ? bias->slice : x;
+  // The quad texel buffers are read only with vec4 loads (then X and Y hold whole quads); otherwise a
+  // placeholder of one quad stands in, since x or y may be shorter than a quad.
+  const BufferSlice x4 = vec4 ? x : rec.context().placeholder();
+  const BufferSlice y4 = vec4 ? y : rec.context().placeholder();
   const uint32_t tile_r = tiling.shared ? tiling.tile_m : tm;
   const uint32_t tile_q = tiling.shared ? tiling.tile_n : lanes * tn;
   std::array<uint32_t, 3> groups = {ceil_div(o.Q, tile_q), ceil_div(o.R, tile_r), 1};
@@ -295,7 +299,7 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   const uint32_t chunk = ceil_div(ceil_div(k32, std::max(slices, 1u)), k_split_granule) * k_split_granule;
   if (slices > 1) slices = ceil_div(k32, chunk);
   if (slices < 2) {
-    rec.dispatch(kernel, {c.slice, c.slice, x, y, x, y, bias_slice}, p, groups, label);
+    rec.dispatch(kernel, {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y}, p, groups, label);
     return;
   }
   const uint64_t stride = split_slice_stride(M * N);
@@ -304,7 +308,8 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   p.z_slice = static_cast<uint32_t>(stride);
   p.bias_mode = 0;
   groups[2] = slices;
-  rec.dispatch(kernel, {used, used, x, y, x, y, bias_slice}, p, groups, fmt::format("{}, K split {} ways", label, slices));
+  rec.dispatch(kernel, {used, used, x4, y4, x, y, bias_slice, x, y}, p, groups,
+               fmt::format("{}, K split {} ways", label, slices));
   sum_slices(rec, c, used, slices, stride, bias, fmt::format("{}: sum of {} slices", label, slices));
 }
 

@@ -75,7 +75,8 @@ void sgd_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& v, 
   } params{to_u32(n, op), config.weight_decay, config.nesterov ? 1u : 0u};
   const DeviceInfo& device = rec.context().info();
   rec.dispatch(rec.context().kernel("sgd_step", std::vector<uint32_t>{elementwise_workgroup(device)}),
-               {w.slice, g.slice, v.slice, hyper.slice}, params, elementwise_groups(n, device), "sgd_step");
+               {w.slice, g.slice, v.slice, hyper.slice, w.slice, v.slice}, params, elementwise_groups(n, device),
+               "sgd_step");
 }
 
 void adam_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& m, const Tensor& v,
@@ -177,7 +178,7 @@ void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Te
   const uint32_t workgroup = workgroup_size != 0 ? workgroup_size : subgroup_row_workgroup(cols, device);
   const std::array<uint32_t, 3> groups{std::min(params.rows, device.max_workgroup_count[0]), 1, 1};
   rec.dispatch(rec.context().kernel("sgd_step_max_norm", std::vector<uint32_t>{workgroup}),
-               {w.slice, g.slice, v.slice, hyper.slice}, params, groups,
+               {w.slice, g.slice, v.slice, hyper.slice, w.slice, v.slice}, params, groups,
                fmt::format("sgd_step + max_norm (subgroupAdd, {} per row)", workgroup));
 }
 

@@ -26,7 +26,9 @@ Arena::Block& Arena::add_block(uint64_t min_bytes) {
   block.size = std::max(block_bytes_, min_bytes);
   VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   info.size = block.size;
-  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  // Kernels read tensors through storage buffers or through storage texel buffers (texel_buffer_view.hpp).
+  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_STORAGE_TEXEL_BUFFER_BIT |
+               VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   VkBuffer buffer;
   VKDROP_CHECK(vkCreateBuffer(device, &info, nullptr, &buffer));
@@ -60,7 +62,7 @@ BufferSlice Arena::allocate(uint64_t bytes, const std::string& what, uint64_t al
                                     what, bytes, context_->info().name, limit));
   }
   if (bytes == 0) return BufferSlice{};
-  const uint64_t align = std::max<uint64_t>(alignment, context_->info().min_storage_buffer_offset_alignment);
+  const uint64_t align = std::max<uint64_t>(alignment, context_->info().binding_offset_alignment());
   auto aligned = [align](uint64_t x) { return (x + align - 1) / align * align; };
   Block* target = nullptr;
   for (Block& block : blocks_) {

@@ -41,7 +41,7 @@ class Arena {
   Arena(Arena&&) noexcept = default;
   Arena& operator=(Arena&&) noexcept = default;
 
-  // `bytes` at an offset aligned to max(alignment, minStorageBufferOffsetAlignment). `what` names the
+  // `bytes` at an offset aligned to max(alignment, DeviceInfo::binding_offset_alignment()). `what` names the
   // tensor in error messages. Throws ArgumentError if one slice would exceed maxStorageBufferRange.
   BufferSlice allocate(uint64_t bytes, const std::string& what, uint64_t alignment = 16);
 

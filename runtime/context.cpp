@@ -194,6 +194,8 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
   info.max_shared_memory_bytes = l.maxComputeSharedMemorySize;
   info.max_storage_buffer_range = l.maxStorageBufferRange;
   info.min_storage_buffer_offset_alignment = l.minStorageBufferOffsetAlignment;
+  info.min_texel_buffer_offset_alignment = l.minTexelBufferOffsetAlignment;
+  info.max_texel_buffer_elements = l.maxTexelBufferElements;
   info.max_push_constants_bytes = l.maxPushConstantsSize;
   uint32_t timestamp_bits = 0;
   compute_queue_family(device, &timestamp_bits);
@@ -431,6 +433,15 @@ const Kernel& Context::kernel(const std::string& shader, std::span<const uint32_
   if (it == kernels_.end())
     it = kernels_.emplace(key, std::make_unique<Kernel>(*this, shader, specialization)).first;
   return *it->second;
+}
+
+const BufferSlice& Context::placeholder() {
+  std::lock_guard lock(kernels_mutex_);
+  if (!placeholder_) {
+    placeholder_arena_ = std::make_unique<Arena>(*this, 256);
+    placeholder_ = std::make_unique<BufferSlice>(placeholder_arena_->allocate(16, "placeholder"));
+  }
+  return *placeholder_;
 }
 
 void Context::submit_and_wait(std::span<const VkCommandBuffer> commands) {

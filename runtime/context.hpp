@@ -6,6 +6,7 @@
 
 #include <vulkan/vulkan.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -20,6 +21,7 @@
 namespace vkdrop {
 
 class Kernel;
+class Arena;
 class HostBuffer;
 struct BufferSlice;
 
@@ -50,6 +52,12 @@ struct DeviceInfo {
   uint32_t max_shared_memory_bytes = 0;
   uint64_t max_storage_buffer_range = 0;
   uint64_t min_storage_buffer_offset_alignment = 0;
+  uint64_t min_texel_buffer_offset_alignment = 0;
+  uint32_t max_texel_buffer_elements = 0;
+  // Where any slice a kernel binds must start: storage buffers and texel-buffer views both.
+  uint64_t binding_offset_alignment() const {
+    return std::max(min_storage_buffer_offset_alignment, min_texel_buffer_offset_alignment);
+  }
   uint32_t max_push_constants_bytes = 0;
   float timestamp_period_ns = 0;  // nanoseconds per timestamp tick; 0 when timestamps are unsupported
   bool is_cpu() const { return type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
@@ -98,6 +106,10 @@ class Context {
   // ...), built once per Context and then shared.
   const Kernel& kernel(const std::string& shader, std::span<const uint32_t> specialization = {});
 
+  // 16 bytes of device memory (a whole texel of any format a kernel binds) for a dispatch to bind where a
+  // binding is not read but must name a valid buffer. Its contents are unspecified; never write it.
+  const BufferSlice& placeholder();
+
   // Copy between host memory and a device buffer through a staging buffer; blocks until done.
   void upload(const BufferSlice& dst, const void* src, uint64_t bytes);
   void download(void* dst, const BufferSlice& src, uint64_t bytes);
@@ -129,6 +141,8 @@ class Context {
   std::unique_ptr<HostBuffer> staging_;  // uploads and downloads pass through it
   std::mutex kernels_mutex_;
   std::map<std::string, std::unique_ptr<Kernel>> kernels_;
+  std::unique_ptr<Arena> placeholder_arena_;  // holds placeholder_, made on first use
+  std::unique_ptr<BufferSlice> placeholder_;
 };
 
 // Validation messages (warnings and errors) reported by the Khronos layer since the last call, from every

@@ -157,5 +157,6 @@ using UniqueDescriptorPool = DeviceHandle<VkDescriptorPool, vkDestroyDescriptorP
 using UniqueCommandPool = DeviceHandle<VkCommandPool, vkDestroyCommandPool>;
 using UniqueFence = DeviceHandle<VkFence, vkDestroyFence>;
 using UniqueQueryPool = DeviceHandle<VkQueryPool, vkDestroyQueryPool>;
+using UniqueBufferView = DeviceHandle<VkBufferView, vkDestroyBufferView>;
 
 }  // namespace vkdrop

@@ -38,7 +38,7 @@ Kernel::Kernel(Context& context, const std::string& shader, std::span<const uint
   for (const ShaderBinding& b : interface_.bindings) {
     VkDescriptorSetLayoutBinding binding{};
     binding.binding = b.binding;
-    binding.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    binding.descriptorType = b.texel_buffer() ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
     binding.descriptorCount = 1;
     binding.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
     bindings.push_back(binding);

@@ -86,16 +86,53 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
       if (result != VK_ERROR_OUT_OF_POOL_MEMORY && result != VK_ERROR_FRAGMENTED_POOL) VKDROP_CHECK(result);
     }
     // A recording holds its sets for its whole life, so pools only grow; a new one when the last is full.
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, k_sets_per_pool * 8};
+    const VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, k_sets_per_pool * 8},
+                                          {VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, k_sets_per_pool * 4}};
     VkDescriptorPoolCreateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     info.maxSets = k_sets_per_pool;
-    info.poolSizeCount = 1;
-    info.pPoolSizes = &size;
+    info.poolSizeCount = 2;
+    info.pPoolSizes = sizes;
     VkDescriptorPool pool;
     VKDROP_CHECK(vkCreateDescriptorPool(device, &info, nullptr, &pool));
     pools_.emplace_back(device, pool);
   }
   throw Error("Could not allocate a descriptor set from a fresh pool.");
+}
+
+// A view of the whole texels of `slice` (a trailing part-texel is not in it: the kernel must not need it),
+// shared by every dispatch of this recording that binds the same slice the same way.
+VkBufferView Recorder::texel_view(const BufferSlice& slice, uint32_t texel_floats, const std::string& what) {
+  const uint64_t texel_bytes = texel_floats * sizeof(float);
+  const uint64_t range = slice.size / texel_bytes * texel_bytes;
+  for (const View& v : views_) {
+    if (v.slice.buffer == slice.buffer && v.slice.offset == slice.offset && v.slice.size == range &&
+        v.texel_floats == texel_floats)
+      return v.view;
+  }
+  const DeviceInfo& info = context_.info();
+  if (slice.offset % info.min_texel_buffer_offset_alignment != 0) {
+    throw ArgumentError(fmt::format("{} starts at byte {}, which is not a multiple of {} ({}'s "
+                                    "minTexelBufferOffsetAlignment); bind slices the Arena handed out, or sub-slices "
+                                    "at multiples of it.", what, slice.offset, info.min_texel_buffer_offset_alignment,
+                                    info.name));
+  }
+  if (range == 0) {
+    throw ArgumentError(fmt::format("{} is {} bytes, less than one {}-byte texel.", what, slice.size, texel_bytes));
+  }
+  if (range / texel_bytes > info.max_texel_buffer_elements) {
+    throw ArgumentError(fmt::format("{} holds {} texels; {} allows {} in one texel buffer. Split the tensor.", what,
+                                    range / texel_bytes, info.name, info.max_texel_buffer_elements));
+  }
+  VkBufferViewCreateInfo view_info{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+  view_info.buffer = slice.buffer;
+  view_info.format = texel_floats == 1 ? VK_FORMAT_R32_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
+  view_info.offset = slice.offset;
+  view_info.range = range;
+  VkBufferView view;
+  VKDROP_CHECK(vkCreateBufferView(context_.device(), &view_info, nullptr, &view));
+  views_.push_back(View{BufferSlice{slice.buffer, slice.offset, range}, texel_floats,
+                        UniqueBufferView(context_.device(), view)});
+  return view;
 }
 
 // Emits one barrier when an access conflicts with a range touched since the last barrier.
@@ -175,15 +212,23 @@ void Recorder::dispatch_bytes(const Kernel& kernel, std::span<const BufferSlice>
 
   VkDescriptorSet set = allocate_set(kernel.set_layout());
   std::vector<VkDescriptorBufferInfo> infos(buffers.size());
+  std::vector<VkBufferView> views(buffers.size());
   std::vector<VkWriteDescriptorSet> writes(buffers.size());
   for (size_t i = 0; i < buffers.size(); ++i) {
-    infos[i] = VkDescriptorBufferInfo{buffers[i].buffer, buffers[i].offset, buffers[i].size};
+    const ShaderBinding& b = iface.bindings[i];
     writes[i] = VkWriteDescriptorSet{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     writes[i].dstSet = set;
     writes[i].dstBinding = static_cast<uint32_t>(i);
     writes[i].descriptorCount = 1;
-    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[i].pBufferInfo = &infos[i];
+    if (b.texel_buffer()) {
+      views[i] = texel_view(buffers[i], b.texel_floats, fmt::format("{}: texel buffer '{}' (binding {})", what, b.name, i));
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER;
+      writes[i].pTexelBufferView = &views[i];
+    } else {
+      infos[i] = VkDescriptorBufferInfo{buffers[i].buffer, buffers[i].offset, buffers[i].size};
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      writes[i].pBufferInfo = &infos[i];
+    }
   }
   vkUpdateDescriptorSets(context_.device(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
 

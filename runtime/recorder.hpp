@@ -8,6 +8,10 @@
 // independent dispatches get none and may overlap. Each recording ends with a barrier that makes its
 // writes visible to the next submission and to the host, so replays chain without further thought.
 //
+// A kernel's texel-buffer bindings (r32f / rgba32f imageBuffer: CPU devices such as lavapipe load those as
+// SIMD gathers, where they load a storage buffer one lane at a time) are bound from slices too: the recorder
+// makes a buffer view of each slice's whole texels and keeps it as long as the recording.
+//
 // Nothing about a recording changes between replays: per-step values (the RNG step, the batch position,
 // the learning rate) live in device buffers that the recorded kernels themselves advance.
 
@@ -96,11 +100,18 @@ class Recorder {
   void begin_if_needed();
   void order_after_hazards(std::span<const Access> accesses, uint32_t stage);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+  VkBufferView texel_view(const BufferSlice& slice, uint32_t texel_floats, const std::string& what);
 
   Context& context_;
   RecorderOptions options_;
   UniqueCommandBuffer cmd_;  // freed after the destructor has waited for every submission of it
   std::vector<UniqueDescriptorPool> pools_;
+  struct View {
+    BufferSlice slice;
+    uint32_t texel_floats;
+    UniqueBufferView view;
+  };
+  std::vector<View> views_;  // texel-buffer views the recording's descriptor sets refer to
   UniqueQueryPool queries_;
   std::vector<UniqueFence> fences_;  // a ring: submission i signals fences_[i % max_in_flight]
   uint64_t submitted_ = 0;            // submissions so far

@@ -18,6 +18,7 @@ enum Op : uint32_t {
   OpTypeInt = 21,
   OpTypeFloat = 22,
   OpTypeVector = 23,
+  OpTypeImage = 25,
   OpTypeStruct = 30,
   OpTypePointer = 32,
   OpVariable = 59,
@@ -33,6 +34,7 @@ enum Decoration : uint32_t {
   DescriptorSet = 34,
   Offset = 35,
 };
+enum ImageProperty : uint32_t { DimBuffer = 5, SampledStorage = 2, FormatRgba32f = 1, FormatR32f = 3 };
 enum StorageClass : uint32_t { UniformConstant = 0, Uniform = 2, PushConstant = 9, StorageBuffer = 12 };
 
 constexpr uint32_t k_magic = 0x07230203;
@@ -64,6 +66,7 @@ ShaderInterface reflect_compute_shader(std::span<const uint32_t> spirv, const st
   std::map<uint32_t, uint32_t> scalar_bytes;                          // int/float type id -> bytes
   std::map<uint32_t, std::pair<uint32_t, uint32_t>> vectors;          // vector id -> (component, count)
   std::map<uint32_t, std::pair<uint32_t, uint32_t>> pointers;         // pointer id -> (storage class, pointee)
+  std::map<uint32_t, uint32_t> texel_floats;                          // buffer image type id -> floats per texel
   std::vector<std::pair<uint32_t, uint32_t>> variables;               // (pointer type, id)
 
   for (size_t i = 5; i < spirv.size();) {
@@ -80,6 +83,12 @@ ShaderInterface reflect_compute_shader(std::span<const uint32_t> spirv, const st
       case OpTypeVector: vectors[w[0]] = {w[1], w[2]}; break;
       case OpTypeStruct: struct_members[w[0]] = std::vector<uint32_t>(w.begin() + 1, w.end()); break;
       case OpTypePointer: pointers[w[0]] = {w[1], w[2]}; break;
+      case OpTypeImage:
+        // (result, sampled type, dim, depth, arrayed, multisampled, sampled, format): a storage image
+        // (sampled = 2) over a buffer with a 32-bit float format is a storage texel buffer.
+        if (w.size() >= 8 && w[2] == DimBuffer && w[6] == SampledStorage && (w[7] == FormatR32f || w[7] == FormatRgba32f))
+          texel_floats[w[0]] = w[7] == FormatR32f ? 1 : 4;
+        break;
       case OpVariable: variables.emplace_back(w[0], w[1]); break;
       case OpDecorate:
         decorations[w[0]].insert(w[1]);
@@ -126,10 +135,12 @@ ShaderInterface reflect_compute_shader(std::span<const uint32_t> spirv, const st
       continue;
     }
     const bool ssbo = storage == StorageBuffer || (storage == Uniform && decorations[pointee].count(BufferBlock));
-    if (!ssbo) {
+    const auto texel = texel_floats.find(pointee);
+    const bool texel_buffer = storage == UniformConstant && texel != texel_floats.end();
+    if (!ssbo && !texel_buffer) {
       if (storage == Uniform || storage == UniformConstant) {
-        throw ArgumentError(fmt::format("Shader {}: resource '{}' is not a storage buffer; vkdrop kernels use "
-                                        "storage buffers and push constants only.", shader, name));
+        throw ArgumentError(fmt::format("Shader {}: resource '{}' is neither a storage buffer nor an r32f/rgba32f "
+                                        "imageBuffer; vkdrop kernels use those and push constants only.", shader, name));
       }
       continue;  // Input/Workgroup/Private/Function variables are not part of the interface
     }
@@ -139,8 +150,14 @@ ShaderInterface reflect_compute_shader(std::span<const uint32_t> spirv, const st
     ShaderBinding b;
     b.binding = binding_of[id];
     b.name = name;
-    b.writes = !all_members_have(id, pointee, NonWritable);
-    b.reads = !all_members_have(id, pointee, NonReadable);
+    if (texel_buffer) {
+      b.texel_floats = texel->second;
+      b.writes = !decorations[id].count(NonWritable);
+      b.reads = !decorations[id].count(NonReadable);
+    } else {
+      b.writes = !all_members_have(id, pointee, NonWritable);
+      b.reads = !all_members_have(id, pointee, NonReadable);
+    }
     result.bindings.push_back(b);
   }
   std::sort(result.bindings.begin(), result.bindings.end(),

@@ -1,7 +1,8 @@
 #pragma once
 // Just enough SPIR-V reflection to derive a compute pipeline's interface from the shader itself:
-// its storage-buffer bindings (and whether the shader reads or writes each, from GLSL's readonly /
-// writeonly), and the size of its push-constant block. No hand-kept table can drift from the shader.
+// its bindings (storage buffers, and storage texel buffers of 32-bit floats: GLSL `imageBuffer` with
+// `r32f` or `rgba32f`), whether the shader reads or writes each (GLSL's readonly / writeonly), and the size
+// of its push-constant block. No hand-kept table can drift from the shader.
 
 #include <cstdint>
 #include <span>
@@ -15,6 +16,10 @@ struct ShaderBinding {
   std::string name;      // the GLSL instance name, for error messages
   bool reads = true;     // false for `writeonly`
   bool writes = true;    // false for `readonly`
+  // Storage texel buffers: floats per texel, 1 (`r32f`) or 4 (`rgba32f`); 0 for a storage buffer. Both
+  // are bound from a BufferSlice; a texel buffer reads the slice's whole texels through a buffer view.
+  uint32_t texel_floats = 0;
+  bool texel_buffer() const { return texel_floats != 0; }
 };
 
 struct ShaderInterface {
@@ -23,7 +28,8 @@ struct ShaderInterface {
 };
 
 // Throws ArgumentError (naming `shader`) for malformed SPIR-V or an interface vkdrop does not support:
-// descriptor sets other than 0, uniform buffers, images, or gaps in the binding numbers.
+// descriptor sets other than 0, uniform buffers, images other than r32f/rgba32f buffer images, or gaps in
+// the binding numbers.
 ShaderInterface reflect_compute_shader(std::span<const uint32_t> spirv, const std::string& shader);
 
 }  // namespace vkdrop

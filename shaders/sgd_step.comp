@@ -6,10 +6,14 @@
 // buffer then); v is written either way.
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) buffer W { float w[]; };                 // (n)
-layout(binding = 1) readonly buffer G { float g[]; };        // (n)
-layout(binding = 2) buffer V { float v[]; };                 // (n) momentum buffer, starts at 0
+layout(binding = 0) writeonly buffer W { float w[]; };       // (n)
+layout(binding = 1, r32f) readonly uniform imageBuffer G;    // (n)
+layout(binding = 2) writeonly buffer V { float v[]; };       // (n) momentum buffer, starts at 0
 layout(binding = 3) readonly buffer Hyper { float hyper[4]; };  // (4) [lr, momentum, -, -]
+// w and v again, read through texel buffers: lavapipe loads a texel for all lanes at once (a gather) and a
+// storage buffer lane by lane. Each element is read before it is written, by the invocation that writes it.
+layout(binding = 4, r32f) readonly uniform imageBuffer W_in;  // (n)
+layout(binding = 5, r32f) readonly uniform imageBuffer V_in;  // (n)
 layout(push_constant) uniform Params {
   uint n;
   float weight_decay;
@@ -27,9 +31,9 @@ void main() {
   for (uint i = gl_GlobalInvocationID.x; i < count; i += stride) {
     // Every load unconditional and the choices made by select: lavapipe turns a conditional load into a
     // branch per lane. With wd = 0, g + 0·w is g.
-    const float weight = w[i];
-    const float grad = g[i] + wd * weight;
-    const float velocity = momentum * v[i] + grad;
+    const float weight = imageLoad(W_in, int(i)).x;
+    const float grad = imageLoad(G, int(i)).x + wd * weight;
+    const float velocity = momentum * imageLoad(V_in, int(i)).x + grad;
     v[i] = velocity;
     const float step = use_nesterov ? grad + momentum * velocity : velocity;
     w[i] = weight - lr * step;

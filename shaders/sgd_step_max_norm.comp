@@ -9,9 +9,14 @@
 layout(local_size_x_id = 0) in;
 
 layout(binding = 0) buffer W { float w[]; };                    // (rows, cols)
-layout(binding = 1) readonly buffer G { float g[]; };           // (rows, cols)
-layout(binding = 2) buffer V { float v[]; };                    // (rows, cols) momentum buffer
+layout(binding = 1, r32f) readonly uniform imageBuffer G;       // (rows, cols)
+layout(binding = 2) writeonly buffer V { float v[]; };          // (rows, cols) momentum buffer
 layout(binding = 3) readonly buffer Hyper { float hyper[4]; };  // (4) [lr, momentum, -, -]
+// w and v again, read through texel buffers: lavapipe loads a texel for all lanes at once (a gather) and a
+// storage buffer lane by lane. Each element is read before it is written, by the invocation that writes it;
+// the rescale reads w back through W, after this invocation's own writes.
+layout(binding = 4, r32f) readonly uniform imageBuffer W_in;  // (rows, cols)
+layout(binding = 5, r32f) readonly uniform imageBuffer V_in;  // (rows, cols)
 layout(push_constant) uniform Params {
   uint rows;
   uint cols;
@@ -38,9 +43,9 @@ void main() {
     for (uint j = tid; j < width; j += gl_WorkGroupSize.x) {
       // sgd_step.comp's update, then max_norm.comp's square of the stored weight.
       const uint i = base + j;
-      const float weight = w[i];
-      const float grad = g[i] + wd * weight;
-      const float velocity = momentum * v[i] + grad;
+      const float weight = imageLoad(W_in, int(i)).x;
+      const float grad = imageLoad(G, int(i)).x + wd * weight;
+      const float velocity = momentum * imageLoad(V_in, int(i)).x + grad;
       v[i] = velocity;
       const float step = use_nesterov ? grad + momentum * velocity : velocity;
       const float updated = weight - lr * step;

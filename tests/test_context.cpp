@@ -27,6 +27,8 @@ TEST_CASE("devices are listed with the limits compute needs") {
     CHECK(d.max_workgroup_invocations >= 128);  // Vulkan's required minimum
     CHECK(d.max_storage_buffer_range >= (1u << 27) - 1);
     CHECK(d.min_storage_buffer_offset_alignment >= 1);
+    CHECK(d.min_texel_buffer_offset_alignment >= 1);
+    CHECK(d.max_texel_buffer_elements >= 65536);  // Vulkan's required minimum
     CHECK(d.subgroup_size >= 1);
   }
 }
@@ -110,7 +112,7 @@ TEST_CASE("buffers round-trip through the device") {
 
 TEST_CASE("the arena sub-allocates aligned slices from a few blocks") {
   Context& ctx = test::context();
-  const uint64_t align = ctx.info().min_storage_buffer_offset_alignment;
+  const uint64_t align = ctx.info().binding_offset_alignment();
   Arena arena(ctx, 1 << 20);
   std::vector<BufferSlice> slices;
   for (uint64_t bytes : {4u, 12u, 1000u, 3u, 4096u, 100000u, 7u}) slices.push_back(arena.allocate(bytes, "t"));

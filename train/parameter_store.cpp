@@ -36,7 +36,7 @@ void upload_flat(Context& context, const Tensor& flat, const std::vector<float>&
 ParameterStore::ParameterStore(Context& context, Arena& arena, const Sequential& net, const Shape& input)
     : context_(context) {
   const DeviceInfo& device = context_.info();
-  const uint64_t align = device.min_storage_buffer_offset_alignment;
+  const uint64_t align = device.binding_offset_alignment();
   const std::vector<Shape> shapes = net.shapes(input);
   uint64_t param_floats = 0, state_floats = 0;
   for (size_t i = 0; i < net.size(); ++i) {

@@ -57,7 +57,7 @@ void SGD::record_step(Recorder& rec, const OptimizerTensors& t) const {
   };
   // Each buffer of the store starts at an offset a shader may bind, and the padding after it stays zero under
   // any update: the plain ranges start where the next binding may, and the padding goes with them.
-  const int64_t align = std::max<int64_t>(1, static_cast<int64_t>(rec.context().info().min_storage_buffer_offset_alignment / sizeof(float)));
+  const int64_t align = std::max<int64_t>(1, static_cast<int64_t>(rec.context().info().binding_offset_alignment() / sizeof(float)));
   int64_t done = 0;
   for (const Capped& c : capped) {
     plain(done, c.begin);
