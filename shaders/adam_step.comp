@@ -10,7 +10,7 @@
 layout(local_size_x_id = 0) in;
 
 layout(binding = 0) buffer W { float w[]; };                     // (n)
-layout(binding = 1) readonly buffer G { float g[]; };            // (n)
+layout(binding = 1, r32f) readonly uniform imageBuffer G;            // (n)
 layout(binding = 2) buffer M { float m[]; };                     // (n) first moment, starts at 0
 layout(binding = 3) buffer V { float v[]; };                     // (n) second moment, starts at 0
 layout(binding = 4) readonly buffer Hyper { float hyper[4]; };   // (4) [lr, -, -, -]
@@ -54,7 +54,7 @@ void main() {
   const float step_size = lr / bias_correction1;
   const float decay = 1.0 - lr * weight_decay;  // AdamW's multiplicative decay
   for (uint i = gl_GlobalInvocationID.x; i < n; i += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
-    float grad = g[i];
+    float grad = imageLoad(G, int(i)).x;
     float weight = w[i];
     if (weight_decay != 0.0) {
       if (decoupled != 0u) {

@@ -9,7 +9,7 @@
 layout(local_size_x_id = 0) in;                   // workgroup size
 layout(constant_id = 1) const uint BACKWARD = 0;  // 0: forward, 1: backward
 
-layout(binding = 0) readonly buffer In { float v[]; };    // forward x (planes, H, W); backward dy (planes, OH, OW)
+layout(binding = 0, r32f) readonly uniform imageBuffer In;    // forward x (planes, H, W); backward dy (planes, OH, OW)
 layout(binding = 1) writeonly buffer Out { float o[]; };  // forward y (planes, OH, OW); backward dx (planes, H, W)
 layout(push_constant) uniform Params {
   uint count;  // forward: planes * OH * OW outputs; backward: planes * H * W inputs
@@ -38,7 +38,7 @@ void main() {
       const uint w0 = uint(max(w_start, 0)), w1 = uint(min(w_start + int(kw), int(w)));
       const uint base = plane * h * w;
       for (uint ih = h0; ih < h1; ++ih) {
-        for (uint iw = w0; iw < w1; ++iw) sum += v[base + ih * w + iw];
+        for (uint iw = w0; iw < w1; ++iw) sum += imageLoad(In, int(base + ih * w + iw)).x;
       }
       o[i] = sum / divisor;
     } else {
@@ -46,7 +46,7 @@ void main() {
       const uvec2 rows = covering(ih, oh_count, kh, sh, ph), cols = covering(iw, ow_count, kw, sw, pw);
       const uint base = plane * oh_count * ow_count;
       for (uint oh = rows.x; oh < rows.y; ++oh) {
-        for (uint ow = cols.x; ow < cols.y; ++ow) sum += v[base + oh * ow_count + ow] / divisor;
+        for (uint ow = cols.x; ow < cols.y; ++ow) sum += imageLoad(In, int(base + oh * ow_count + ow)).x / divisor;
       }
       o[i] = sum;
     }

@@ -6,8 +6,8 @@
 // Workgroups take whole planes (n, c), as batch_norm_normalize.comp. Written (=).
 layout(local_size_x_id = 0) in;  // workgroup size
 
-layout(binding = 0) readonly buffer DY { float dy[]; };                   // (N, C, L)
-layout(binding = 1) readonly buffer X { float x[]; };                     // (N, C, L): the forward's input
+layout(binding = 0, r32f) readonly uniform imageBuffer DY;                   // (N, C, L)
+layout(binding = 1, r32f) readonly uniform imageBuffer X;                     // (N, C, L): the forward's input
 layout(binding = 2) readonly buffer Weight { float weight[]; };           // (C)
 layout(binding = 3) readonly buffer SaveMean { float save_mean[]; };      // (C)
 layout(binding = 4) readonly buffer SaveInvstd { float save_invstd[]; };  // (C)
@@ -39,14 +39,14 @@ void main() {
       const float mean_dy = dbias[c] * per_value, mean_dy_xhat = dweight[c] * per_value;
       const uint row = p * l_count;
       for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {
-        const float xhat = (x[row + l] - mean) * invstd;
-        dx[row + l] = scale * (dy[row + l] - mean_dy - xhat * mean_dy_xhat);
+        const float xhat = (imageLoad(X, int(row + l)).x - mean) * invstd;
+        dx[row + l] = scale * (imageLoad(DY, int(row + l)).x - mean_dy - xhat * mean_dy_xhat);
       }
     }
   } else {
     const uint count = plane_count * l_count;
     for (uint i = gl_GlobalInvocationID.x; i < count; i += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
-      dx[i] = dx_of((i / l_count) % channels, dy[i], x[i], per_value);
+      dx[i] = dx_of((i / l_count) % channels, imageLoad(DY, int(i)).x, imageLoad(X, int(i)).x, per_value);
     }
   }
 }

@@ -7,8 +7,8 @@
 // shared-memory tree: deterministic, as batch_norm_statistics.comp. Written (=), never accumulated.
 layout(local_size_x_id = 0) in;  // WG: a power of two
 
-layout(binding = 0) readonly buffer DY { float dy[]; };                   // (N, C, L)
-layout(binding = 1) readonly buffer X { float x[]; };                     // (N, C, L): the forward's input
+layout(binding = 0, r32f) readonly uniform imageBuffer DY;                   // (N, C, L)
+layout(binding = 1, r32f) readonly uniform imageBuffer X;                     // (N, C, L): the forward's input
 layout(binding = 2) readonly buffer SaveMean { float save_mean[]; };      // (C): from the forward
 layout(binding = 3) readonly buffer SaveInvstd { float save_invstd[]; };  // (C): from the forward
 layout(binding = 4) writeonly buffer DWeight { float dweight[]; };        // (C)
@@ -33,18 +33,18 @@ void main() {
       for (uint n = 0; n < n_count; ++n) {
         const uint row = (n * channels + c) * l_count;
         for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {
-          const float g = dy[row + l];
+          const float g = imageLoad(DY, int(row + l)).x;
           sum_dy += g;
-          sum_dy_centered += g * (x[row + l] - mean);
+          sum_dy_centered += g * (imageLoad(X, int(row + l)).x - mean);
         }
       }
     } else {  // short rows (BatchNorm1d: L = 1): the channel's values as one strided sequence
       for (uint i = tid; i < count; i += gl_WorkGroupSize.x) {
         const uint n = i / l_count;
         const uint index = (n * channels + c) * l_count + (i - n * l_count);
-        const float g = dy[index];
+        const float g = imageLoad(DY, int(index)).x;
         sum_dy += g;
-        sum_dy_centered += g * (x[index] - mean);
+        sum_dy_centered += g * (imageLoad(X, int(index)).x - mean);
       }
     }
     s_dy[tid] = sum_dy;

@@ -10,7 +10,7 @@
 layout(local_size_x_id = 0) in;                     // workgroup size
 layout(constant_id = 1) const uint FROM_VARIANCE = 0;  // 1: binding 2 holds variances (eval)
 
-layout(binding = 0) readonly buffer X { float x[]; };            // (N, C, L)
+layout(binding = 0, r32f) readonly uniform imageBuffer X;            // (N, C, L)
 layout(binding = 1) readonly buffer Mean { float mean[]; };      // (C)
 layout(binding = 2) readonly buffer Spread { float spread[]; };  // (C): invstd, or the variance (FROM_VARIANCE)
 layout(binding = 3) readonly buffer Weight { float weight[]; };  // (C)
@@ -36,13 +36,13 @@ void main() {
       const uint c = p % channels;
       const float mu = mean[c], scale = scale_of(c, e), shift = bias[c];
       const uint row = p * l_count;
-      for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) y[row + l] = (x[row + l] - mu) * scale + shift;
+      for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) y[row + l] = (imageLoad(X, int(row + l)).x - mu) * scale + shift;
     }
   } else {
     const uint count = plane_count * l_count;
     for (uint i = gl_GlobalInvocationID.x; i < count; i += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
       const uint c = (i / l_count) % channels;
-      y[i] = (x[i] - mean[c]) * scale_of(c, e) + bias[c];
+      y[i] = (imageLoad(X, int(i)).x - mean[c]) * scale_of(c, e) + bias[c];
     }
   }
 }

@@ -1,7 +1,7 @@
 #version 450
 // Batch normalization, training forward, first half: each channel's batch statistics (torch.nn.BatchNorm1d/2d
 // in train mode); reference/batch_norm.hpp (batch_norm_forward_training) is its spec, batch_norm_normalize.comp
-// the second half. x is (N, C, L); channel c has the M = N*L values x[n, c, l].
+// the second half. x is (N, C, L); channel c has the M = N*L values imageLoad(X, int(n, c, l)).x.
 //
 // One workgroup per channel (a grid-stride loop over channels covers any count) reads the channel once and
 // sums d = x - pivot and d², pivot being the channel's first value: shifted data, so Σd² − (Σd)²/M does not
@@ -13,7 +13,7 @@
 // UNBIASED variance, as PyTorch); the workgroup of channel 0 also counts the batch.
 layout(local_size_x_id = 0) in;  // WG: a power of two
 
-layout(binding = 0) readonly buffer X { float x[]; };                      // (N, C, L)
+layout(binding = 0, r32f) readonly uniform imageBuffer X;                      // (N, C, L)
 layout(binding = 1) writeonly buffer SaveMean { float save_mean[]; };      // (C): the batch mean
 layout(binding = 2) writeonly buffer SaveInvstd { float save_invstd[]; };  // (C): 1 / sqrt(biased var + eps)
 layout(binding = 3) buffer RunningMean { float running_mean[]; };          // (C)
@@ -37,13 +37,13 @@ void main() {
   const uint count = n_count * l_count;  // M
   const uint tid = gl_LocalInvocationID.x;
   for (uint c = gl_WorkGroupID.x; c < channels; c += gl_NumWorkGroups.x) {  // uniform in the workgroup
-    const float pivot = x[c * l_count];
+    const float pivot = imageLoad(X, int(c * l_count)).x;
     float sum = 0.0, squares = 0.0;
     if (l_count >= gl_WorkGroupSize.x) {
       for (uint n = 0; n < n_count; ++n) {
         const uint row = (n * channels + c) * l_count;
         for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {
-          const float d = x[row + l] - pivot;
+          const float d = imageLoad(X, int(row + l)).x - pivot;
           sum += d;
           squares += d * d;
         }
@@ -51,7 +51,7 @@ void main() {
     } else {  // short rows (BatchNorm1d: L = 1): the channel's values as one strided sequence
       for (uint i = tid; i < count; i += gl_WorkGroupSize.x) {
         const uint n = i / l_count;
-        const float d = x[(n * channels + c) * l_count + (i - n * l_count)] - pivot;
+        const float d = imageLoad(X, int((n * channels + c) * l_count + (i - n * l_count))).x - pivot;
         sum += d;
         squares += d * d;
       }

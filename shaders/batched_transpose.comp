@@ -4,7 +4,7 @@
 // element of out, through a grid-stride loop: out is written in order, in is read with stride B.
 layout(local_size_x_id = 0) in;  // workgroup size
 
-layout(binding = 0) readonly buffer In { float src[]; };    // (batch, A, B)
+layout(binding = 0, r32f) readonly uniform imageBuffer In;    // (batch, A, B)
 layout(binding = 1) writeonly buffer Out { float dst[]; };  // (batch, B, A)
 layout(push_constant) uniform Params {
   uint count;  // batch·A·B
@@ -17,6 +17,6 @@ void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < n_count; i += stride) {
     const uint a = i % rows, b = (i / rows) % cols, n = i / (rows * cols);
-    dst[i] = src[(n * rows + a) * cols + b];
+    dst[i] = imageLoad(In, int((n * rows + a) * cols + b)).x;
   }
 }

@@ -13,7 +13,7 @@
 // in order. Unsplit, row_chunk = M and y = 0.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;  // (COLS, ROWS); ROWS a power of two
 
-layout(binding = 0) readonly buffer DY { float dy[]; };   // (M, N)
+layout(binding = 0, r32f) readonly uniform imageBuffer DY;   // (M, N)
 layout(binding = 1) writeonly buffer DB { float db[]; };  // (N)
 layout(push_constant) uniform Params {
   uint rows;        // M
@@ -37,7 +37,7 @@ void main() {
     const uint col = block + lane;
     float sum = 0.0;
     if (col < col_count) {
-      for (uint row = row_begin + slice; row < row_end; row += gl_WorkGroupSize.y) sum += dy[row * col_count + col];
+      for (uint row = row_begin + slice; row < row_end; row += gl_WorkGroupSize.y) sum += imageLoad(DY, int(row * col_count + col)).x;
     }
     if (gl_WorkGroupSize.y == 1) {
       if (col < col_count) db[out_base + col] = sum;

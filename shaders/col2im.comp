@@ -3,13 +3,13 @@
 // dcols (N·OH·OW, C·KH·KW) = dy · W holds, for every output position and kernel tap, the gradient of the input
 // element that tap read (im2col.comp's layout). Each input element sums the taps that read it:
 //   dx[n][c][h][w] = Σ over kh, kw with h + pad_h - kh·dil_h = oh·stride_h and w + pad_w - kw·dil_w = ow·stride_w
-//                    (0 <= oh < OH, 0 <= ow < OW) of dcols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw].
+//                    (0 <= oh < OH, 0 <= ow < OW) of imageLoad(DCols, int((n·OH + oh)·OW + ow)).x[(c·KH + kh)·KW + kw].
 // One invocation per element of dx writes it (=) once, summing kh then kw in ascending order: no atomics, and
 // the same bits on every run. Stride 1, the common case, needs no division per tap (a CPU device divides lane
 // by lane); the test is uniform, so it costs no divergence.
 layout(local_size_x_id = 0) in;  // workgroup size
 
-layout(binding = 0) readonly buffer DCols { float dcols[]; };  // (N·OH·OW, C·KH·KW)
+layout(binding = 0, r32f) readonly uniform imageBuffer DCols;  // (N·OH·OW, C·KH·KW)
 layout(binding = 1) writeonly buffer DX { float dx[]; };       // (N, C, H, W)
 layout(push_constant) uniform Params {
   uint count;              // N·C·H·W
@@ -52,7 +52,7 @@ void main() {
           ow = tw / s_w;
         }
         if (ow >= out_w) continue;
-        sum += dcols[(row0 + uint(ow)) * taps + (c * k_h + kh) * k_w + kw];
+        sum += imageLoad(DCols, int((row0 + uint(ow)) * taps + (c * k_h + kh) * k_w + kw)).x;
       }
     }
     dx[i] = sum;

@@ -19,7 +19,7 @@ layout(constant_id = 1) const bool DRAW_MASK = true;  // false: eval mode, y = x
 
 #include "dropout_mask.glsl"
 
-layout(binding = 0) readonly buffer X { float x[]; };      // (n)
+layout(binding = 0, r32f) readonly uniform imageBuffer X;      // (n)
 layout(binding = 1) writeonly buffer Y { float y[]; };     // (n); may be the same memory as x
 layout(binding = 2) readonly buffer Step { uint step[]; };  // (2): the 64-bit step counter, low word first
 layout(push_constant) uniform Params {
@@ -46,7 +46,7 @@ void main() {
     const uint i = q << 2;
     for (uint k = 0u; k < 4u; ++k) {
       if (k < count - i) {  // the last quad may be partial
-        const float v = x[i + k];
+        const float v = imageLoad(X, int(i + k)).x;
         y[i + k] = mix(0.0, v * factor, keep[k]);  // mix with a bool is a select
       }
     }

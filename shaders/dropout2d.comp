@@ -14,7 +14,7 @@ layout(local_size_x_id = 0) in;  // workgroup size
 
 #include "dropout_mask.glsl"
 
-layout(binding = 0) readonly buffer X { float x[]; };      // (channels, spatial)
+layout(binding = 0, r32f) readonly uniform imageBuffer X;      // (channels, spatial)
 layout(binding = 1) writeonly buffer Y { float y[]; };     // (channels, spatial); may be the same memory as x
 layout(binding = 2) readonly buffer Step { uint step[]; };  // (2): the 64-bit step counter, low word first
 layout(push_constant) uniform Params {
@@ -51,7 +51,7 @@ void main() {
     for (uint k = 0u; k < 4u; ++k) {
       if (k < channel_count - first) {  // the last channel quad may be partial
         const uint i = base + k * size;
-        const float v = x[i];
+        const float v = imageLoad(X, int(i)).x;
         y[i] = mix(0.0, v * factor, keep[k]);  // mix with a bool is a select
       }
     }

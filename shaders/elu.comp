@@ -9,8 +9,8 @@
 layout(local_size_x_id = 0) in;                   // workgroup size
 layout(constant_id = 1) const uint BACKWARD = 0;  // 0: forward, 1: backward
 
-layout(binding = 0) readonly buffer In { float v[]; };    // (n): x, the forward's input (both passes)
-layout(binding = 1) readonly buffer DY { float dy[]; };   // (n): backward dy; unread forward (the caller binds x)
+layout(binding = 0, r32f) readonly uniform imageBuffer In;    // (n): x, the forward's input (both passes)
+layout(binding = 1, r32f) readonly uniform imageBuffer DY;   // (n): backward dy; unread forward (the caller binds x)
 layout(binding = 2) writeonly buffer Out { float o[]; };  // (n): forward y, backward dx; may be binding 0 or 1 (in place)
 layout(push_constant) uniform Params {
   uint n;       // element count
@@ -30,11 +30,11 @@ void main() {
   const float a = alpha;
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < count; i += stride) {
-    const float x = v[i];
+    const float x = imageLoad(In, int(i)).x;
     if (BACKWARD == 0) {
       o[i] = x <= 0.0 ? a * expm1_nonpositive(x) : x;
     } else {
-      const float g = dy[i];  // loaded on both sides of the select (see relu_backward.comp)
+      const float g = imageLoad(DY, int(i)).x;  // loaded on both sides of the select (see relu_backward.comp)
       o[i] = x <= 0.0 ? g * a * exp(x) : g;
     }
   }

@@ -7,8 +7,8 @@
 layout(local_size_x_id = 0) in;                   // workgroup size
 layout(constant_id = 1) const uint BACKWARD = 0;  // 0: forward, 1: backward
 
-layout(binding = 0) readonly buffer In { float v[]; };    // (n): x, the forward's input (both passes)
-layout(binding = 1) readonly buffer DY { float dy[]; };   // (n): backward dy; unread forward (the caller binds x)
+layout(binding = 0, r32f) readonly uniform imageBuffer In;    // (n): x, the forward's input (both passes)
+layout(binding = 1, r32f) readonly uniform imageBuffer DY;   // (n): backward dy; unread forward (the caller binds x)
 layout(binding = 2) writeonly buffer Out { float o[]; };  // (n): forward y, backward dx; may be binding 0 or 1 (in place)
 layout(push_constant) uniform Params {
   uint n;                // element count
@@ -20,10 +20,10 @@ void main() {
   const float slope = negative_slope;
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < count; i += stride) {
-    const float a = v[i];
+    const float a = imageLoad(In, int(i)).x;
     // Backward reads dy unconditionally, then selects: a load under a data-dependent branch costs llvmpipe a
     // mispredicted branch per lane.
-    const float g = BACKWARD == 0 ? a : dy[i];
+    const float g = BACKWARD == 0 ? a : imageLoad(DY, int(i)).x;
     o[i] = a > 0.0 ? g : slope * g;
   }
 }

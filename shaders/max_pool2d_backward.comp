@@ -4,7 +4,7 @@
 // whose windows cover it and adds dy of those whose argmax it is. Written (=), 0 where no output chose it.
 layout(local_size_x_id = 0) in;  // workgroup size
 
-layout(binding = 0) readonly buffer DY { float dy[]; };      // (planes, OH, OW)
+layout(binding = 0, r32f) readonly uniform imageBuffer DY;      // (planes, OH, OW)
 layout(binding = 1) readonly buffer Argmax { uint am[]; };   // (planes, OH, OW): the forward's choices
 layout(binding = 2) writeonly buffer DX { float dx[]; };     // (planes, H, W)
 layout(push_constant) uniform Params {
@@ -34,7 +34,7 @@ void main() {
     for (uint oh = rows.x; oh < rows.y; ++oh) {
       for (uint ow = cols.x; ow < cols.y; ++ow) {
         const uint o = base + oh * ow_count + ow;
-        if (am[o] == me) sum += dy[o];
+        if (am[o] == me) sum += imageLoad(DY, int(o)).x;
       }
     }
     dx[i] = sum;

@@ -7,7 +7,7 @@
 // (max_pool2d_backward) is the spec. Written (=).
 layout(local_size_x_id = 0) in;  // workgroup size
 
-layout(binding = 0) readonly buffer DY { float dy[]; };      // (planes, OH, OW)
+layout(binding = 0, r32f) readonly uniform imageBuffer DY;      // (planes, OH, OW)
 layout(binding = 1) readonly buffer Argmax { uint am[]; };   // (planes, OH, OW): the forward's choices
 layout(binding = 2) writeonly buffer DX { float dx[]; };     // (planes, H, W)
 layout(push_constant) uniform Params {
@@ -24,7 +24,7 @@ void main() {
     const uint oh = (o / ow_count) % oh_count;
     const uint plane = o / (ow_count * oh_count);
     const uint chosen = am[o];
-    const float g = 0.0 + dy[o];  // as the gather's sum: -0 becomes +0
+    const float g = 0.0 + imageLoad(DY, int(o)).x;  // as the gather's sum: -0 becomes +0
     const uint base = plane * h * w;
     for (uint ih = oh * kh; ih < oh * kh + kh; ++ih) {
       for (uint iw = ow * kw; iw < ow * kw + kw; ++iw) {

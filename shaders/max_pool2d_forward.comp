@@ -6,7 +6,7 @@
 // maximal element, a NaN propagates, and a window of -inf takes its first element.
 layout(local_size_x_id = 0) in;  // workgroup size
 
-layout(binding = 0) readonly buffer X { float x[]; };        // (planes, H, W)
+layout(binding = 0, r32f) readonly uniform imageBuffer X;        // (planes, H, W)
 layout(binding = 1) writeonly buffer Y { float y[]; };       // (planes, OH, OW)
 layout(binding = 2) writeonly buffer Argmax { uint am[]; };  // (planes, OH, OW)
 layout(push_constant) uniform Params {
@@ -33,7 +33,7 @@ void main() {
     uint best_index = h0 * w + w0;
     for (uint ih = h0; ih < h1; ++ih) {
       for (uint iw = w0; iw < w1; ++iw) {
-        const float v = x[base + ih * w + iw];
+        const float v = imageLoad(X, int(base + ih * w + iw)).x;
         if (v > best || isnan(v)) {
           best = v;
           best_index = ih * w + iw;

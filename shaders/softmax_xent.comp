@@ -16,7 +16,7 @@ layout(constant_id = 1) const uint WRITE_GRADIENT = 1;
 layout(binding = 0) writeonly buffer DLogits { float dlogits[]; };  // (B, C), or unused
 layout(binding = 1) writeonly buffer RowLoss { float row_loss[]; };  // (B)
 layout(binding = 2) writeonly buffer RowCorrect { uint row_correct[]; };  // (B)
-layout(binding = 3) readonly buffer Logits { float logits[]; };  // (B, C)
+layout(binding = 3, r32f) readonly uniform imageBuffer Logits;   // (B, C)
 layout(binding = 4) readonly buffer Labels { int labels[]; };  // (B)
 layout(binding = 5) buffer Status { uint status; };  // (1): bit 0 = a label was out of range
 layout(push_constant) uniform Params {
@@ -49,19 +49,19 @@ void main() {
     uint arg = 0u;
     float sum = 0.0;
     if (tid < C) {
-      m = logits[base + tid];
+      m = imageLoad(Logits, int(base + tid)).x;
       arg = tid;
       for (uint j = tid + gl_WorkGroupSize.x; j < C; j += gl_WorkGroupSize.x) {
-        const float z = logits[base + j];
+        const float z = imageLoad(Logits, int(base + j)).x;
         if (z > m) {
           m = z;
           arg = j;
         }
       }
-      for (uint j = tid; j < C; j += gl_WorkGroupSize.x) sum += exp(logits[base + j] - m);
+      for (uint j = tid; j < C; j += gl_WorkGroupSize.x) sum += exp(imageLoad(Logits, int(base + j)).x - m);
     }
     // In range: checked above.
-    const float z_label = logits[base + uint(label)];
+    const float z_label = imageLoad(Logits, int(base + uint(label))).x;
     s_max[tid] = m;
     s_arg[tid] = arg;
     s_sum[tid] = sum;
@@ -96,7 +96,7 @@ void main() {
     if (WRITE_GRADIENT != 0) {
       const float inv_sum = 1.0 / row_sum;
       for (uint j = tid; j < C; j += gl_WorkGroupSize.x) {
-        const float softmax = exp(logits[base + j] - row_max) * inv_sum;
+        const float softmax = exp(imageLoad(Logits, int(base + j)).x - row_max) * inv_sum;
         dlogits[base + j] = (softmax - (j == uint(label) ? 1.0 : 0.0)) / float(B);
       }
     }

@@ -11,7 +11,7 @@
 layout(local_size_x_id = 0) in;                   // workgroup size
 layout(constant_id = 1) const uint BACKWARD = 0;  // 0: forward, 1: backward
 
-layout(binding = 0) readonly buffer In { float v[]; };    // (n): forward x; backward y, the forward's output
+layout(binding = 0, r32f) readonly uniform imageBuffer In;    // (n): forward x; backward y, the forward's output
 layout(binding = 1) readonly buffer DY { float dy[]; };   // (n): backward dy; unread forward (the caller binds x)
 layout(binding = 2) writeonly buffer Out { float o[]; };  // (n): forward y, backward dx; may be binding 0 or 1 (in place)
 layout(push_constant) uniform Params { uint n; };
@@ -28,7 +28,7 @@ void main() {
   const uint count = n;  // read outside the loop: inside it, llvmpipe gathers push constants per lane
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < count; i += stride) {
-    const float a = v[i];
+    const float a = imageLoad(In, int(i)).x;
     o[i] = BACKWARD == 0 ? tanh_of(a) : dy[i] * (1.0 - a * a);
   }
 }

@@ -45,6 +45,45 @@ TEST_CASE("the interface of a kernel is read from its SPIR-V") {
   CHECK_THROWS_AS(embedded_shader("no_such_shader"), ArgumentError);
 }
 
+TEST_CASE("texel-buffer bindings are read from the SPIR-V and bound as views of whole texels") {
+  ShaderInterface sgd = reflect_compute_shader(embedded_shader("sgd_step").spirv, "sgd_step");
+  REQUIRE(sgd.bindings.size() == 6);
+  CHECK_FALSE(sgd.bindings[0].texel_buffer());  // w, written through a storage buffer
+  CHECK(sgd.bindings[1].texel_floats == 1);     // g: r32f imageBuffer, readonly
+  CHECK(sgd.bindings[1].reads);
+  CHECK_FALSE(sgd.bindings[1].writes);
+  CHECK(sgd.bindings[4].texel_floats == 1);  // w again, read
+  ShaderInterface matmul = reflect_compute_shader(embedded_shader("matmul").spirv, "matmul");
+  REQUIRE(matmul.bindings.size() == 9);
+  CHECK(matmul.bindings[2].texel_floats == 4);  // X as rgba32f quads
+  CHECK(matmul.bindings[7].texel_floats == 1);  // X as r32f
+
+  Context& ctx = test::context();
+  Arena arena(ctx, 1 << 20);
+  Tensor w = make_tensor(arena, {64}), g = make_tensor(arena, {64}), v = make_tensor(arena, {64});
+  Tensor hyper = make_tensor(arena, {4});
+  struct SgdParams {
+    uint32_t n;
+    float weight_decay;
+    uint32_t nesterov;
+  };
+  const Kernel& sgd_step = ctx.kernel("sgd_step", std::vector<uint32_t>{64});
+  Recorder rec(ctx);
+  const uint64_t align = ctx.info().min_texel_buffer_offset_alignment;
+  if (align > 4) {  // a view must start at a multiple of the device's alignment
+    CHECK_THROWS_AS(rec.dispatch(sgd_step, {w.slice, g.slice.sub(4, 32), v.slice, hyper.slice, w.slice, v.slice},
+                                 SgdParams{8, 0, 0}, {1, 1, 1}),
+                    ArgumentError);
+  }
+  // An rgba32f binding needs at least one whole quad.
+  const std::vector<uint32_t> spec = {ctx.info().subgroup_size, 1, 1, 1, 0, 4, 4, 1, 1, 1, 0, 0};
+  const BufferSlice three_floats = g.slice.sub(0, 12);
+  CHECK_THROWS_AS(rec.dispatch(ctx.kernel("matmul", spec),
+                               {w.slice, w.slice, three_floats, g.slice, g.slice, g.slice, g.slice, g.slice, g.slice},
+                               std::array<uint32_t, 10>{}, {1, 1, 1}),
+                  ArgumentError);
+}
+
 TEST_CASE("a dispatch computes what the CPU loop computes") {
   Context& ctx = test::context();
   Arena arena(ctx, 8 << 20);
