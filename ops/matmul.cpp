@@ -99,11 +99,11 @@ RegisterChoice choose_registers(const Tensor& a, const Tensor& b, bool trans_a, 
   return best;
 }
 
-// The register path needs subgroup shuffles in compute shaders (or broadcasts, from Vulkan 1.2) and one
+// The register path needs subgroup shuffles in compute shaders (unless every lane loads its own X) and one
 // subgroup of at least 4 lanes per workgroup, a multiple of 4 (each lane stages X in quads, and the
 // product moves 8 k-steps at a time).
-bool register_path_runs(const DeviceInfo& device, uint32_t lanes, bool broadcast) {
-  const bool sharing = broadcast ? device.subgroup_ballot && device.supports_vulkan(1, 2) : device.subgroup_shuffle;
+bool register_path_runs(const DeviceInfo& device, uint32_t lanes, bool load_x) {
+  const bool sharing = load_x || device.subgroup_shuffle;
   return sharing && device.subgroup_size == lanes && lanes >= 4 && lanes % 4 == 0;
 }
 
@@ -150,10 +150,10 @@ std::string matmul_tiling_text(const MatmulTiling& t) {
     return fmt::format("shared-memory tiles {}x{}, K-slice {}, {}x{} per invocation, {} invocations", t.tile_m,
                        t.tile_n, t.tile_k, t.thread_m, t.thread_n, (t.tile_m / t.thread_m) * (t.tile_n / t.thread_n));
   }
-  return fmt::format("register blocks up to {}x{} per lane, {} lanes per workgroup, {} k-steps staged and shared "
-                     "by subgroup {}, no shared memory",
-                     t.thread_m, t.thread_n, t.tile_n / std::max(1u, t.thread_n), t.tile_k,
-                     t.share_by_broadcast ? "broadcasts" : "shuffles");
+  return fmt::format("register blocks up to {}x{} per lane, {} lanes per workgroup, {}, no shared memory", t.thread_m,
+                     t.thread_n, t.tile_n / std::max(1u, t.thread_n),
+                     t.load_x ? "every lane loading the values of A or B it needs"
+                              : fmt::format("{} k-steps staged and shared by subgroup shuffles", t.tile_k));
 }
 
 uint32_t matmul_max_split(int64_t M, int64_t N, int64_t K) {
@@ -172,7 +172,7 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
             const Tensor* bias, const Tensor* partials) {
   MatmulTiling tiling = matmul_tiling(rec.context().info());
   if (!tiling.shared &&
-      !register_path_runs(rec.context().info(), tiling.tile_n / tiling.thread_n, tiling.share_by_broadcast)) {
+      !register_path_runs(rec.context().info(), tiling.tile_n / tiling.thread_n, tiling.load_x)) {
     tiling = shared_memory_matmul_tiling();
   }
   matmul(rec, c, a, b, trans_a, trans_b, bias, tiling, partials);
@@ -218,13 +218,12 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   const DeviceInfo& device = rec.context().info();
   check_tiling(tiling, device);
   const uint32_t lanes = tiling.tile_n / tiling.thread_n;
-  if (!tiling.shared && !register_path_runs(device, lanes, tiling.share_by_broadcast)) {
-    throw ArgumentError(fmt::format("matmul: tiling {} needs subgroup {} in compute shaders{} with subgroups of "
-                                    "exactly {} lanes (a multiple of 4); {} has {}",
-                                    matmul_tiling_text(tiling),
-                                    tiling.share_by_broadcast ? "broadcasts" : "shuffles",
-                                    tiling.share_by_broadcast ? " and Vulkan 1.2" : "", lanes, device.name,
-                                    device.subgroup_size));
+  if (!tiling.shared && !register_path_runs(device, lanes, tiling.load_x)) {
+    throw ArgumentError(fmt::format("matmul: tiling {} needs {}subgroups of exactly {} lanes (a multiple of 4); "
+                                    "{} has {}{}",
+                                    matmul_tiling_text(tiling), tiling.load_x ? "" : "subgroup shuffles in compute shaders and ",
+                                    lanes, device.name, device.subgroup_size,
+                                    device.subgroup_shuffle || tiling.load_x ? "" : " and no shuffles"));
   }
   const uint32_t m32 = to_u32(M, "matmul rows"), n32 = to_u32(N, "matmul columns"), k32 = to_u32(K, "matmul K");
   if (m32 == 0 || n32 == 0) return;
@@ -263,7 +262,7 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
                                       o.transposed ? 1u : 0u,
                                       z4};
   const Kernel& kernel =
-      rec.context().kernel(!tiling.shared && tiling.share_by_broadcast ? "matmul_broadcast" : "matmul", spec);
+      rec.context().kernel(!tiling.shared && tiling.load_x ? "matmul_load" : "matmul", spec);
 
   MatmulParams p{};
   p.R = o.R;

@@ -47,10 +47,10 @@ struct MatmulTiling {
   // tile_k = 4 * lanes (k-steps of A or B staged per lane, shared by shuffles); thread_m and thread_n are
   // multiples of 4 and upper bounds: smaller products get smaller blocks (see matmul.cpp).
   bool shared = true;
-  // Register path only: lanes take X values from each other by subgroupBroadcast (matmul_broadcast.comp,
-  // Vulkan 1.2) instead of subgroupShuffle (matmul.comp). lavapipe runs a shuffle as one instruction only
-  // with 8 lanes of 32 bits; the broadcast is an extract and a splat at any width.
-  bool share_by_broadcast = false;
+  // Register path only: every lane loads the X values it needs itself (matmul_load.comp; no subgroup
+  // operations) instead of taking them from the lane that loaded them by subgroupShuffle (matmul.comp).
+  // lavapipe runs a shuffle as one instruction only with 8 lanes of 32 bits.
+  bool load_x = false;
 };
 MatmulTiling matmul_tiling(const DeviceInfo& device);
 

@@ -62,12 +62,13 @@ MatmulTiling matmul_tiling(const DeviceInfo& device) {
   if (device.is_cpu() && device.subgroup_size >= 4) {
     // One subgroup per workgroup; 64 x 8 accumulators per lane were the fastest on lavapipe among the blocks
     // LLVM compiles in about 2 s (64 x 16 is slightly faster but compiles three times as long). X is staged
-    // 4 k-steps per lane at a time. Lanes share X by shuffles at 8 lanes (one vpermd on lavapipe) and by
-    // broadcasts at any other width (measured on a 2-vCPU AVX2 EPYC, one thread, 128 x 1024 x 1024:
-    // 4 lanes 0.7 -> 1.0 GFLOP/s, 16 lanes 1.2 -> 2.5; at 8 lanes broadcasts halve the speed, 5.0 -> 2.2).
+    // 4 k-steps per lane at a time. Lanes share X by shuffles at 8 lanes (one vpermd on lavapipe); at any
+    // other width every lane loads the X it needs itself (2-vCPU AVX2 EPYC, the MLP's five products: 4 lanes
+    // 13-33 ms each against 59-78 ms with subgroupBroadcast, 16 lanes 8-20 against 18-28; at 8 lanes the
+    // shuffle stays ahead, 5-9 ms against 7-10), and without shuffles at all.
     const uint32_t lanes = device.subgroup_size;
-    const bool broadcast = lanes != 8 && device.subgroup_ballot && device.supports_vulkan(1, 2);
-    return {64, lanes * 8, 4 * lanes, 64, 8, false, broadcast};
+    const bool load_x = lanes != 8 || !device.subgroup_shuffle;
+    return {64, lanes * 8, 4 * lanes, 64, 8, false, load_x};
   }
   return shared_memory_matmul_tiling();
 }

@@ -1,10 +1,9 @@
-// The body of matmul.comp and matmul_broadcast.comp, which differ only in how lanes share X
-// (MATMUL_SHARE_BY_BROADCAST, defined by each before including this).
+// The body of matmul.comp and matmul_load.comp, which differ only in how lanes get X on the register path
+// (MATMUL_SHARE_BY_LOAD, defined by each before including this).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
+#if !MATMUL_SHARE_BY_LOAD
 #extension GL_KHR_shader_subgroup_shuffle : require
-#if MATMUL_SHARE_BY_BROADCAST
-#extension GL_KHR_shader_subgroup_ballot : require
 #endif
 // Z = X·Y (+ bias), f32. ops/matmul.cpp maps C = op(A)·op(B) onto this either directly (X = op(A), Y = op(B))
 // or transposed (Z = Cᵀ, X = op(B)ᵀ, Y = op(A)ᵀ), whichever its cost model prefers, so the shader sees only:
@@ -28,11 +27,11 @@
 //   - lane l owns TN columns of Z, in runs of 4, and accumulates a TM x TN block (spilled to the stack:
 //     cheap next to a load);
 //   - X is staged once per chunk of KC = 4*S k-steps for the TM rows, each lane holding a different part
-//     of the chunk, and every lane gets each X value from the lane that loaded it: by subgroupShuffle
+//     of the chunk, and every lane gets each X value from the lane that loaded it by subgroupShuffle
 //     (matmul.comp; one vpermd on lavapipe, but only for exactly 8 lanes of 32 bits: at 4 or 16 it is a
-//     loop over the lanes through the stack) or by subgroupBroadcast with a dynamically uniform lane
-//     (matmul_broadcast.comp, Vulkan 1.2: an extract and a splat at any width). ops/matmul.cpp picks one
-//     per device;
+//     loop over the lanes through the stack); or (matmul_load.comp, MATMUL_SHARE_BY_LOAD) every lane loads
+//     the X values it needs itself, the same texel for all lanes, per 8 k-steps: 3-4x faster than
+//     sharing at 4 and 16 lanes, slower than the shuffle at 8. ops/matmul.cpp picks one per device;
 //   - Y is loaded per 8 k-steps, each lane its own columns;
 //   - loads and stores move vec4s where the strides allow (VEC4, Z4).
 // Per 8 k-steps: 8*TM*TN multiply-adds per lane for TM/4 + 2*TN vec4 loads.
@@ -139,18 +138,49 @@ void load_x_chunk(uint r0, uint lane, uint k0, out vec4 xq[TM]) {
 }
 
 // X(row i, k0 + c .. k0 + c + 3) out of the chunk, c a multiple of 4 below KC, from the lane that loaded it.
-// The lane index is the same in every lane, as subgroupBroadcast needs.
-#if MATMUL_SHARE_BY_BROADCAST
-#define MATMUL_FROM_LANE subgroupBroadcast
-#else
-#define MATMUL_FROM_LANE subgroupShuffle
-#endif
+#if !MATMUL_SHARE_BY_LOAD
 vec4 x_quad(vec4 xq, uint c) {
-  if (VEC4 == 1 && X_K == 1) return MATMUL_FROM_LANE(xq, c / 4);
+  if (VEC4 == 1 && X_K == 1) return subgroupShuffle(xq, c / 4);
   const float part = xq[c / S];
   const uint lane = c % S;
-  return vec4(MATMUL_FROM_LANE(part, lane), MATMUL_FROM_LANE(part, lane + 1), MATMUL_FROM_LANE(part, lane + 2),
-              MATMUL_FROM_LANE(part, lane + 3));
+  return vec4(subgroupShuffle(part, lane), subgroupShuffle(part, lane + 1), subgroupShuffle(part, lane + 2),
+              subgroupShuffle(part, lane + 3));
+}
+#endif
+
+// X(row i of the block, k .. k + 3), k a multiple of 4, read directly (MATMUL_SHARE_BY_LOAD); k-steps at or
+// past k_end read as 0.
+vec4 x_quad_direct(uint r0, uint i, uint k) {
+  const uint row = row_of(r0, i);
+  if (VEC4 == 1 && X_K == 1) {
+    const vec4 v = imageLoad(X4, int((row * ldx + min(k, K - 4)) / 4));
+    return k < k_end ? v : vec4(0.0);
+  }
+  vec4 v;
+  [[unroll]] for (uint e = 0; e < 4; ++e) {
+    const float x = imageLoad(X1t, int(x_index(row, min(k + e, K - 1)))).x;
+    v[e] = k + e < k_end ? x : 0.0;
+  }
+  return v;
+}
+
+// X(rows 4p .. 4p + 3 of the block, k .. k + 7) into xa (k .. k + 3) and xb (k + 4 .. k + 7), read directly.
+// Quads along r (r-contiguous X, VEC4) give four rows a texel: 8 loads for the 4 x 8 values.
+void load_x_quads_direct(uint r0, uint p, uint k, out vec4 xa[4], out vec4 xb[4]) {
+  if (VEC4 == 1 && X_K == 0) {
+    [[unroll]] for (uint c = 0; c < 8; ++c) {
+      const vec4 t = imageLoad(X4, int((min(k + c, K - 1) * ldx + row_of(r0, 4 * p)) / 4));
+      [[unroll]] for (uint e = 0; e < 4; ++e) {
+        const float v = k + c < k_end ? t[e] : 0.0;
+        if (c < 4) xa[e][c] = v; else xb[e][c - 4] = v;
+      }
+    }
+  } else {
+    [[unroll]] for (uint e = 0; e < 4; ++e) {
+      xa[e] = x_quad_direct(r0, 4 * p + e, k);
+      xb[e] = x_quad_direct(r0, 4 * p + e, k + 4);
+    }
+  }
 }
 
 // yq[j] = Y(k .. k + 3, column_of(j)) for the lane's TN columns, k a multiple of 4; k-steps
@@ -186,6 +216,23 @@ void main_registers() {
   float acc[TM * TN];
   [[unroll]] for (uint i = 0; i < TM * TN; ++i) acc[i] = 0.0;
 
+#if MATMUL_SHARE_BY_LOAD
+  // Every lane loads the X values it needs itself: the same texel for all lanes (a gather of one address).
+  for (uint k0 = k_begin; k0 < k_end; k0 += 8) {
+    vec4 ya[TN];
+    vec4 yb[TN];
+    load_y_quads(q0, lane, k0, ya);
+    load_y_quads(q0, lane, k0 + 4, yb);
+    [[unroll]] for (uint p = 0; p < TM / 4; ++p) {
+      vec4 xa[4], xb[4];  // rows 4p .. 4p + 3 of the block, k-steps k0 .. k0 + 3 and k0 + 4 .. k0 + 7
+      load_x_quads_direct(r0, p, k0, xa, xb);
+      [[unroll]] for (uint e = 0; e < 4; ++e) {
+        const uint i = 4 * p + e;
+        [[unroll]] for (uint j = 0; j < TN; ++j) acc[i * TN + j] += dot(xa[e], ya[j]) + dot(xb[e], yb[j]);
+      }
+    }
+  }
+#else
   for (uint k0 = k_begin; k0 < k_end; k0 += KC) {
     vec4 xq[TM];
     load_x_chunk(r0, lane, k0, xq);
@@ -202,6 +249,7 @@ void main_registers() {
       }
     }
   }
+#endif
 
   // Accumulators past the edge hold exactly the values of the row_of / column_of element they read, so
   // storing them there again writes the same bits, from the same subgroup (lavapipe stores lane after

@@ -88,7 +88,7 @@ std::optional<ops::MatmulTiling> test_tiling() {
   ops::MatmulTiling tiling = ops::matmul_tiling(device);
   if (tiling.shared) return std::nullopt;
   const uint32_t lanes = tiling.tile_n / tiling.thread_n;
-  return ops::MatmulTiling{4, lanes * 4, tiling.tile_k, 4, 4, false, tiling.share_by_broadcast};
+  return ops::MatmulTiling{4, lanes * 4, tiling.tile_k, 4, 4, false, tiling.load_x};
 }
 
 void check_all_transposes(int M, int N, int K, const std::optional<ops::MatmulTiling>& tiling = test_tiling()) {
@@ -163,31 +163,31 @@ TEST_CASE("matmul's register (CPU) path matches the reference with blocks of sev
     return;
   }
   const uint32_t lanes = ctx.info().subgroup_size;
-  const ops::MatmulTiling wide{8, lanes * 8, 4 * lanes, 8, 8, false, ops::matmul_tiling(ctx.info()).share_by_broadcast};
+  const ops::MatmulTiling wide{8, lanes * 8, 4 * lanes, 8, 8, false, ops::matmul_tiling(ctx.info()).load_x};
   check_all_transposes(40, 100, 20, wide);  // aligned: vec4 loads and stores, edges inside 2 x 2 quads
   check_case({41, 99, 21, false, true, true}, wide);
 }
 
-TEST_CASE("matmul's register path shares X between lanes by shuffles or by broadcasts, with one result") {
-  // matmul_tiling() picks one per subgroup size (shuffles at 8 lanes, broadcasts at others); both must be
-  // right at every size, so the test runs the one it did not pick too (the lane-width variants of this
-  // test cover 4, 8 and 16 lanes).
+TEST_CASE("matmul's register path shares X between lanes by shuffles or loads it in every lane, with one result") {
+  // matmul_tiling() picks one per subgroup size (shuffles at 8 lanes, loads at others); both must be right
+  // at every size, so the test runs the one it did not pick too (the lane-width variants of this test
+  // cover 4, 8 and 16 lanes).
   Context& ctx = test::context();
   const ops::MatmulTiling chosen = ops::matmul_tiling(ctx.info());
   if (chosen.shared) {
     WARN("this device runs matmul's shared-memory path; the register path is for CPU devices");
     return;
   }
-  CHECK(chosen.share_by_broadcast == (ctx.info().subgroup_size != 8));
+  CHECK(chosen.load_x == (ctx.info().subgroup_size != 8));
   const uint32_t lanes = ctx.info().subgroup_size;
   const int n = static_cast<int>(lanes);
-  for (bool broadcast : {false, true}) {
-    const ops::MatmulTiling tiling{4, lanes * 4, 4 * lanes, 4, 4, false, broadcast};
+  for (bool load_x : {false, true}) {
+    const ops::MatmulTiling tiling{4, lanes * 4, 4 * lanes, 4, 4, false, load_x};
     check_all_transposes(37, 8 * n + 3, 4 * n + 9, tiling);  // K spans a staged chunk and a part of one
     check_case({32, 8 * n, 8 * n, false, true, true}, tiling);  // aligned: vec4 loads and stores
   }
   CHECK(embedded_shader("matmul").vulkan_minor == 1);
-  CHECK(embedded_shader("matmul_broadcast").vulkan_minor == 2);
+  CHECK(embedded_shader("matmul_load").vulkan_minor == 1);
 }
 
 TEST_CASE("matmul splits a long K into slices added in order: the reference's product, the same bits every run") {
