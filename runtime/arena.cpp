@@ -26,7 +26,7 @@ Arena::Block& Arena::add_block(uint64_t min_bytes) {
   block.size = std::max(block_bytes_, min_bytes);
   VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   info.size = block.size;
-  // Kernels read tensors through storage buffers or through storage texel buffers (texel_buffer_view.hpp).
+  // Kernels read tensors through storage buffers or through storage texel buffers (views the Recorder makes).
   info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_STORAGE_TEXEL_BUFFER_BIT |
                VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;

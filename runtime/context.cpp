@@ -436,7 +436,7 @@ const Kernel& Context::kernel(const std::string& shader, std::span<const uint32_
 }
 
 const BufferSlice& Context::placeholder() {
-  std::lock_guard lock(kernels_mutex_);
+  std::lock_guard lock(kernels_mutex_);  // ops may record from several threads, as they build kernels
   if (!placeholder_) {
     placeholder_arena_ = std::make_unique<Arena>(*this, 256);
     placeholder_ = std::make_unique<BufferSlice>(placeholder_arena_->allocate(16, "placeholder"));

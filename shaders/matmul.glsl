@@ -30,8 +30,9 @@
 //     of the chunk, and every lane gets each X value from the lane that loaded it by subgroupShuffle
 //     (matmul.comp; one vpermd on lavapipe, but only for exactly 8 lanes of 32 bits: at 4 or 16 it is a
 //     loop over the lanes through the stack); or (matmul_load.comp, MATMUL_SHARE_BY_LOAD) every lane loads
-//     the X values it needs itself, the same texel for all lanes, per 8 k-steps: 3-4x faster than
-//     sharing at 4 and 16 lanes, slower than the shuffle at 8. ops/matmul.cpp picks one per device;
+//     the X values it needs itself, the same texel for all lanes, per 8 k-steps: faster than sharing by
+//     subgroupBroadcast (3-4x at 4 lanes, 1.4-2x at 16), slower than the shuffle at 8. ops/matmul.cpp
+//     picks one per device;
 //   - Y is loaded per 8 k-steps, each lane its own columns;
 //   - loads and stores move vec4s where the strides allow (VEC4, Z4).
 // Per 8 k-steps: 8*TM*TN multiply-adds per lane for TM/4 + 2*TN vec4 loads.
