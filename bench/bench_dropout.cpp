@@ -14,6 +14,8 @@
 
 #include <vkdrop/ops/dropout.hpp>
 #include <vkdrop/ops/elementwise.hpp>
+#include <vkdrop/ops/quads.hpp>
+#include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/reference/dropout.hpp>
 #include <vkdrop/reference/dropout2d.hpp>
 #include <vkdrop/reference/relu.hpp>
@@ -29,6 +31,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -109,15 +112,16 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
   const double bytes = 8.0 * static_cast<double>(n);  // one f32 read and one written per element
   std::vector<float> want(count);
 
-  // copy.comp has one invocation per element and no grid-stride loop, so its workgroup must be large
-  // enough for the group count to fit the device limit; 1024 fits every size up to 64M elements.
-  const uint32_t local = n / 256 <= ctx.info().max_workgroup_count[0] ? 256u : 1024u;
+  // copy.comp moves quads through a grid-stride loop, launched as the element-wise ops launch theirs.
+  const uint32_t local = ops::elementwise_workgroup(ctx.info());
   const Kernel& copy = ctx.kernel("copy", std::vector<uint32_t>{local});
-  const uint32_t copy_groups = static_cast<uint32_t>((n + local - 1) / local);
+  const std::array<uint32_t, 3> copy_groups = ops::quad_groups(ops::quads_of(n), ctx.info());
   cases.push_back(make_case(ctx, fmt::format("copy (yardstick, workgroup {})", local), n, bytes, "—",
                             [&](Recorder& rec) {
-                              rec.dispatch(copy, {x.slice, y.slice}, static_cast<uint32_t>(n), {copy_groups, 1, 1},
-                                           "copy");
+                              rec.dispatch(copy,
+                                           {x.slice, y.slice, ops::quad_binding(ctx, x.slice),
+                                            ops::quad_binding(ctx, y.slice)},
+                                           static_cast<uint32_t>(n), copy_groups, "copy");
                             },
                             y, xs));
 

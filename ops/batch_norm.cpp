@@ -1,6 +1,7 @@
 #include <vkdrop/ops/batch_norm.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/kernel.hpp>
@@ -60,7 +61,9 @@ void record_normalize(Recorder& rec, const Tensor& y, const Tensor& x, const Ten
   } params{ch.N * ch.C, ch.C, ch.L, eps};
   rec.dispatch(ctx.kernel("batch_norm_normalize",
                           std::vector<uint32_t>{elementwise_workgroup(device), from_variance ? 1u : 0u}),
-               {x.slice, mean.slice, spread.slice, weight.slice, bias.slice, y.slice}, params,
+               {x.slice, mean.slice, spread.slice, weight.slice, bias.slice, y.slice, quad_binding(ctx, x.slice),
+                quad_binding(ctx, y.slice)},
+               params,
                plane_groups(ch, device), from_variance ? "batch_norm forward (eval)" : "batch_norm normalize");
 }
 
@@ -158,7 +161,7 @@ void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight,
   } dx_params{ch.N * ch.C, ch.C, ch.L, static_cast<uint32_t>(ch.per_channel())};
   rec.dispatch(ctx.kernel("batch_norm_backward_dx", std::vector<uint32_t>{elementwise_workgroup(device)}),
                {dy.slice, x.slice, weight.slice, save_mean.slice, save_invstd.slice, dweight.slice, dbias.slice,
-                dx.slice},
+                dx.slice, quad_binding(ctx, dy.slice), quad_binding(ctx, x.slice), quad_binding(ctx, dx.slice)},
                dx_params, plane_groups(ch, device), "batch_norm backward dx");
 }
 

@@ -1,6 +1,7 @@
 #include <vkdrop/ops/dropout.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/reference/dropout_mask.hpp>
 #include <vkdrop/runtime/context.hpp>
@@ -70,9 +71,9 @@ void record_dropout(Recorder& rec, const Tensor& out, const Tensor& in, const Dr
   const Kernel& kernel = ctx.kernel("dropout", std::vector<uint32_t>{local, draw_mask ? 1u : 0u});
   const DropoutParams params{static_cast<uint32_t>(config.seed), static_cast<uint32_t>(config.seed >> 32), n,
                              config.layer, mask.threshold, mask.scale};
-  const int64_t quads = (int64_t{n} + 3) / 4;
-  rec.dispatch(kernel, {in.slice, out.slice, step.slice}, params,
-               groups_1d(quads, local * dropout_quads_per_invocation(ctx.info()), ctx.info()), label);
+  rec.dispatch(kernel,
+               {in.slice, out.slice, step.slice, quad_binding(ctx, in.slice), quad_binding(ctx, out.slice)},
+               params, quad_groups(quads_of(n), ctx.info()), label);
 }
 
 // Eval mode: no mask. Inverted scaling is the identity (a copy, or nothing in place); vanilla scales by 1 - p.
@@ -107,10 +108,11 @@ void record_dropout2d(Recorder& rec, const Tensor& out, const Tensor& in, const 
   const Dropout2dParams params{static_cast<uint32_t>(config.seed), static_cast<uint32_t>(config.seed >> 32),
                                static_cast<uint32_t>(channels.count), static_cast<uint32_t>(channels.spatial),
                                config.layer, mask.threshold, mask.scale};
-  // One work item per (channel quad, position): four elements.
-  const int64_t items = (channels.count + 3) / 4 * channels.spatial;
-  rec.dispatch(kernel, {in.slice, out.slice, step.slice}, params,
-               groups_1d(items, local * dropout_quads_per_invocation(ctx.info()), ctx.info()), label);
+  // One work item per (channel quad, position), a position being a quad of elements when S % 4 == 0.
+  const int64_t positions = channels.spatial % 4 == 0 ? channels.spatial / 4 : channels.spatial;
+  rec.dispatch(kernel,
+               {in.slice, out.slice, step.slice, quad_binding(ctx, in.slice), quad_binding(ctx, out.slice)},
+               params, quad_groups(quads_of(channels.count) * positions, ctx.info()), label);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include <vkdrop/ops/elementwise.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/split_sum.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/runtime/context.hpp>
@@ -34,8 +35,8 @@ void relu_forward(Recorder& rec, const Tensor& y, const Tensor& x) {
   Context& ctx = rec.context();
   const uint32_t n = to_u32(x.numel(), "relu_forward: x");
   const Kernel& kernel = ctx.kernel("relu_forward", workgroup(ctx.info()));
-  rec.dispatch(kernel, {x.slice, y.slice}, n, elementwise_groups(n, ctx.info()),
-               "relu forward");
+  rec.dispatch(kernel, {x.slice, y.slice, quad_binding(ctx, x.slice), quad_binding(ctx, y.slice)}, n,
+               quad_groups(quads_of(n), ctx.info()), "relu forward");
 }
 
 void relu_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tensor& y) {
@@ -44,8 +45,10 @@ void relu_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tens
   Context& ctx = rec.context();
   const uint32_t n = to_u32(y.numel(), "relu_backward: y");
   const Kernel& kernel = ctx.kernel("relu_backward", workgroup(ctx.info()));
-  rec.dispatch(kernel, {dy.slice, y.slice, dx.slice}, n, elementwise_groups(n, ctx.info()),
-               "relu backward");
+  rec.dispatch(kernel,
+               {dy.slice, y.slice, dx.slice, quad_binding(ctx, dy.slice), quad_binding(ctx, y.slice),
+                quad_binding(ctx, dx.slice)},
+               n, quad_groups(quads_of(n), ctx.info()), "relu backward");
 }
 
 uint32_t bias_backward_max_split(int64_t rows, int64_t cols) {

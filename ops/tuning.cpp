@@ -13,7 +13,7 @@ uint32_t elementwise_workgroup(const DeviceInfo& device) { return device.is_cpu(
 uint32_t elements_per_invocation(const DeviceInfo& device) { return device.is_cpu() ? 16 : 1; }
 
 // lavapipe: four quads per invocation, for the same reason.
-uint32_t dropout_quads_per_invocation(const DeviceInfo& device) { return device.is_cpu() ? 4 : 1; }
+uint32_t quads_per_invocation(const DeviceInfo& device) { return device.is_cpu() ? 4 : 1; }
 
 std::array<uint32_t, 3> groups_1d(int64_t n, int64_t per_group, const DeviceInfo& device) {
   const int64_t groups = (n + per_group - 1) / per_group;
@@ -27,6 +27,10 @@ std::array<uint32_t, 3> elementwise_groups(int64_t n, const DeviceInfo& device) 
 // A GPU wants 256 invocations, with rows split 8 ways so that even few columns keep warps busy. lavapipe:
 // one invocation per column and no barriers is fastest. Below 16 columns (a classifier's bias) both are
 // equally fast, and splitting rows there keeps the GPU's shared-memory path under test on lavapipe.
+std::array<uint32_t, 3> quad_groups(int64_t items, const DeviceInfo& device) {
+  return groups_1d(items, int64_t{elementwise_workgroup(device)} * quads_per_invocation(device), device);
+}
+
 std::array<uint32_t, 2> bias_backward_workgroup(const DeviceInfo& device, int64_t cols) {
   if (!device.is_cpu()) return {32, 8};
   if (cols < 16) return {8, 8};

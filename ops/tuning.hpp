@@ -21,14 +21,17 @@ namespace vkdrop::ops {
 uint32_t elementwise_workgroup(const DeviceInfo& device);
 // Elements each invocation takes through its grid-stride loop.
 uint32_t elements_per_invocation(const DeviceInfo& device);
-// Quads (four elements, one Philox draw) each invocation of dropout.comp / dropout2d.comp takes.
-uint32_t dropout_quads_per_invocation(const DeviceInfo& device);
+// Quads (four elements: one vec4 load and store, one Philox draw in dropout) each invocation of a kernel that
+// works in quads takes through its grid-stride loop (see quads.hpp).
+uint32_t quads_per_invocation(const DeviceInfo& device);
 
 // Workgroups for `n` items at `per_group` items per workgroup, capped at the device limit (the kernel's
 // grid-stride loop covers the rest).
 std::array<uint32_t, 3> groups_1d(int64_t n, int64_t per_group, const DeviceInfo& device);
 // Workgroups for an element-wise kernel over `n` elements.
 std::array<uint32_t, 3> elementwise_groups(int64_t n, const DeviceInfo& device);
+// Workgroups for a kernel over `items` quads.
+std::array<uint32_t, 3> quad_groups(int64_t items, const DeviceInfo& device);
 
 // --- reductions -----------------------------------------------------------------------------------------
 // bias_backward.comp's workgroup (columns, rows) for a (rows, cols) gradient.

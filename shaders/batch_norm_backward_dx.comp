@@ -3,17 +3,21 @@
 // batch_norm_backward_sums.comp wrote; reference/batch_norm.hpp (batch_norm_backward) is its spec. With
 // x^ = (x - save_mean[c]) * save_invstd[c] over channel c's M = N*L values:
 //   dx = weight[c] * save_invstd[c] * (dy - dbias[c] / M - x^ * dweight[c] / M).
-// Workgroups take whole planes (n, c), as batch_norm_normalize.comp. Written (=).
+// Workgroups take whole planes (n, c), as batch_norm_normalize.comp, and planes of a multiple of four values
+// go through the vec4 bindings (ops/quads.hpp). Written (=).
 layout(local_size_x_id = 0) in;  // workgroup size
 
-layout(binding = 0, r32f) readonly uniform imageBuffer DY;                   // (N, C, L)
-layout(binding = 1, r32f) readonly uniform imageBuffer X;                     // (N, C, L): the forward's input
-layout(binding = 2) readonly buffer Weight { float weight[]; };           // (C)
-layout(binding = 3) readonly buffer SaveMean { float save_mean[]; };      // (C)
-layout(binding = 4) readonly buffer SaveInvstd { float save_invstd[]; };  // (C)
-layout(binding = 5) readonly buffer DWeight { float dweight[]; };         // (C): Σ dy · x^
-layout(binding = 6) readonly buffer DBias { float dbias[]; };             // (C): Σ dy
-layout(binding = 7) writeonly buffer DX { float dx[]; };                  // (N, C, L)
+layout(binding = 0, r32f) readonly uniform imageBuffer DY;          // (N, C, L)
+layout(binding = 1, r32f) readonly uniform imageBuffer X;           // (N, C, L): the forward's input
+layout(binding = 2, r32f) readonly uniform imageBuffer Weight;      // (C)
+layout(binding = 3, r32f) readonly uniform imageBuffer SaveMean;    // (C)
+layout(binding = 4, r32f) readonly uniform imageBuffer SaveInvstd;  // (C)
+layout(binding = 5, r32f) readonly uniform imageBuffer DWeight;     // (C): Σ dy · x^
+layout(binding = 6, r32f) readonly uniform imageBuffer DBias;       // (C): Σ dy
+layout(binding = 7) writeonly buffer DX { float dx[]; };            // (N, C, L)
+layout(binding = 8, rgba32f) readonly uniform imageBuffer DY4;      // (N, C, L / 4), read if L % 4 == 0
+layout(binding = 9, rgba32f) readonly uniform imageBuffer X4;       // (N, C, L / 4), read if L % 4 == 0
+layout(binding = 10) writeonly buffer DX4 { vec4 dx4[]; };          // (N, C, L / 4), written if L % 4 == 0
 layout(push_constant) uniform Params {
   uint planes;  // N * C
   uint C;
@@ -23,9 +27,11 @@ layout(push_constant) uniform Params {
 
 // dx of one element of channel c.
 float dx_of(uint c, float g, float v, float per_value) {
-  const float invstd = save_invstd[c];
-  const float xhat = (v - save_mean[c]) * invstd;
-  return weight[c] * invstd * (g - dbias[c] * per_value - xhat * (dweight[c] * per_value));
+  const float invstd = imageLoad(SaveInvstd, int(c)).x;
+  const float xhat = (v - imageLoad(SaveMean, int(c)).x) * invstd;
+  const float mean_dy = imageLoad(DBias, int(c)).x * per_value;
+  const float mean_dy_xhat = imageLoad(DWeight, int(c)).x * per_value;
+  return imageLoad(Weight, int(c)).x * invstd * (g - mean_dy - xhat * mean_dy_xhat);
 }
 
 void main() {
@@ -35,12 +41,22 @@ void main() {
   if (l_count >= gl_WorkGroupSize.x) {
     for (uint p = gl_WorkGroupID.x; p < plane_count; p += gl_NumWorkGroups.x) {  // uniform in the workgroup
       const uint c = p % channels;
-      const float mean = save_mean[c], invstd = save_invstd[c], scale = weight[c] * invstd;
-      const float mean_dy = dbias[c] * per_value, mean_dy_xhat = dweight[c] * per_value;
-      const uint row = p * l_count;
-      for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {
-        const float xhat = (imageLoad(X, int(row + l)).x - mean) * invstd;
-        dx[row + l] = scale * (imageLoad(DY, int(row + l)).x - mean_dy - xhat * mean_dy_xhat);
+      const float mean = imageLoad(SaveMean, int(c)).x, invstd = imageLoad(SaveInvstd, int(c)).x;
+      const float scale = imageLoad(Weight, int(c)).x * invstd;
+      const float mean_dy = imageLoad(DBias, int(c)).x * per_value;
+      const float mean_dy_xhat = imageLoad(DWeight, int(c)).x * per_value;
+      if ((l_count & 3u) == 0u) {
+        const uint row = p * (l_count >> 2);
+        for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x) {
+          const vec4 xhat = (imageLoad(X4, int(row + l)) - mean) * invstd;
+          dx4[row + l] = scale * (imageLoad(DY4, int(row + l)) - mean_dy - xhat * mean_dy_xhat);
+        }
+      } else {
+        const uint row = p * l_count;
+        for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {
+          const float xhat = (imageLoad(X, int(row + l)).x - mean) * invstd;
+          dx[row + l] = scale * (imageLoad(DY, int(row + l)).x - mean_dy - xhat * mean_dy_xhat);
+        }
       }
     }
   } else {

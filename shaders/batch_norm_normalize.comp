@@ -6,16 +6,18 @@
 //
 // Workgroups take whole planes (n, c) through a grid-stride loop, so each invocation reads a channel's four
 // values once per plane, not once per element; rows shorter than the workgroup (BatchNorm1d) go through one
-// flat loop instead.
+// flat loop instead. Planes of a multiple of four values go through the vec4 bindings (ops/quads.hpp).
 layout(local_size_x_id = 0) in;                     // workgroup size
 layout(constant_id = 1) const uint FROM_VARIANCE = 0;  // 1: binding 2 holds variances (eval)
 
-layout(binding = 0, r32f) readonly uniform imageBuffer X;            // (N, C, L)
-layout(binding = 1) readonly buffer Mean { float mean[]; };      // (C)
-layout(binding = 2) readonly buffer Spread { float spread[]; };  // (C): invstd, or the variance (FROM_VARIANCE)
-layout(binding = 3) readonly buffer Weight { float weight[]; };  // (C)
-layout(binding = 4) readonly buffer Bias { float bias[]; };      // (C)
-layout(binding = 5) writeonly buffer Y { float y[]; };           // (N, C, L)
+layout(binding = 0, r32f) readonly uniform imageBuffer X;       // (N, C, L)
+layout(binding = 1, r32f) readonly uniform imageBuffer Mean;    // (C)
+layout(binding = 2, r32f) readonly uniform imageBuffer Spread;  // (C): invstd, or the variance (FROM_VARIANCE)
+layout(binding = 3, r32f) readonly uniform imageBuffer Weight;  // (C)
+layout(binding = 4, r32f) readonly uniform imageBuffer Bias;    // (C)
+layout(binding = 5) writeonly buffer Y { float y[]; };          // (N, C, L)
+layout(binding = 6, rgba32f) readonly uniform imageBuffer X4;   // (N, C, L / 4), read if L % 4 == 0
+layout(binding = 7) writeonly buffer Y4 { vec4 y4[]; };         // (N, C, L / 4), written if L % 4 == 0
 layout(push_constant) uniform Params {
   uint planes;  // N * C
   uint C;
@@ -24,7 +26,8 @@ layout(push_constant) uniform Params {
 };
 
 float scale_of(uint c, float e) {
-  return (FROM_VARIANCE == 1 ? inversesqrt(spread[c] + e) : spread[c]) * weight[c];
+  const float spread = imageLoad(Spread, int(c)).x;
+  return (FROM_VARIANCE == 1 ? inversesqrt(spread + e) : spread) * imageLoad(Weight, int(c)).x;
 }
 
 void main() {
@@ -34,15 +37,22 @@ void main() {
   if (l_count >= gl_WorkGroupSize.x) {
     for (uint p = gl_WorkGroupID.x; p < plane_count; p += gl_NumWorkGroups.x) {  // uniform in the workgroup
       const uint c = p % channels;
-      const float mu = mean[c], scale = scale_of(c, e), shift = bias[c];
-      const uint row = p * l_count;
-      for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) y[row + l] = (imageLoad(X, int(row + l)).x - mu) * scale + shift;
+      const float mu = imageLoad(Mean, int(c)).x, scale = scale_of(c, e), shift = imageLoad(Bias, int(c)).x;
+      if ((l_count & 3u) == 0u) {
+        const uint row = p * (l_count >> 2);
+        for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x)
+          y4[row + l] = (imageLoad(X4, int(row + l)) - mu) * scale + shift;
+      } else {
+        const uint row = p * l_count;
+        for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) y[row + l] = (imageLoad(X, int(row + l)).x - mu) * scale + shift;
+      }
     }
   } else {
     const uint count = plane_count * l_count;
     for (uint i = gl_GlobalInvocationID.x; i < count; i += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
       const uint c = (i / l_count) % channels;
-      y[i] = (imageLoad(X, int(i)).x - mean[c]) * scale_of(c, e) + bias[c];
+      const float mu = imageLoad(Mean, int(c)).x, shift = imageLoad(Bias, int(c)).x;
+      y[i] = (imageLoad(X, int(i)).x - mu) * scale_of(c, e) + shift;
     }
   }
 }

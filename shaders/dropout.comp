@@ -5,7 +5,8 @@
 // reading a stored one. The spec of this shader is reference/dropout.hpp.
 //
 // Each invocation handles quads of four consecutive elements 4q .. 4q+3, the four elements whose keep
-// decisions one Philox call yields (dropout_keep4, the mask contract in dropout_mask.glsl).
+// decisions one Philox call yields (dropout_keep4, the mask contract in dropout_mask.glsl). Whole quads
+// go through the vec4 bindings, the last partial quad through the float ones (ops/quads.hpp).
 //
 // A dropped element is written as +0 by a select, never as x * 0, so p = 1 gives exact zeros even for
 // inf or NaN inputs. With DRAW_MASK = false (eval mode with vanilla scaling) every element is kept,
@@ -20,8 +21,10 @@ layout(constant_id = 1) const bool DRAW_MASK = true;  // false: eval mode, y = x
 #include "dropout_mask.glsl"
 
 layout(binding = 0, r32f) readonly uniform imageBuffer X;      // (n)
-layout(binding = 1) writeonly buffer Y { float y[]; };     // (n); may be the same memory as x
-layout(binding = 2) readonly buffer Step { uint step[]; };  // (2): the 64-bit step counter, low word first
+layout(binding = 1) writeonly buffer Y { float y[]; };         // (n); may be the same memory as x
+layout(binding = 2) readonly buffer Step { uint step[]; };     // (2): the 64-bit step counter, low word first
+layout(binding = 3, rgba32f) readonly uniform imageBuffer X4;  // (n / 4): x's whole quads
+layout(binding = 4) writeonly buffer Y4 { vec4 y4[]; };        // (n / 4): y's whole quads
 layout(push_constant) uniform Params {
   uint seed_lo;    // 64-bit seed, low word
   uint seed_hi;    // and high word
@@ -39,16 +42,15 @@ void main() {
   const uint layer_id = layer;
   const uint keep_below = threshold;
   const float factor = scale;
-  const uint quads = (count >> 2) + ((count & 3u) != 0u ? 1u : 0u);  // written this way: n + 3 may overflow
+  const uint whole = count >> 2, quads = whole + ((count & 3u) != 0u ? 1u : 0u);  // n + 3 may overflow
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint q = gl_GlobalInvocationID.x; q < quads; q += stride) {
     const bvec4 keep = DRAW_MASK ? dropout_keep4(seed, current_step, layer_id, q, keep_below) : bvec4(true);
-    const uint i = q << 2;
-    for (uint k = 0u; k < 4u; ++k) {
-      if (k < count - i) {  // the last quad may be partial
-        const float v = imageLoad(X, int(i + k)).x;
-        y[i + k] = mix(0.0, v * factor, keep[k]);  // mix with a bool is a select
-      }
+    if (q < whole) {
+      y4[q] = mix(vec4(0.0), imageLoad(X4, int(q)) * factor, keep);  // mix with a bool is a select
+    } else {
+      const uint i = q << 2;
+      for (uint k = 0u; k < count - i; ++k) y[i + k] = mix(0.0, imageLoad(X, int(i + k)).x * factor, keep[k]);
     }
   }
 }

@@ -6,17 +6,21 @@
 // (seed, step, layer). The spec of this shader is reference/dropout2d.hpp. Eval mode is element-wise and
 // uses dropout.comp.
 //
-// Each invocation handles one position s of one channel quad 4Q .. 4Q+3 (the channels whose decisions
-// one Philox call yields), i.e. the four elements (4Q + k)*S + s. Neighbouring invocations take
-// neighbouring positions, so each of the four accesses is contiguous across a subgroup. A dropped element
-// is written as +0 by a select, so p = 1 gives exact zeros even for inf or NaN inputs.
+// Each work item is one position of one channel quad 4Q .. 4Q+3 (the channels whose decisions one Philox
+// call yields). When S is a multiple of four a position is a quad of elements, read and written through the
+// vec4 bindings (ops/quads.hpp); otherwise it is one element. Work item (Q, s) touches position s of the four
+// channels; neighbouring invocations take neighbouring positions, so each of the four accesses is contiguous
+// across a subgroup. A dropped element is written as +0 by a select, so p = 1 gives exact zeros even for inf
+// or NaN inputs.
 layout(local_size_x_id = 0) in;  // workgroup size
 
 #include "dropout_mask.glsl"
 
 layout(binding = 0, r32f) readonly uniform imageBuffer X;      // (channels, spatial)
-layout(binding = 1) writeonly buffer Y { float y[]; };     // (channels, spatial); may be the same memory as x
-layout(binding = 2) readonly buffer Step { uint step[]; };  // (2): the 64-bit step counter, low word first
+layout(binding = 1) writeonly buffer Y { float y[]; };         // (channels, spatial); may be the same memory as x
+layout(binding = 2) readonly buffer Step { uint step[]; };     // (2): the 64-bit step counter, low word first
+layout(binding = 3, rgba32f) readonly uniform imageBuffer X4;  // (channels, spatial / 4), read if S % 4 == 0
+layout(binding = 4) writeonly buffer Y4 { vec4 y4[]; };        // (channels, spatial / 4), written if S % 4 == 0
 layout(push_constant) uniform Params {
   uint seed_lo;    // 64-bit seed, low word
   uint seed_hi;    // and high word
@@ -33,13 +37,15 @@ void main() {
   // The step lives in device memory so one recorded training step replays with a new mask each time.
   const uvec2 current_step = uvec2(step[0], step[1]);
   const uint channel_count = channels;
-  const uint size = spatial;
   const uint layer_id = layer;
   const uint keep_below = threshold;
   const float factor = scale;
   const uint channel_quads = (channel_count >> 2) + ((channel_count & 3u) != 0u ? 1u : 0u);
 
-  // Work item t = Q*S + s, grid-strided. (Q, s) advance by the stride without a division per step.
+  const bool by_quads = (spatial & 3u) == 0u;
+  const uint size = by_quads ? spatial >> 2 : spatial;  // positions per channel
+
+  // Work item t = Q*size + s, grid-strided. (Q, s) advance by the stride without a division per step.
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   const uint stride_quads = stride / size, stride_rest = stride - stride_quads * size;
   uint quad = gl_GlobalInvocationID.x / size;
@@ -48,11 +54,13 @@ void main() {
     const bvec4 keep = dropout_keep4(seed, current_step, layer_id, quad, keep_below);
     const uint first = quad << 2;  // the quad's first channel
     const uint base = first * size + s;
-    for (uint k = 0u; k < 4u; ++k) {
-      if (k < channel_count - first) {  // the last channel quad may be partial
-        const uint i = base + k * size;
-        const float v = imageLoad(X, int(i)).x;
-        y[i] = mix(0.0, v * factor, keep[k]);  // mix with a bool is a select
+    const uint in_quad = min(channel_count - first, 4u);  // the last channel quad may be partial
+    for (uint k = 0u; k < in_quad; ++k) {
+      const uint i = base + k * size;
+      if (by_quads) {
+        y4[i] = mix(vec4(0.0), imageLoad(X4, int(i)) * factor, bvec4(keep[k]));  // mix with a bool is a select
+      } else {
+        y[i] = mix(0.0, imageLoad(X, int(i)).x * factor, keep[k]);
       }
     }
     s += stride_rest;

@@ -1,21 +1,33 @@
 #version 450
 // dx = y > 0 ? dy : 0, with y relu's output: y > 0 exactly where relu's input was > 0, so ReLU'(0) = 0 as in
 // PyTorch, and an in-place relu, which keeps only y, can still be differentiated. dx may be dy.
+// Whole quads go through the vec4 bindings, the last partial quad through the float ones (ops/quads.hpp).
 layout(local_size_x_id = 0) in;  // workgroup size
 
-layout(binding = 0, r32f) readonly uniform imageBuffer DY;   // (n)
-layout(binding = 1, r32f) readonly uniform imageBuffer Yout;  // (n): relu's output
-layout(binding = 2) writeonly buffer DX { float dx[]; };  // (n)
+layout(binding = 0, r32f) readonly uniform imageBuffer DY;       // (n)
+layout(binding = 1, r32f) readonly uniform imageBuffer Yout;     // (n): relu's output
+layout(binding = 2) writeonly buffer DX { float dx[]; };         // (n)
+layout(binding = 3, rgba32f) readonly uniform imageBuffer DY4;   // (n / 4): whole quads
+layout(binding = 4, rgba32f) readonly uniform imageBuffer Yout4;  // (n / 4)
+layout(binding = 5) writeonly buffer DX4 { vec4 dx4[]; };        // (n / 4)
 layout(push_constant) uniform Params { uint n; };
 
 void main() {
   const uint count = n;  // read outside the loop: inside it, llvmpipe gathers push constants per lane
+  const uint whole = count >> 2, quads = whole + ((count & 3u) != 0u ? 1u : 0u);
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  for (uint i = gl_GlobalInvocationID.x; i < count; i += stride) {
+  for (uint q = gl_GlobalInvocationID.x; q < quads; q += stride) {
     // Both loads unconditional, then a select: loading dy only where y > 0 would cost llvmpipe a
     // mispredicted branch per lane, and saves no memory traffic on a GPU (the lines are shared).
-    const float g = imageLoad(DY, int(i)).x;
-    const float v = imageLoad(Yout, int(i)).x;
-    dx[i] = v > 0.0 ? g : 0.0;
+    if (q < whole) {
+      const vec4 g = imageLoad(DY4, int(q)), v = imageLoad(Yout4, int(q));
+      dx4[q] = mix(vec4(0.0), g, greaterThan(v, vec4(0.0)));
+    } else {
+      for (uint i = q << 2; i < count; ++i) {
+        const float g = imageLoad(DY, int(i)).x;
+        const float v = imageLoad(Yout, int(i)).x;
+        dx[i] = v > 0.0 ? g : 0.0;
+      }
+    }
   }
 }

@@ -36,8 +36,9 @@ TEST_CASE("the interface of a kernel is read from its SPIR-V") {
   CHECK(axpy.push_constant_bytes == 8);
 
   ShaderInterface copy = reflect_compute_shader(embedded_shader("copy").spirv, "copy");
-  REQUIRE(copy.bindings.size() == 2);
+  REQUIRE(copy.bindings.size() == 4);  // x, y as floats, then as quads
   CHECK_FALSE(copy.bindings[1].reads);  // writeonly y
+  CHECK_FALSE(copy.bindings[3].reads);  // writeonly y4
   CHECK(copy.push_constant_bytes == 4);
 
   std::vector<uint32_t> garbage = {1, 2, 3, 4, 5, 6};
@@ -195,14 +196,14 @@ TEST_CASE("barriers are inserted for dependencies and only for them") {
   const uint32_t n32 = static_cast<uint32_t>(n);
 
   Recorder rec(ctx);
-  rec.dispatch(copy, {a.slice, b.slice}, n32, groups_for(n, 64));  // b = a
-  rec.dispatch(copy, {a.slice, c.slice}, n32, groups_for(n, 64));  // c = a: independent of the first
+  rec.dispatch(copy, {a.slice, b.slice, a.slice, b.slice}, n32, groups_for(n, 64));  // b = a
+  rec.dispatch(copy, {a.slice, c.slice, a.slice, c.slice}, n32, groups_for(n, 64));  // c = a: independent of the first
   CHECK(rec.barrier_count() == 0);
   rec.dispatch(axpy, {b.slice, c.slice}, AxpyParams{n32, 2.0f}, groups_for(n, 64));  // reads b, c: RAW
   CHECK(rec.barrier_count() == 1);
-  rec.dispatch(copy, {a.slice, d.slice}, n32, groups_for(n, 64));  // d = a: no conflict
+  rec.dispatch(copy, {a.slice, d.slice, a.slice, d.slice}, n32, groups_for(n, 64));  // d = a: no conflict
   CHECK(rec.barrier_count() == 1);
-  rec.dispatch(copy, {d.slice, b.slice}, n32, groups_for(n, 64));  // writes b, read by axpy: WAR
+  rec.dispatch(copy, {d.slice, b.slice, d.slice, b.slice}, n32, groups_for(n, 64));  // writes b, read by axpy: WAR
   CHECK(rec.barrier_count() == 2);
   rec.run();
   CHECK(download_f32(ctx, c) == std::vector<float>(n, 3.0f));
@@ -212,9 +213,9 @@ TEST_CASE("barriers are inserted for dependencies and only for them") {
   // that a dispatch needed. (Synchronization validation, on in every test, reports a barrier too narrow.)
   Tensor e = make_tensor(arena, {n});
   Recorder mixed(ctx);
-  mixed.dispatch(copy, {a.slice, c.slice}, n32, groups_for(n, 64));  // c = a
-  mixed.dispatch(copy, {a.slice, b.slice}, n32, groups_for(n, 64));  // b = a
-  mixed.dispatch(copy, {b.slice, d.slice}, n32, groups_for(n, 64));  // d = b: a compute-to-compute barrier
+  mixed.dispatch(copy, {a.slice, c.slice, a.slice, c.slice}, n32, groups_for(n, 64));  // c = a
+  mixed.dispatch(copy, {a.slice, b.slice, a.slice, b.slice}, n32, groups_for(n, 64));  // b = a
+  mixed.dispatch(copy, {b.slice, d.slice, b.slice, d.slice}, n32, groups_for(n, 64));  // d = b: a compute-to-compute barrier
   CHECK(mixed.barrier_count() == 1);
   mixed.copy(c.slice, e.slice);  // reads c, written before that barrier: no second barrier needed
   CHECK(mixed.barrier_count() == 1);
@@ -248,10 +249,10 @@ TEST_CASE("GPU timestamps time every dispatch") {
   const int64_t n = 1 << 20;
   Tensor x = make_tensor(arena, {n}), y = make_tensor(arena, {n});
   Recorder rec(ctx, RecorderOptions{.timestamps = true});
-  rec.dispatch(ctx.kernel("copy", std::vector<uint32_t>{256}), {x.slice, y.slice}, static_cast<uint32_t>(n),
-               groups_for(n, 256), "copy 1");
-  rec.dispatch(ctx.kernel("copy", std::vector<uint32_t>{256}), {y.slice, x.slice}, static_cast<uint32_t>(n),
-               groups_for(n, 256), "copy 2");
+  rec.dispatch(ctx.kernel("copy", std::vector<uint32_t>{256}), {x.slice, y.slice, x.slice, y.slice},
+               static_cast<uint32_t>(n), groups_for(n, 256), "copy 1");
+  rec.dispatch(ctx.kernel("copy", std::vector<uint32_t>{256}), {y.slice, x.slice, y.slice, x.slice},
+               static_cast<uint32_t>(n), groups_for(n, 256), "copy 2");
   rec.run();
   auto timings = rec.timings();
   REQUIRE(timings.size() == 2);
