@@ -1,6 +1,7 @@
 #include <vkdrop/ops/conv2d.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/elementwise.hpp>
 #include <vkdrop/ops/matmul.hpp>
 #include <vkdrop/ops/tuning.hpp>
@@ -99,6 +100,16 @@ void record_elementwise(Recorder& rec, const char* shader, const BufferSlice& in
   rec.dispatch(kernel, {in, out}, params, elementwise_groups(count, ctx.info()), label);
 }
 
+// One dispatch of a shader that writes its output in quads (ops/quads.hpp): (in, out, out's quads), a grid-stride
+// loop over the quads of out's `count` elements.
+void record_quads(Recorder& rec, const char* shader, const BufferSlice& in, const BufferSlice& out,
+                  const auto& params, uint32_t count, const std::string& label) {
+  if (count == 0) return;
+  Context& ctx = rec.context();
+  const Kernel& kernel = ctx.kernel(shader, std::vector<uint32_t>{elementwise_workgroup(ctx.info())});
+  rec.dispatch(kernel, {in, out, quad_binding(ctx, out)}, params, quad_groups(quads_of(count), ctx.info()), label);
+}
+
 // Each weight (OC, C, KH, KW) as the matrix (OC, C·KH·KW) the products take.
 Tensor filter_matrix(const Tensor& weight) {
   return reshaped(weight, {weight.dim(0), weight.dim(1) * weight.dim(2) * weight.dim(3)});
@@ -150,7 +161,7 @@ void batched_transpose(Recorder& rec, const Tensor& out, const Tensor& in) {
   check_disjoint(op, {{"out", out}, {"in", in}});
   const uint32_t count = to_u32(in.numel(), "batched_transpose: in");
   const TransposeParams params{count, static_cast<uint32_t>(in.dim(1)), static_cast<uint32_t>(in.dim(2))};
-  record_elementwise(rec, "batched_transpose", in.slice, out.slice, params, count,
+  record_quads(rec, "batched_transpose", in.slice, out.slice, params, count,
                      fmt::format("transpose {}x({}x{})", in.dim(0), in.dim(1), in.dim(2)));
 }
 

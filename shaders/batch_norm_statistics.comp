@@ -1,7 +1,7 @@
 #version 450
 // Batch normalization, training forward, first half: each channel's batch statistics (torch.nn.BatchNorm1d/2d
 // in train mode); reference/batch_norm.hpp (batch_norm_forward_training) is its spec, batch_norm_normalize.comp
-// the second half. x is (N, C, L); channel c has the M = N*L values imageLoad(X, int(n, c, l)).x.
+// the second half. x is (N, C, L); channel c has the M = N*L values x[n, c, l].
 //
 // One workgroup per channel (a grid-stride loop over channels covers any count) reads the channel once and
 // sums d = x - pivot and d², pivot being the channel's first value: shifted data, so Σd² − (Σd)²/M does not

@@ -3,7 +3,7 @@
 // dcols (N·OH·OW, C·KH·KW) = dy · W holds, for every output position and kernel tap, the gradient of the input
 // element that tap read (im2col.comp's layout). Each input element sums the taps that read it:
 //   dx[n][c][h][w] = Σ over kh, kw with h + pad_h - kh·dil_h = oh·stride_h and w + pad_w - kw·dil_w = ow·stride_w
-//                    (0 <= oh < OH, 0 <= ow < OW) of imageLoad(DCols, int((n·OH + oh)·OW + ow)).x[(c·KH + kh)·KW + kw].
+//                    (0 <= oh < OH, 0 <= ow < OW) of dcols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw].
 // One invocation per element of dx writes it (=) once, summing kh then kw in ascending order: no atomics, and
 // the same bits on every run. Stride 1, the common case, needs no division per tap (a CPU device divides lane
 // by lane); the test is uniform, so it costs no divergence.

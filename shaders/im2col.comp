@@ -2,7 +2,7 @@
 // im2col for a 2-D convolution (NCHW), the first step of ops::conv2d_forward; reference/conv2d.hpp is the spec
 // of the whole convolution. Each row of cols is one output position (n, oh, ow), each column one kernel tap
 // (c, kh, kw) of the input under it, so that y = cols · weightᵀ is one matmul:
-//   cols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw] = imageLoad(X, int(n)).x[c][oh·stride_h - pad_h + kh·dil_h][ow·stride_w - pad_w + kw·dil_w],
+//   cols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw] = x[n][c][oh·stride_h - pad_h + kh·dil_h][ow·stride_w - pad_w + kw·dil_w],
 // 0 where that lies in the padding.
 //
 // One item per (output position, channel): its KH·KW taps are consecutive in cols (item j starts at j·KH·KW),
@@ -32,7 +32,7 @@ void main() {
     // j = ((n·OH + oh)·OW + ow)·C + c, taken apart with three divisions.
     const uint position = j / channels, noh = position / out_w, n = noh / out_h;
     const uint c = j - position * channels, ow = position - noh * out_w, oh = noh - n * out_h;
-    const uint plane = (n * channels + c) * height * width;  // imageLoad(X, int(n)).x[c]
+    const uint plane = (n * channels + c) * height * width;  // x[n][c]
     uint o = j * k_h * k_w;                                  // cols[position][c·KH·KW]
     int ih = int(oh) * s_h - p_h;
     for (uint kh = 0; kh < k_h; ++kh, ih += d_h) {

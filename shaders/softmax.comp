@@ -1,6 +1,6 @@
 #version 450
-// probs[r] = softmax(imageLoad(Logits, int(r)).x) per row, stable (max subtracted); with `accumulate` set, probs[r] +=
-// softmax(imageLoad(Logits, int(r)).x) instead, so that replaying a stochastic forward pass T times sums the T passes'
+// probs[r] = softmax(logits[r]) per row, stable (max subtracted); with `accumulate` set, probs[r] +=
+// softmax(logits[r]) instead, so that replaying a stochastic forward pass T times sums the T passes'
 // probabilities in place (Monte Carlo dropout). One invocation per row: rows are short (classes) and this
 // serves prediction, not the training step.
 layout(local_size_x_id = 0) in;

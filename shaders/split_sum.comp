@@ -1,5 +1,5 @@
 #version 450
-// The second pass of a split reduction (ops/split_sum.hpp): c = Σ_s imageLoad(Partials, int(s)).x (+ bias per column), the slices
+// The second pass of a split reduction (ops/split_sum.hpp): c = Σ_s partial[s] (+ bias per column), the slices
 // added in order s = 0, 1, ..., so the result depends only on the split, never on timing. c is (M, N) row-major
 // (a matmul whose K was split, shaders/matmul.glsl) or (N) (a bias gradient whose rows were split,
 // bias_backward.comp); partial s holds a whole c-shaped result at s * slice_stride.
