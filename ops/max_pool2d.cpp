@@ -1,6 +1,7 @@
 #include <vkdrop/ops/max_pool2d.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/kernel.hpp>
@@ -22,7 +23,8 @@ void max_pool2d_forward(Recorder& rec, const Tensor& y, const Tensor& argmax, co
   if (push.count == 0) return;
   Context& ctx = rec.context();
   rec.dispatch(ctx.kernel("max_pool2d_forward", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
-               {x.slice, y.slice, argmax.slice}, push, elementwise_groups(push.count, ctx.info()), "max_pool2d forward");
+               {x.slice, y.slice, argmax.slice, quad_binding(ctx, y.slice), quad_binding(ctx, argmax.slice)}, push,
+               quad_groups(quads_of(push.count), ctx.info()), "max_pool2d forward");
 }
 
 void max_pool2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tensor& argmax,

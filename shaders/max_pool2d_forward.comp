@@ -1,7 +1,8 @@
 #version 450
 // Max pooling forward (torch.nn.MaxPool2d, dilation 1, ceil_mode=False); reference/max_pool2d.hpp is its spec.
-// One invocation per output (grid-stride): y = the maximum of its window, argmax = the plane-local index
-// ih*W + iw of the element taken. Padding never wins (it acts as -inf). In row-major window order an element
+// Each output: y = the maximum of its window, argmax = the plane-local index ih*W + iw of the element taken.
+// Invocations take quads of four consecutive outputs through a grid-stride loop and write them with one vec4
+// and one uvec4 store (ops/quads.hpp); a quad's first index is taken apart once, the next three stepped to. Padding never wins (it acts as -inf). In row-major window order an element
 // replaces the running maximum when it is greater or NaN, as PyTorch's CPU kernel: ties go to the first
 // maximal element, a NaN propagates, and a window of -inf takes its first element.
 layout(local_size_x_id = 0) in;  // workgroup size
@@ -9,6 +10,8 @@ layout(local_size_x_id = 0) in;  // workgroup size
 layout(binding = 0, r32f) readonly uniform imageBuffer X;        // (planes, H, W)
 layout(binding = 1) writeonly buffer Y { float y[]; };       // (planes, OH, OW)
 layout(binding = 2) writeonly buffer Argmax { uint am[]; };  // (planes, OH, OW)
+layout(binding = 3) writeonly buffer Y4 { vec4 y4[]; };          // y's whole quads
+layout(binding = 4) writeonly buffer Argmax4 { uvec4 am4[]; };   // argmax's whole quads
 layout(push_constant) uniform Params {
   uint outputs;  // planes * OH * OW
   uint H, W, OH, OW;
@@ -21,26 +24,47 @@ void main() {
   const int kh = int(kernel_h), kw = int(kernel_w), sh = int(stride_h), sw = int(stride_w);
   const int ph = int(pad_h), pw = int(pad_w);
   const float minus_inf = uintBitsToFloat(0xff800000u);
-  for (uint o = gl_GlobalInvocationID.x; o < count; o += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
-    const uint ow = o % ow_count;
-    const uint oh = (o / ow_count) % oh_count;
-    const uint plane = o / (ow_count * oh_count);
-    const int h_start = int(oh) * sh - ph, w_start = int(ow) * sw - pw;
-    const uint h0 = uint(max(h_start, 0)), h1 = uint(min(h_start + kh, int(h)));
-    const uint w0 = uint(max(w_start, 0)), w1 = uint(min(w_start + kw, int(w)));
-    const uint base = plane * h * w;
-    float best = minus_inf;
-    uint best_index = h0 * w + w0;
-    for (uint ih = h0; ih < h1; ++ih) {
-      for (uint iw = w0; iw < w1; ++iw) {
-        const float v = imageLoad(X, int(base + ih * w + iw)).x;
-        if (v > best || isnan(v)) {
-          best = v;
-          best_index = ih * w + iw;
+  const uint whole = count >> 2, quads = whole + ((count & 3u) != 0u ? 1u : 0u);
+  for (uint q = gl_GlobalInvocationID.x; q < quads; q += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
+    const uint o = q << 2;
+    uint ow = o % ow_count, ohp = o / ow_count, oh = ohp % oh_count, plane = ohp / oh_count;
+    const uint outputs_here = min(count - o, 4u);  // the last quad may be partial
+    vec4 bests = vec4(0.0);
+    uvec4 chosen = uvec4(0u);
+    for (uint k = 0u; k < outputs_here; ++k) {
+      const int h_start = int(oh) * sh - ph, w_start = int(ow) * sw - pw;
+      const uint h0 = uint(max(h_start, 0)), h1 = uint(min(h_start + kh, int(h)));
+      const uint w0 = uint(max(w_start, 0)), w1 = uint(min(w_start + kw, int(w)));
+      const uint base = plane * h * w;
+      float best = minus_inf;
+      uint best_index = h0 * w + w0;
+      for (uint ih = h0; ih < h1; ++ih) {
+        for (uint iw = w0; iw < w1; ++iw) {
+          const float v = imageLoad(X, int(base + ih * w + iw)).x;
+          if (v > best || isnan(v)) {
+            best = v;
+            best_index = ih * w + iw;
+          }
+        }
+      }
+      bests[k] = best;
+      chosen[k] = best_index;
+      if (++ow == ow_count) {  // step to the next output
+        ow = 0u;
+        if (++oh == oh_count) {
+          oh = 0u;
+          ++plane;
         }
       }
     }
-    y[o] = best;
-    am[o] = best_index;
+    if (q < whole) {
+      y4[q] = bests;
+      am4[q] = chosen;
+    } else {
+      for (uint k = 0u; k < outputs_here; ++k) {
+        y[o + k] = bests[k];
+        am[o + k] = chosen[k];
+      }
+    }
   }
 }
