@@ -21,7 +21,7 @@ namespace {
 
 // Push constants of im2col.comp and col2im.comp; keep in step with their Params blocks.
 struct WindowParams {
-  uint32_t count;  // im2col: items (output positions x channels); col2im: elements of dx
+  uint32_t count;  // im2col: items (see im2col.comp); col2im: elements of dx
   uint32_t C, H, W;
   uint32_t OH, OW;
   uint32_t KH, KW;
@@ -135,10 +135,16 @@ void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeom
   check_disjoint(op, {{"cols", cols}, {"x", x}});
   to_u32(cols.numel(), "im2col: cols");
   to_u32(x.numel(), "im2col: x");
-  // One item per (output position, channel), each its KH·KW taps (see im2col.comp).
-  const uint32_t items = static_cast<uint32_t>(s.positions() * s.C);
-  record_elementwise(rec, "im2col", x.slice, cols.slice, window_params(items, s, g, op), items,
-                     fmt::format("im2col {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));
+  // One item per output position when its row of taps is whole quads, else per (output position, channel); see
+  // im2col.comp.
+  const int64_t taps = s.C * g.kernel.h * g.kernel.w;
+  const uint32_t items = static_cast<uint32_t>(taps % 4 == 0 ? s.positions() : s.positions() * s.C);
+  if (items == 0) return;
+  Context& ctx = rec.context();
+  rec.dispatch(ctx.kernel("im2col", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
+               {x.slice, cols.slice, quad_binding(ctx, cols.slice)}, window_params(items, s, g, op),
+               elementwise_groups(items, ctx.info()),
+               fmt::format("im2col {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));
 }
 
 void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGeometry& g) {

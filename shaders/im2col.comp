@@ -5,16 +5,18 @@
 //   cols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw] = x[n][c][oh·stride_h - pad_h + kh·dil_h][ow·stride_w - pad_w + kw·dil_w],
 // 0 where that lies in the padding.
 //
-// One item per (output position, channel): its KH·KW taps are consecutive in cols (item j starts at j·KH·KW),
-// so an invocation writes them in a loop that steps through the window without dividing. Integer division is
-// the expensive part here (a CPU device runs it lane by lane): one item costs three divisions for KH·KW
-// elements, where one invocation per element would cost three or more for each. Items go through a grid-stride loop.
+// Integer division is expensive here (a CPU device runs it lane by lane), so an item is a run of consecutive
+// elements of cols, taken apart once and stepped through without dividing. When a row of cols (C·KH·KW taps)
+// is a whole number of quads, an item is a whole row (one output position), written with vec4 stores
+// (ops/quads.hpp); otherwise an item is one (output position, channel): its KH·KW taps, written one by one.
+// Items go through a grid-stride loop.
 layout(local_size_x_id = 0) in;  // workgroup size
 
 layout(binding = 0, r32f) readonly uniform imageBuffer X;         // (N, C, H, W)
 layout(binding = 1) writeonly buffer Cols { float cols[]; };  // (N·OH·OW, C·KH·KW)
+layout(binding = 2) writeonly buffer Cols4 { vec4 cols4[]; };  // (N·OH·OW, C·KH·KW / 4), when C·KH·KW % 4 == 0
 layout(push_constant) uniform Params {
-  uint items;              // N·OH·OW·C
+  uint items;              // N·OH·OW when C·KH·KW % 4 == 0, else N·OH·OW·C
   uint C, H, W;            // input channels and size
   uint OH, OW;             // output size (at least 1)
   uint KH, KW;             // kernel
@@ -28,6 +30,37 @@ void main() {
   const uint n_items = items, channels = C, height = H, width = W, out_h = OH, out_w = OW, k_h = KH, k_w = KW;
   const int s_h = int(stride_h), s_w = int(stride_w), d_h = int(dil_h), d_w = int(dil_w), p_h = pad_h, p_w = pad_w;
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  const uint taps = channels * k_h * k_w;
+  if ((taps & 3u) == 0u) {
+    for (uint j = gl_GlobalInvocationID.x; j < n_items; j += stride) {
+      // j = (n·OH + oh)·OW + ow, taken apart with two divisions.
+      const uint noh = j / out_w, n = noh / out_h, ow = j - noh * out_w, oh = noh - n * out_h;
+      const int ih0 = int(oh) * s_h - p_h, iw0 = int(ow) * s_w - p_w;  // the window's corner
+      uint plane = n * channels * height * width;  // x[n][c], c = 0
+      uint kh = 0u, kw = 0u;
+      int ih = ih0, iw = iw0;
+      for (uint t = 0u; t < taps >> 2; ++t) {
+        vec4 v;
+        for (uint k = 0u; k < 4u; ++k) {
+          const bool inside = ih >= 0 && ih < int(height) && iw >= 0 && iw < int(width);
+          v[k] = inside ? imageLoad(X, int(plane + uint(ih) * width + uint(iw))).x : 0.0;
+          iw += d_w;  // step to the next tap: kw, then kh, then c
+          if (++kw == k_w) {
+            kw = 0u;
+            iw = iw0;
+            ih += d_h;
+            if (++kh == k_h) {
+              kh = 0u;
+              ih = ih0;
+              plane += height * width;
+            }
+          }
+        }
+        cols4[j * (taps >> 2) + t] = v;
+      }
+    }
+    return;
+  }
   for (uint j = gl_GlobalInvocationID.x; j < n_items; j += stride) {
     // j = ((n·OH + oh)·OW + ow)·C + c, taken apart with three divisions.
     const uint position = j / channels, noh = position / out_w, n = noh / out_h;

@@ -123,9 +123,11 @@ TEST_CASE("conv2d forward and backward over odd shapes") {
                 {{1, 1, 5, 7}, {4, 1, 3, 3}, {4}},
                 {{2, 3, 5, 7}, {5, 3, 3, 3}, {5}},
                 {{1, 17, 6, 5}, {3, 17, 3, 3}, {3}},
-                {{33, 3, 7, 6}, {8, 3, 3, 3}, {8}}});
+                {{33, 3, 7, 6}, {8, 3, 3, 3}, {8}},
+                {{2, 4, 5, 7}, {3, 4, 3, 3}, {3}}});  // 36 taps a row: im2col writes whole rows in quads
   // Same-size 3x3 (padding 1), the common layer; 1x1 kernels; a kernel as large as the padded input (1x1 output).
-  check_conv2d(Conv2dGeometry{3, 1, 1}, true, {{{33, 1, 8, 8}, {4, 1, 3, 3}, {4}}, {{3, 17, 5, 4}, {17, 17, 3, 3}, {17}}});
+  check_conv2d(Conv2dGeometry{3, 1, 1}, true,
+               {{{33, 1, 8, 8}, {4, 1, 3, 3}, {4}}, {{3, 17, 5, 4}, {17, 17, 3, 3}, {17}}, {{2, 8, 3, 6}, {5, 8, 3, 3}, {5}}});
   check_conv2d(Conv2dGeometry{1}, true, {{{2, 17, 3, 5}, {7, 17, 1, 1}, {7}}, {{33, 3, 1, 1}, {5, 3, 1, 1}, {5}}});
   check_conv2d(Conv2dGeometry{5, 1, 1}, true, {{{2, 3, 3, 3}, {4, 3, 5, 5}, {4}}});
   // Dilation 2: taps two apart, with and without padding.
