@@ -100,7 +100,7 @@ void batch_norm_forward_training(Recorder& rec, const Tensor& y, const Tensor& s
   } params{ch.N, ch.C, ch.L, eps, momentum};
   rec.dispatch(ctx.kernel("batch_norm_statistics", std::vector<uint32_t>{row_workgroup(M, device)}),
                {x.slice, save_mean.slice, save_invstd.slice, running_mean.slice, running_var.slice,
-                num_batches_tracked.slice},
+                num_batches_tracked.slice, quad_binding(ctx, x.slice)},
                params, groups_1d(ch.C, 1, device), "batch_norm statistics");
   record_normalize(rec, y, x, save_mean, save_invstd, weight, bias, ch, eps, /*from_variance=*/false);
 }
@@ -153,7 +153,9 @@ void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight,
     uint32_t N, C, L;
   } params{ch.N, ch.C, ch.L};
   rec.dispatch(ctx.kernel("batch_norm_backward_sums", std::vector<uint32_t>{row_workgroup(ch.per_channel(), device)}),
-               {dy.slice, x.slice, save_mean.slice, save_invstd.slice, dweight.slice, dbias.slice}, params,
+               {dy.slice, x.slice, save_mean.slice, save_invstd.slice, dweight.slice, dbias.slice,
+                quad_binding(ctx, dy.slice), quad_binding(ctx, x.slice)},
+               params,
                groups_1d(ch.C, 1, device), "batch_norm backward sums");
   if (!with_dx) return;
   struct DxParams {

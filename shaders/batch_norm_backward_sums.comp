@@ -3,8 +3,8 @@
 // reference/batch_norm.hpp (batch_norm_backward) is its spec, batch_norm_backward_dx.comp the second half.
 // x, dy (N, C, L); channel c has M = N*L values. With x^ = (x - save_mean[c]) * save_invstd[c]:
 //   dbias[c] = Σ dy, dweight[c] = Σ dy · x^ = save_invstd[c] · Σ dy · (x - save_mean[c]).
-// One workgroup per channel, rows of L contiguous values where L is at least the workgroup, both sums in one
-// shared-memory tree: deterministic, as batch_norm_statistics.comp. Written (=), never accumulated.
+// One workgroup per channel, rows of L contiguous values where L is at least the workgroup (four values per
+// load through the vec4 bindings when L is a multiple of four, ops/quads.hpp), both sums in one shared-memory tree: deterministic, as batch_norm_statistics.comp. Written (=), never accumulated.
 layout(local_size_x_id = 0) in;  // WG: a power of two
 
 layout(binding = 0, r32f) readonly uniform imageBuffer DY;                   // (N, C, L)
@@ -13,6 +13,8 @@ layout(binding = 2) readonly buffer SaveMean { float save_mean[]; };      // (C)
 layout(binding = 3) readonly buffer SaveInvstd { float save_invstd[]; };  // (C): from the forward
 layout(binding = 4) writeonly buffer DWeight { float dweight[]; };        // (C)
 layout(binding = 5) writeonly buffer DBias { float dbias[]; };            // (C)
+layout(binding = 6, rgba32f) readonly uniform imageBuffer DY4;             // (N, C, L / 4), read if L % 4 == 0
+layout(binding = 7, rgba32f) readonly uniform imageBuffer X4;              // (N, C, L / 4), read if L % 4 == 0
 layout(push_constant) uniform Params {
   uint N;
   uint C;
@@ -29,7 +31,19 @@ void main() {
   for (uint c = gl_WorkGroupID.x; c < channels; c += gl_NumWorkGroups.x) {  // uniform in the workgroup
     const float mean = save_mean[c];
     float sum_dy = 0.0, sum_dy_centered = 0.0;
-    if (l_count >= gl_WorkGroupSize.x) {
+    if (l_count >= gl_WorkGroupSize.x && (l_count & 3u) == 0u) {
+      vec4 sums_dy = vec4(0.0), sums_dy_centered = vec4(0.0);
+      for (uint n = 0; n < n_count; ++n) {
+        const uint row = (n * channels + c) * (l_count >> 2);
+        for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x) {
+          const vec4 g = imageLoad(DY4, int(row + l));
+          sums_dy += g;
+          sums_dy_centered += g * (imageLoad(X4, int(row + l)) - mean);
+        }
+      }
+      sum_dy = (sums_dy.x + sums_dy.y) + (sums_dy.z + sums_dy.w);
+      sum_dy_centered = (sums_dy_centered.x + sums_dy_centered.y) + (sums_dy_centered.z + sums_dy_centered.w);
+    } else if (l_count >= gl_WorkGroupSize.x) {
       for (uint n = 0; n < n_count; ++n) {
         const uint row = (n * channels + c) * l_count;
         for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {

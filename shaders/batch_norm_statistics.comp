@@ -7,7 +7,8 @@
 // sums d = x - pivot and d², pivot being the channel's first value: shifted data, so Σd² − (Σd)²/M does not
 // cancel the way Σx² − M·mean² does when the mean is large against the spread (the pivot is one of the
 // values, so it lies within the spread). The invocations sum strided slices, rows of L contiguous values
-// where L is at least the workgroup (no division per element), and a shared-memory tree adds the partial
+// where L is at least the workgroup (no division per element; four values per load through the vec4 binding
+// when L is a multiple of four, ops/quads.hpp), and a shared-memory tree adds the partial
 // sums: the order of every sum depends only on the shapes and the workgroup size, so it is deterministic.
 // Invocation 0 then writes what normalize and backward need, and moves the running statistics (momentum, the
 // UNBIASED variance, as PyTorch); the workgroup of channel 0 also counts the batch.
@@ -19,6 +20,7 @@ layout(binding = 2) writeonly buffer SaveInvstd { float save_invstd[]; };  // (C
 layout(binding = 3) buffer RunningMean { float running_mean[]; };          // (C)
 layout(binding = 4) buffer RunningVar { float running_var[]; };            // (C)
 layout(binding = 5) buffer Tracked { float num_batches_tracked[]; };       // (): one value
+layout(binding = 6, rgba32f) readonly uniform imageBuffer X4;              // (N, C, L / 4), read if L % 4 == 0
 layout(push_constant) uniform Params {
   uint N;
   uint C;
@@ -39,7 +41,19 @@ void main() {
   for (uint c = gl_WorkGroupID.x; c < channels; c += gl_NumWorkGroups.x) {  // uniform in the workgroup
     const float pivot = imageLoad(X, int(c * l_count)).x;
     float sum = 0.0, squares = 0.0;
-    if (l_count >= gl_WorkGroupSize.x) {
+    if (l_count >= gl_WorkGroupSize.x && (l_count & 3u) == 0u) {
+      vec4 sums = vec4(0.0), squares4 = vec4(0.0);
+      for (uint n = 0; n < n_count; ++n) {
+        const uint row = (n * channels + c) * (l_count >> 2);
+        for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x) {
+          const vec4 d = imageLoad(X4, int(row + l)) - pivot;
+          sums += d;
+          squares4 += d * d;
+        }
+      }
+      sum = (sums.x + sums.y) + (sums.z + sums.w);
+      squares = (squares4.x + squares4.y) + (squares4.z + squares4.w);
+    } else if (l_count >= gl_WorkGroupSize.x) {
       for (uint n = 0; n < n_count; ++n) {
         const uint row = (n * channels + c) * l_count;
         for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {
