@@ -2,7 +2,6 @@
 
 #include <vkdrop/ops/arguments.hpp>
 #include <vkdrop/ops/quads.hpp>
-#include <vkdrop/ops/elementwise.hpp>
 #include <vkdrop/ops/matmul.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/runtime/context.hpp>
@@ -30,9 +29,14 @@ struct WindowParams {
   uint32_t dil_h, dil_w;
 };
 
-// Push constants of batched_transpose.comp.
-struct TransposeParams {
-  uint32_t count, A, B;
+// Push constants of block_transpose.comp.
+struct BlockTransposeParams {
+  uint32_t count, A, B, E;
+};
+
+// Push constants of row_sum.comp.
+struct RowSumParams {
+  uint32_t R, L;
 };
 
 // A convolution's sizes, read from x's (or dx's) shape and the geometry.
@@ -100,16 +104,6 @@ void record_elementwise(Recorder& rec, const char* shader, const BufferSlice& in
   rec.dispatch(kernel, {in, out}, params, elementwise_groups(count, ctx.info()), label);
 }
 
-// One dispatch of a shader that writes its output in quads (ops/quads.hpp): (in, out, out's quads), a grid-stride
-// loop over the quads of out's `count` elements.
-void record_quads(Recorder& rec, const char* shader, const BufferSlice& in, const BufferSlice& out,
-                  const auto& params, uint32_t count, const std::string& label) {
-  if (count == 0) return;
-  Context& ctx = rec.context();
-  const Kernel& kernel = ctx.kernel(shader, std::vector<uint32_t>{elementwise_workgroup(ctx.info())});
-  rec.dispatch(kernel, {in, out, quad_binding(ctx, out)}, params, quad_groups(quads_of(count), ctx.info()), label);
-}
-
 // Each weight (OC, C, KH, KW) as the matrix (OC, C·KH·KW) the products take.
 Tensor filter_matrix(const Tensor& weight) {
   return reshaped(weight, {weight.dim(0), weight.dim(1) * weight.dim(2) * weight.dim(3)});
@@ -158,17 +152,45 @@ void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGe
                      fmt::format("col2im {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));
 }
 
-void batched_transpose(Recorder& rec, const Tensor& out, const Tensor& in) {
-  constexpr const char* op = "batched_transpose";
-  check_rank(op, {"in", in}, {3}, "(batch, A, B)");
+void block_transpose(Recorder& rec, const Tensor& out, const Tensor& in, const Tensor* bias) {
+  constexpr const char* op = "block_transpose";
+  check_rank(op, {"in", in}, {3}, "(A, B, E)");
   check_dtype(op, {"in", in}, DType::f32);
-  check_tensor(op, {"out", out}, {in.dim(0), in.dim(2), in.dim(1)}, DType::f32,
-               fmt::format("in {} with each matrix transposed", shape_text(in.shape)));
-  check_disjoint(op, {{"out", out}, {"in", in}});
-  const uint32_t count = to_u32(in.numel(), "batched_transpose: in");
-  const TransposeParams params{count, static_cast<uint32_t>(in.dim(1)), static_cast<uint32_t>(in.dim(2))};
-  record_quads(rec, "batched_transpose", in.slice, out.slice, params, count,
-                     fmt::format("transpose {}x({}x{})", in.dim(0), in.dim(1), in.dim(2)));
+  check_tensor(op, {"out", out}, {in.dim(1), in.dim(0), in.dim(2)}, DType::f32,
+               fmt::format("(B, A, E) for in {}", shape_text(in.shape)));
+  const Tensor none;  // overlaps nothing
+  if (bias != nullptr) check_tensor(op, {"bias", *bias}, {in.dim(0)}, DType::f32, "one per A of in");
+  check_disjoint(op, {{"out", out}, {"in", in}, {"bias", bias ? *bias : none}});
+  const uint32_t count = to_u32(in.numel(), "block_transpose: in");
+  if (count == 0) return;
+  const BlockTransposeParams params{count, static_cast<uint32_t>(in.dim(0)), static_cast<uint32_t>(in.dim(1)),
+                                    static_cast<uint32_t>(in.dim(2))};
+  Context& ctx = rec.context();
+  const Kernel& kernel = ctx.kernel(
+      "block_transpose", std::vector<uint32_t>{elementwise_workgroup(ctx.info()), bias != nullptr ? 1u : 0u});
+  const BufferSlice bias_slice = bias != nullptr ? bias->slice : in.slice;  // unread without a bias
+  rec.dispatch(kernel, {in.slice, out.slice, quad_binding(ctx, in.slice), quad_binding(ctx, out.slice), bias_slice},
+               params, quad_groups(quads_of(count), ctx.info()),
+               fmt::format("transpose ({}x{})x{}{}", in.dim(0), in.dim(1), in.dim(2), bias ? " + bias" : ""));
+}
+
+void row_sum(Recorder& rec, const Tensor& sums, const Tensor& m) {
+  constexpr const char* op = "row_sum";
+  check_rank(op, {"m", m}, {2}, "(R, L)");
+  check_dtype(op, {"m", m}, DType::f32);
+  check_tensor(op, {"sums", sums}, {m.dim(0)}, DType::f32, fmt::format("one per row of m {}", shape_text(m.shape)));
+  check_disjoint(op, {{"sums", sums}, {"m", m}});
+  if (m.dim(0) == 0) return;
+  to_u32(m.numel(), "row_sum: m");
+  if (m.dim(1) == 0) {  // empty rows sum to 0
+    rec.fill(sums.slice, 0);
+    return;
+  }
+  Context& ctx = rec.context();
+  const RowSumParams params{static_cast<uint32_t>(m.dim(0)), static_cast<uint32_t>(m.dim(1))};
+  rec.dispatch(ctx.kernel("row_sum", std::vector<uint32_t>{row_workgroup(m.dim(1), ctx.info())}),
+               {m.slice, sums.slice, quad_binding(ctx, m.slice)}, params, groups_1d(m.dim(0), 1, ctx.info()),
+               fmt::format("row sums {}x{}", m.dim(0), m.dim(1)));
 }
 
 void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Tensor& rows, const Tensor& x,
@@ -185,13 +207,13 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
   check_tensor(op, {"y", y}, {s.N, oc, s.OH, s.OW}, DType::f32,
                fmt::format("(N, out_channels, OH, OW) for x {} under {}", shape_text(x.shape), geometry_text(g)));
   check_tensor(op, {"cols", cols}, cols_shape(s, g), DType::f32, cols_why(s, g));
-  check_tensor(op, {"rows", rows}, {s.positions(), oc}, DType::f32, "one row per output position, one column per output channel");
+  check_tensor(op, {"rows", rows}, {oc, s.positions()}, DType::f32, "one row per output channel, one column per output position");
   check_disjoint(op, {{"y", y}, {"cols", cols}, {"rows", rows}, {"x", x}, {"weight", weight}, {"bias", bias ? *bias : none}});
 
   im2col(rec, cols, x, g);
-  ops::matmul(rec, rows, cols, filter_matrix(weight), /*trans_a=*/false, /*trans_b=*/true, bias, partials);
-  // rows is (N, OH·OW, OC) position-major; y wants each channel's plane contiguous.
-  batched_transpose(rec, reshaped(y, {s.N, oc, s.OH * s.OW}), reshaped(rows, {s.N, s.OH * s.OW, oc}));
+  ops::matmul(rec, rows, filter_matrix(weight), cols, /*trans_a=*/false, /*trans_b=*/true, nullptr, partials);
+  // rows is (OC, N, OH·OW) channel-major; y (N, OC, OH·OW) wants each sample's channels together.
+  block_transpose(rec, reshaped(y, {s.N, oc, s.OH * s.OW}), reshaped(rows, {oc, s.N, s.OH * s.OW}), bias);
 }
 
 void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, const Tensor* dbias, const Tensor& dcols,
@@ -222,7 +244,7 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
   if (dbias != nullptr) check_tensor(op, {"dbias", *dbias}, {oc}, DType::f32, "one per output channel of weight");
   check_tensor(op, {"cols", cols}, cols_shape(s, g), DType::f32, cols_why(s, g) + ", as conv2d_forward wrote it");
   check_tensor(op, {"dcols", dcols}, cols_shape(s, g), DType::f32, "as cols");
-  check_tensor(op, {"rows", rows}, {s.positions(), oc}, DType::f32, "one row per output position, one column per output channel");
+  check_tensor(op, {"rows", rows}, {oc, s.positions()}, DType::f32, "one row per output channel, one column per output position");
   const Tensor& dx_or_none = dx ? *dx : none;
   const Tensor& dbias_or_none = dbias ? *dbias : none;
   check_disjoint(op, {{"dweight", dweight}, {"dx", dx_or_none}, {"dbias", dbias_or_none}, {"rows", rows}, {"dy", dy},
@@ -231,22 +253,21 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
                       {"rows", rows}, {"dy", dy}, {"weight", weight}});
   check_in_place_or_disjoint(op, {"dcols", dcols}, {"cols", cols});
 
-  // dy in the product's layout: (N, OC, OH·OW) -> (N, OH·OW, OC), i.e. rows (P, OC).
-  batched_transpose(rec, reshaped(rows, {n, s.OH * s.OW, oc}), reshaped(dy, {n, oc, s.OH * s.OW}));
-  // dW (OC, C·KH·KW) = rowsᵀ (OC, P) · cols (P, C·KH·KW): before dcols may overwrite cols.
-  ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
-  if (dbias != nullptr) ops::bias_backward(rec, *dbias, rows, partials);
+  // dy in the products' layout: (N, OC, OH·OW) -> (OC, N, OH·OW), i.e. rows (OC, P).
+  block_transpose(rec, reshaped(rows, {oc, n, s.OH * s.OW}), reshaped(dy, {n, oc, s.OH * s.OW}), nullptr);
+  // dW (OC, C·KH·KW) = rows (OC, P) · cols (P, C·KH·KW): before dcols may overwrite cols.
+  ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/false, /*trans_b=*/false, nullptr, partials);
+  if (dbias != nullptr) row_sum(rec, *dbias, rows);
   if (dx == nullptr) return;
-  // dcols (P, C·KH·KW) = rows (P, OC) · W (OC, C·KH·KW), then each input element gathers its taps.
-  ops::matmul(rec, dcols, rows, filter_matrix(weight), /*trans_a=*/false, /*trans_b=*/false, nullptr, partials);
+  // dcols (P, C·KH·KW) = rowsᵀ (P, OC) · W (OC, C·KH·KW), then each input element gathers its taps.
+  ops::matmul(rec, dcols, rows, filter_matrix(weight), /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
   col2im(rec, *dx, dcols, g);
 }
 
 int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels) {
-  return std::max({matmul_partials_elements(positions, out_channels, taps),    // rows = cols · Wᵀ
-                   matmul_partials_elements(out_channels, taps, positions),    // dW = rowsᵀ · cols
-                   matmul_partials_elements(positions, taps, out_channels),    // dcols = rows · W
-                   bias_backward_partials_elements(positions, out_channels)});  // db = Σ_P rows
+  return std::max({matmul_partials_elements(out_channels, positions, taps),   // rows = W · colsᵀ
+                   matmul_partials_elements(out_channels, taps, positions),   // dW = rows · cols
+                   matmul_partials_elements(positions, taps, out_channels)});  // dcols = rowsᵀ · W
 }
 
 }  // namespace vkdrop::ops

@@ -1,12 +1,14 @@
 #pragma once
 // A 2-D convolution (torch.nn.Conv2d with groups = 1, NCHW) as im2col + matmul, forward and backward.
-// CPU reference: reference/conv2d.hpp. Shaders: im2col.comp, col2im.comp, batched_transpose.comp; the
-// products are ops::matmul, the bias gradient ops::bias_backward.
+// CPU reference: reference/conv2d.hpp. Shaders: im2col.comp, col2im.comp, block_transpose.comp, row_sum.comp;
+// the products are ops::matmul.
 //
 // Sizes (x (N, C, H, W), weight (OC, C, KH, KW), y (N, OC, OH, OW), P = N·OH·OW output positions):
-//   forward:  cols (P, C·KH·KW) = im2col(x);  rows (P, OC) = cols · Wᵀ + b;  y = rows transposed to NCHW
-//   backward: rows (P, OC) = dy transposed from NCHW;  dW = rowsᵀ · cols;  db = Σ_P rows;
-//             dcols (P, C·KH·KW) = rows · W;  dx = col2im(dcols), a gather
+//   forward:  cols (P, C·KH·KW) = im2col(x);  rows (OC, P) = W · colsᵀ;  y = rows as NCHW, + b
+//   backward: rows (OC, P) = dy as channel-major;  dW = rows · cols;  db = Σ_P rows;
+//             dcols (P, C·KH·KW) = rowsᵀ · W;  dx = col2im(dcols), a gather
+// rows is channel-major, (OC, N, OH·OW): NCHW with N and OC swapped, so converting between the two moves whole
+// planes of OH·OW values (block_transpose), four at a time when OH·OW is a multiple of four.
 // cols and rows are the caller's scratch (a layer declares them): forward leaves cols for the weight gradient.
 // Backward passes write (=) their gradients.
 
@@ -23,25 +25,23 @@ namespace vkdrop::ops {
 void check_conv2d_geometry(const char* op, const Conv2dGeometry& g);
 
 // y (N, OC, OH, OW) = conv2d(x (N, C, H, W), weight (OC, C, KH, KW)) + bias (OC) (nullptr: none).
-// Also writes cols (N·OH·OW, C·KH·KW), which conv2d_backward needs, and rows (N·OH·OW, OC), the product before
-// its transpose to NCHW. Throws ShapeError naming the tensor whose shape does not fit, ArgumentError for a bad
+// Also writes cols (N·OH·OW, C·KH·KW), which conv2d_backward needs, and rows (OC, N·OH·OW), the product before
+// it is moved to NCHW. Throws ShapeError naming the tensor whose shape does not fit, ArgumentError for a bad
 // geometry, an output size below 1 (a kernel larger than the padded input), overlapping tensors or a tensor
 // that is not f32.
-// partials: scratch for the products' split K and the bias gradient's split rows, conv2d_partials_elements(...)
-// elements, or nullptr.
+// partials: scratch for the products' split K, conv2d_partials_elements(...) elements, or nullptr.
 void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Tensor& rows, const Tensor& x,
                     const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g, const Tensor* partials = nullptr);
 
 // The gradients for dL/dy = dy (N, OC, OH, OW): dweight (OC, C, KH, KW) always; dx (N, C, H, W) and dbias (OC)
-// unless nullptr. cols is what conv2d_forward wrote for the same x; rows (N·OH·OW, OC) is scratch. dcols
+// unless nullptr. cols is what conv2d_forward wrote for the same x; rows (OC, N·OH·OW) is scratch. dcols
 // (N·OH·OW, C·KH·KW) is scratch for dx's product, and may be cols itself (the weight gradient is recorded before
 // it is overwritten); it is untouched when dx is nullptr.
 void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, const Tensor* dbias, const Tensor& dcols,
                      const Tensor& rows, const Tensor& dy, const Tensor& cols, const Tensor& weight,
                      const Conv2dGeometry& g, const Tensor* partials = nullptr);
 
-// Elements of the split scratch (the partials of ops::matmul and ops::bias_backward) that the three products
-// and the bias gradient of a convolution with `positions` = N·OH·OW output positions, `taps` = C·KH·KW and
+// Elements of the split scratch (the partials of ops::matmul) that the three products of a convolution with `positions` = N·OH·OW output positions, `taps` = C·KH·KW and
 // `out_channels` may use; 0 when none splits.
 int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels);
 
@@ -51,7 +51,10 @@ void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeom
 // dx (N, C, H, W) = col2im(dcols (N·OH·OW, C·KH·KW)): each element of dx sums the entries of dcols that im2col
 // would have copied it to (col2im.comp).
 void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGeometry& g);
-// out (batch, B, A) = in (batch, A, B) with each matrix transposed (batched_transpose.comp).
-void batched_transpose(Recorder& rec, const Tensor& out, const Tensor& in);
+// out (B, A, E) = in (A, B, E) (+ bias (A) unless nullptr): an A x B matrix of blocks of E values transposed
+// (block_transpose.comp).
+void block_transpose(Recorder& rec, const Tensor& out, const Tensor& in, const Tensor* bias);
+// sums (R) = the sums of the rows of m (R, L), written (=) (row_sum.comp).
+void row_sum(Recorder& rec, const Tensor& sums, const Tensor& m);
 
 }  // namespace vkdrop::ops

@@ -25,6 +25,7 @@
 #include <vkdrop/train/model.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -81,7 +82,7 @@ test::OpSpec conv2d_spec(const Conv2dGeometry& g, bool bias, Backward mode = Bac
     const int64_t positions = int64_t(z.N) * z.OH() * z.OW(), taps = int64_t(z.C) * z.KH() * z.KW();
     scratch->arena = std::make_unique<Arena>(rec.context(), 1 << 20);
     scratch->cols = make_tensor(*scratch->arena, {positions, taps}, DType::f32, "cols");
-    scratch->rows = make_tensor(*scratch->arena, {positions, z.OC}, DType::f32, "rows");
+    scratch->rows = make_tensor(*scratch->arena, {z.OC, positions}, DType::f32, "rows");
     scratch->dcols = make_tensor(*scratch->arena, {positions, taps}, DType::f32, "dcols");
     ops::conv2d_forward(rec, y, scratch->cols, scratch->rows, x[0], x[1], bias ? &x[2] : nullptr, g);
   };
@@ -162,6 +163,38 @@ TEST_CASE("conv2d backward without dx: the same weight and bias gradients, dx un
   test::expect_bits(no_dx.dx.at(2), all.dx.at(2), "dbias without dx");
 }
 
+TEST_CASE("block_transpose and row_sum match their definitions on odd shapes") {
+  Context& ctx = test::context();
+  for (const auto& [a, b, e] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {3, 5, 1}, {4, 33, 3}, {5, 3, 4}, {2, 7, 8},
+                                                                   {17, 9, 196}, {6, 4, 7}}) {
+    Arena arena(ctx, 1 << 20);
+    Tensor in = make_tensor(arena, {a, b, e}, DType::f32, "in"), out = make_tensor(arena, {b, a, e}, DType::f32, "out");
+    Tensor bias = make_tensor(arena, {a}, DType::f32, "bias"), sums = make_tensor(arena, {a}, DType::f32, "sums");
+    const std::vector<float> xs = test::random_floats(size_t(a * b * e), 3), bs = test::random_floats(size_t(a), 4);
+    upload(ctx, in, std::span<const float>(xs));
+    upload(ctx, bias, std::span<const float>(bs));
+    for (bool with_bias : {false, true}) {
+      Recorder rec(ctx);
+      ops::block_transpose(rec, out, in, with_bias ? &bias : nullptr);
+      ops::row_sum(rec, sums, reshaped(in, {a, b * e}));
+      rec.run();
+      std::vector<float> want(xs.size());
+      std::vector<double> want_sums(size_t(a), 0.0);
+      for (int64_t i = 0; i < a; ++i)
+        for (int64_t j = 0; j < b; ++j)
+          for (int64_t k = 0; k < e; ++k) {
+            const float v = xs[size_t((i * b + j) * e + k)];
+            want[size_t((j * a + i) * e + k)] = with_bias ? v + bs[size_t(i)] : v;
+            want_sums[size_t(i)] += v;
+          }
+      test::expect_bits(download_f32(ctx, out), want, fmt::format("block_transpose ({}, {}, {})", a, b, e));
+      // An f32 sum of L values in [-1, 1]: well inside 1e-5·sqrt(L) (see the tolerances above).
+      test::expect_close(download_f32(ctx, sums), std::vector<float>(want_sums.begin(), want_sums.end()),
+                         1e-5 * std::sqrt(double(b * e)), 0, fmt::format("row_sum ({}, {})", a, b * e));
+    }
+  }
+}
+
 TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
   Context& ctx = test::context();
   Arena arena(ctx, 1 << 16);
@@ -169,7 +202,7 @@ TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
   // x (2, 3, 5, 7), weight (4, 3, 3, 3): y (2, 4, 5, 7), 70 positions of 27 taps.
   Tensor x = make_tensor(arena, {2, 3, 5, 7}, DType::f32, "x"), w = make_tensor(arena, {4, 3, 3, 3}, DType::f32, "w");
   Tensor b = make_tensor(arena, {4}, DType::f32, "b"), y = make_tensor(arena, {2, 4, 5, 7}, DType::f32, "y");
-  Tensor cols = make_tensor(arena, {70, 27}, DType::f32, "cols"), rows = make_tensor(arena, {70, 4}, DType::f32, "rows");
+  Tensor cols = make_tensor(arena, {70, 27}, DType::f32, "cols"), rows = make_tensor(arena, {4, 70}, DType::f32, "rows");
   Tensor dx = make_tensor(arena, {2, 3, 5, 7}, DType::f32, "dx"), dw = make_tensor(arena, {4, 3, 3, 3}, DType::f32, "dw");
   Tensor db = make_tensor(arena, {4}, DType::f32, "db");
   Recorder rec(ctx);
@@ -200,7 +233,7 @@ TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
   // Overlaps and dtypes.
   Tensor b_in_y{y.slice.sub(0, 16), {4}, DType::f32, "b_in_y"};
   CHECK_THROWS_WITH(ops::conv2d_forward(rec, y, cols, rows, x, w, &b_in_y, g), Contains("y 'y' overlaps bias 'b_in_y'"));
-  Tensor rows_in_cols{cols.slice.sub(0, rows.bytes()), {70, 4}, DType::f32, "rows_in_cols"};
+  Tensor rows_in_cols{cols.slice.sub(0, rows.bytes()), {4, 70}, DType::f32, "rows_in_cols"};
   CHECK_THROWS_WITH(ops::conv2d_forward(rec, y, cols, rows_in_cols, x, w, &b, g),
                     Contains("cols 'cols' overlaps rows 'rows_in_cols'"));
   Tensor ints = make_tensor(arena, {2, 3, 5, 7}, DType::i32, "ints");
@@ -223,9 +256,13 @@ TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
   // The layer's way, dcols over cols, is fine: a transpose, dW, db, dcols and col2im.
   CHECK_NOTHROW(ops::conv2d_backward(rec, &dx, dw, &db, cols, rows, y, cols, w, g));
   CHECK(rec.dispatch_count() == 5);
-  CHECK_THROWS_AS(ops::batched_transpose(rec, reshaped(rows, {1, 4, 70}), reshaped(rows, {1, 70, 4})), ArgumentError);
-  CHECK_THROWS_WITH(ops::batched_transpose(rec, reshaped(cols, {70, 27, 1}), reshaped(rows, {70, 4, 1})),
-                    Contains("batched_transpose: out 'cols' has shape (70, 27, 1), expected (70, 1, 4)"));
+  CHECK_THROWS_AS(ops::block_transpose(rec, reshaped(rows, {1, 4, 70}), reshaped(rows, {4, 1, 70}), nullptr),
+                  ArgumentError);
+  CHECK_THROWS_WITH(ops::block_transpose(rec, reshaped(cols, {70, 27, 1}), reshaped(rows, {4, 70, 1}), nullptr),
+                    Contains("block_transpose: out 'cols' has shape (70, 27, 1), expected (70, 4, 1)"));
+  CHECK_THROWS_WITH(ops::block_transpose(rec, reshaped(y, {4, 2, 35}), reshaped(rows, {2, 4, 35}), &db),
+                    Contains("block_transpose: bias 'db' has shape (4,), expected (2,)"));
+  CHECK_THROWS_WITH(ops::row_sum(rec, db, reshaped(cols, {27, 70})), Contains("row_sum: sums 'db' has shape (4,), expected (27,)"));
   CHECK(rec.dispatch_count() == 5);
 }
 
@@ -263,7 +300,7 @@ TEST_CASE("Conv2d shapes and buffers") {
   CHECK(specs[2].name == "cols");
   CHECK(specs[2].shape == Shape{16 * 5 * 4, 3 * 3 * 5});
   CHECK(specs[2].kind == BufferKind::Scratch);
-  CHECK(specs[3].shape == Shape{16 * 5 * 4, 8});
+  CHECK(specs[3].shape == Shape{8, 16 * 5 * 4});
   CHECK(specs[3].kind == BufferKind::Scratch);
   // The products' split-K partial sums: none of these products is long enough to split, so one element.
   CHECK(specs[4].name == "partials");
