@@ -1,6 +1,7 @@
 #include <vkdrop/ops/conv2d.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/fast_divide.hpp>
 #include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/matmul.hpp>
 #include <vkdrop/ops/tuning.hpp>
@@ -20,18 +21,21 @@ namespace {
 
 // Push constants of im2col.comp and col2im.comp; keep in step with their Params blocks.
 struct WindowParams {
-  uint32_t count;  // im2col: items (see im2col.comp); col2im: elements of dx
+  uint32_t count;  // im2col: output positions N·OH·OW; col2im: elements of dx
   uint32_t C, H, W;
   uint32_t OH, OW;
   uint32_t KH, KW;
   uint32_t stride_h, stride_w;
   int32_t pad_h, pad_w;
   uint32_t dil_h, dil_w;
+  // Divisors (shaders/fast_divide.glsl) of the sizes the shaders take indices apart by.
+  FastDivisor by_ow, by_oh, by_kw, by_kh, by_w, by_h, by_c;
 };
 
 // Push constants of block_transpose.comp.
 struct BlockTransposeParams {
   uint32_t count, A, B, E;
+  FastDivisor by_a, by_e;
 };
 
 // Push constants of row_sum.comp.
@@ -71,11 +75,15 @@ Sizes sizes_of(const char* op, Arg input, const Conv2dGeometry& g) {
   return s;
 }
 
+// The divisor of a size that fits a uint (checked by the caller); a size of 0 is never divided by (there are
+// no elements then), so it stands as 1.
+FastDivisor divisor_of(int64_t size) { return fast_divisor(static_cast<uint32_t>(std::max<int64_t>(size, 1))); }
+
 // cols' shape for these sizes, and why.
-Shape cols_shape(const Sizes& s, const Conv2dGeometry& g) { return {s.positions(), s.C * g.kernel.h * g.kernel.w}; }
+Shape cols_shape(const Sizes& s, const Conv2dGeometry& g) { return {s.C * g.kernel.h * g.kernel.w, s.positions()}; }
 std::string cols_why(const Sizes& s, const Conv2dGeometry& g) {
-  return fmt::format("one row per output position N·OH·OW = {}·{}·{}, one column per kernel tap C·KH·KW = {}·{}·{}", s.N,
-                     s.OH, s.OW, s.C, g.kernel.h, g.kernel.w);
+  return fmt::format("one row per kernel tap C·KH·KW = {}·{}·{}, one column per output position N·OH·OW = {}·{}·{}", s.C,
+                     g.kernel.h, g.kernel.w, s.N, s.OH, s.OW);
 }
 
 WindowParams window_params(uint32_t count, const Sizes& s, const Conv2dGeometry& g, const std::string& op) {
@@ -92,7 +100,14 @@ WindowParams window_params(uint32_t count, const Sizes& s, const Conv2dGeometry&
                       static_cast<int32_t>(g.padding.h),  // fits: the padded extent does (sizes_of)
                       static_cast<int32_t>(g.padding.w),
                       to_u32(g.dilation.h, op + ": dilation"),
-                      to_u32(g.dilation.w, op + ": dilation")};
+                      to_u32(g.dilation.w, op + ": dilation"),
+                      divisor_of(s.OW),
+                      divisor_of(s.OH),
+                      divisor_of(g.kernel.w),
+                      divisor_of(g.kernel.h),
+                      divisor_of(s.W),
+                      divisor_of(s.H),
+                      divisor_of(s.C)};
 }
 
 // One dispatch of a shader with the element-wise interface (in, out; a grid-stride loop over `count` items).
@@ -103,6 +118,9 @@ void record_elementwise(Recorder& rec, const char* shader, const BufferSlice& in
   const Kernel& kernel = ctx.kernel(shader, std::vector<uint32_t>{elementwise_workgroup(ctx.info())});
   rec.dispatch(kernel, {in, out}, params, elementwise_groups(count, ctx.info()), label);
 }
+
+// im2col on a CPU device: workgroups along the rows of cols (each takes every this-many-th row).
+constexpr int64_t tap_rows_per_cpu_dispatch = 8;
 
 // Each weight (OC, C, KH, KW) as the matrix (OC, C·KH·KW) the products take.
 Tensor filter_matrix(const Tensor& weight) {
@@ -129,15 +147,17 @@ void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeom
   check_disjoint(op, {{"cols", cols}, {"x", x}});
   to_u32(cols.numel(), "im2col: cols");
   to_u32(x.numel(), "im2col: x");
-  // One item per output position when its row of taps is whole quads, else per (output position, channel); see
-  // im2col.comp.
+  // Workgroups along x take the quads of a row of cols, along y its rows (see im2col.comp): on a GPU a row each,
+  // on a CPU device (which pays a fixed cost per workgroup) a few rows each.
   const int64_t taps = s.C * g.kernel.h * g.kernel.w;
-  const uint32_t items = static_cast<uint32_t>(taps % 4 == 0 ? s.positions() : s.positions() * s.C);
-  if (items == 0) return;
+  if (taps == 0 || s.positions() == 0) return;
   Context& ctx = rec.context();
+  std::array<uint32_t, 3> groups = quad_groups(quads_of(s.positions()), ctx.info());
+  groups[1] = static_cast<uint32_t>(std::min<int64_t>(
+      {taps, ctx.info().max_workgroup_count[1], ctx.info().is_cpu() ? int64_t{tap_rows_per_cpu_dispatch} : taps}));
   rec.dispatch(ctx.kernel("im2col", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
-               {x.slice, cols.slice, quad_binding(ctx, cols.slice)}, window_params(items, s, g, op),
-               elementwise_groups(items, ctx.info()),
+               {x.slice, cols.slice, quad_binding(ctx, cols.slice)},
+               window_params(static_cast<uint32_t>(s.positions()), s, g, op), groups,
                fmt::format("im2col {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));
 }
 
@@ -163,8 +183,9 @@ void block_transpose(Recorder& rec, const Tensor& out, const Tensor& in, const T
   check_disjoint(op, {{"out", out}, {"in", in}, {"bias", bias ? *bias : none}});
   const uint32_t count = to_u32(in.numel(), "block_transpose: in");
   if (count == 0) return;
-  const BlockTransposeParams params{count, static_cast<uint32_t>(in.dim(0)), static_cast<uint32_t>(in.dim(1)),
-                                    static_cast<uint32_t>(in.dim(2))};
+  const auto a = static_cast<uint32_t>(in.dim(0)), b = static_cast<uint32_t>(in.dim(1)),
+             e = static_cast<uint32_t>(in.dim(2));
+  const BlockTransposeParams params{count, a, b, e, divisor_of(a), divisor_of(e)};
   Context& ctx = rec.context();
   const Kernel& kernel = ctx.kernel(
       "block_transpose", std::vector<uint32_t>{elementwise_workgroup(ctx.info()), bias != nullptr ? 1u : 0u});
@@ -211,7 +232,7 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
   check_disjoint(op, {{"y", y}, {"cols", cols}, {"rows", rows}, {"x", x}, {"weight", weight}, {"bias", bias ? *bias : none}});
 
   im2col(rec, cols, x, g);
-  ops::matmul(rec, rows, filter_matrix(weight), cols, /*trans_a=*/false, /*trans_b=*/true, nullptr, partials);
+  ops::matmul(rec, rows, filter_matrix(weight), cols, /*trans_a=*/false, /*trans_b=*/false, nullptr, partials);
   // rows is (OC, N, OH·OW) channel-major; y (N, OC, OH·OW) wants each sample's channels together.
   block_transpose(rec, reshaped(y, {s.N, oc, s.OH * s.OW}), reshaped(rows, {oc, s.N, s.OH * s.OW}), bias);
 }
@@ -255,19 +276,19 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
 
   // dy in the products' layout: (N, OC, OH·OW) -> (OC, N, OH·OW), i.e. rows (OC, P).
   block_transpose(rec, reshaped(rows, {oc, n, s.OH * s.OW}), reshaped(dy, {n, oc, s.OH * s.OW}), nullptr);
-  // dW (OC, C·KH·KW) = rows (OC, P) · cols (P, C·KH·KW): before dcols may overwrite cols.
-  ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/false, /*trans_b=*/false, nullptr, partials);
+  // dW (OC, C·KH·KW) = rows (OC, P) · colsᵀ (P, C·KH·KW): before dcols may overwrite cols.
+  ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/false, /*trans_b=*/true, nullptr, partials);
   if (dbias != nullptr) row_sum(rec, *dbias, rows);
   if (dx == nullptr) return;
-  // dcols (P, C·KH·KW) = rowsᵀ (P, OC) · W (OC, C·KH·KW), then each input element gathers its taps.
-  ops::matmul(rec, dcols, rows, filter_matrix(weight), /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
+  // dcols (C·KH·KW, P) = Wᵀ (C·KH·KW, OC) · rows (OC, P), then each input element gathers its taps.
+  ops::matmul(rec, dcols, filter_matrix(weight), rows, /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
   col2im(rec, *dx, dcols, g);
 }
 
 int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels) {
-  return std::max({matmul_partials_elements(out_channels, positions, taps),   // rows = W · colsᵀ
-                   matmul_partials_elements(out_channels, taps, positions),   // dW = rows · cols
-                   matmul_partials_elements(positions, taps, out_channels)});  // dcols = rowsᵀ · W
+  return std::max({matmul_partials_elements(out_channels, positions, taps),   // rows = W · cols
+                   matmul_partials_elements(out_channels, taps, positions),   // dW = rows · colsᵀ
+                   matmul_partials_elements(taps, positions, out_channels)});  // dcols = Wᵀ · rows
 }
 
 }  // namespace vkdrop::ops
