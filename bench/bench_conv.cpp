@@ -60,7 +60,7 @@ std::vector<std::pair<std::string, double>> time_conv(Context& ctx, const Conv& 
   Tensor dx = make_tensor(arena, {c.N, c.C, c.H, c.W}, DType::f32, "dx");
   Tensor y = make_tensor(arena, {c.N, c.OC, c.H, c.W}, DType::f32, "y");
   Tensor dy = make_tensor(arena, {c.N, c.OC, c.H, c.W}, DType::f32, "dy");
-  Tensor cols = make_tensor(arena, {taps, positions}, DType::f32, "cols");
+  Tensor cols = make_tensor(arena, {positions, taps}, DType::f32, "cols");
   Tensor rows = make_tensor(arena, {c.OC, positions}, DType::f32, "rows");
   Tensor w = make_tensor(arena, {c.OC, c.C, 3, 3}, DType::f32, "w"), dw = make_tensor(arena, {c.OC, c.C, 3, 3}, DType::f32, "dw");
   Tensor b = make_tensor(arena, {c.OC}, DType::f32, "b"), db = make_tensor(arena, {c.OC}, DType::f32, "db");

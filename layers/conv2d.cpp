@@ -61,7 +61,7 @@ std::vector<BufferSpec> Conv2d::buffers(const Shape& input) const {
   std::vector<BufferSpec> specs{
       BufferSpec::parameter("weight", {out_, in_, geometry_.kernel.h, geometry_.kernel.w}, /*max_norm_axis=*/0)};
   if (bias_) specs.push_back(BufferSpec::parameter("bias", {out_}));
-  specs.push_back(BufferSpec::scratch("cols", {in_ * geometry_.kernel.h * geometry_.kernel.w, positions}));
+  specs.push_back(BufferSpec::scratch("cols", {positions, in_ * geometry_.kernel.h * geometry_.kernel.w}));
   specs.push_back(BufferSpec::scratch("rows", {out_, positions}));
   // The products' split-K partial sums (ops::matmul); one element when none splits.
   const int64_t taps = in_ * geometry_.kernel.h * geometry_.kernel.w;

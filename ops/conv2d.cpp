@@ -21,7 +21,7 @@ namespace {
 
 // Push constants of im2col.comp and col2im.comp; keep in step with their Params blocks.
 struct WindowParams {
-  uint32_t count;  // im2col: output positions N·OH·OW; col2im: elements of dx
+  uint32_t count;  // im2col: items (see im2col.comp); col2im: elements of dx
   uint32_t C, H, W;
   uint32_t OH, OW;
   uint32_t KH, KW;
@@ -80,10 +80,10 @@ Sizes sizes_of(const char* op, Arg input, const Conv2dGeometry& g) {
 FastDivisor divisor_of(int64_t size) { return fast_divisor(static_cast<uint32_t>(std::max<int64_t>(size, 1))); }
 
 // cols' shape for these sizes, and why.
-Shape cols_shape(const Sizes& s, const Conv2dGeometry& g) { return {s.C * g.kernel.h * g.kernel.w, s.positions()}; }
+Shape cols_shape(const Sizes& s, const Conv2dGeometry& g) { return {s.positions(), s.C * g.kernel.h * g.kernel.w}; }
 std::string cols_why(const Sizes& s, const Conv2dGeometry& g) {
-  return fmt::format("one row per kernel tap C·KH·KW = {}·{}·{}, one column per output position N·OH·OW = {}·{}·{}", s.C,
-                     g.kernel.h, g.kernel.w, s.N, s.OH, s.OW);
+  return fmt::format("one row per output position N·OH·OW = {}·{}·{}, one column per kernel tap C·KH·KW = {}·{}·{}", s.N,
+                     s.OH, s.OW, s.C, g.kernel.h, g.kernel.w);
 }
 
 WindowParams window_params(uint32_t count, const Sizes& s, const Conv2dGeometry& g, const std::string& op) {
@@ -119,9 +119,6 @@ void record_elementwise(Recorder& rec, const char* shader, const BufferSlice& in
   rec.dispatch(kernel, {in, out}, params, elementwise_groups(count, ctx.info()), label);
 }
 
-// im2col on a CPU device: workgroups along the rows of cols (each takes every this-many-th row).
-constexpr int64_t tap_rows_per_cpu_dispatch = 8;
-
 // Each weight (OC, C, KH, KW) as the matrix (OC, C·KH·KW) the products take.
 Tensor filter_matrix(const Tensor& weight) {
   return reshaped(weight, {weight.dim(0), weight.dim(1) * weight.dim(2) * weight.dim(3)});
@@ -147,17 +144,15 @@ void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeom
   check_disjoint(op, {{"cols", cols}, {"x", x}});
   to_u32(cols.numel(), "im2col: cols");
   to_u32(x.numel(), "im2col: x");
-  // Workgroups along x take the quads of a row of cols, along y its rows (see im2col.comp): on a GPU a row each,
-  // on a CPU device (which pays a fixed cost per workgroup) a few rows each.
+  // One item per output position when its row of taps is whole quads, else per (output position, channel); see
+  // im2col.comp.
   const int64_t taps = s.C * g.kernel.h * g.kernel.w;
-  if (taps == 0 || s.positions() == 0) return;
+  const uint32_t items = static_cast<uint32_t>(taps % 4 == 0 ? s.positions() : s.positions() * s.C);
+  if (items == 0) return;
   Context& ctx = rec.context();
-  std::array<uint32_t, 3> groups = quad_groups(quads_of(s.positions()), ctx.info());
-  groups[1] = static_cast<uint32_t>(std::min<int64_t>(
-      {taps, ctx.info().max_workgroup_count[1], ctx.info().is_cpu() ? int64_t{tap_rows_per_cpu_dispatch} : taps}));
   rec.dispatch(ctx.kernel("im2col", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
-               {x.slice, cols.slice, quad_binding(ctx, cols.slice)},
-               window_params(static_cast<uint32_t>(s.positions()), s, g, op), groups,
+               {x.slice, cols.slice, quad_binding(ctx, cols.slice)}, window_params(items, s, g, op),
+               elementwise_groups(items, ctx.info()),
                fmt::format("im2col {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));
 }
 
@@ -232,7 +227,7 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
   check_disjoint(op, {{"y", y}, {"cols", cols}, {"rows", rows}, {"x", x}, {"weight", weight}, {"bias", bias ? *bias : none}});
 
   im2col(rec, cols, x, g);
-  ops::matmul(rec, rows, filter_matrix(weight), cols, /*trans_a=*/false, /*trans_b=*/false, nullptr, partials);
+  ops::matmul(rec, rows, filter_matrix(weight), cols, /*trans_a=*/false, /*trans_b=*/true, nullptr, partials);
   // rows is (OC, N, OH·OW) channel-major; y (N, OC, OH·OW) wants each sample's channels together.
   block_transpose(rec, reshaped(y, {s.N, oc, s.OH * s.OW}), reshaped(rows, {oc, s.N, s.OH * s.OW}), bias);
 }
@@ -276,18 +271,19 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
 
   // dy in the products' layout: (N, OC, OH·OW) -> (OC, N, OH·OW), i.e. rows (OC, P).
   block_transpose(rec, reshaped(rows, {oc, n, s.OH * s.OW}), reshaped(dy, {n, oc, s.OH * s.OW}), nullptr);
-  // dW (OC, C·KH·KW) = rows (OC, P) · colsᵀ (P, C·KH·KW): before dcols may overwrite cols.
-  ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/false, /*trans_b=*/true, nullptr, partials);
+  // dW (OC, C·KH·KW) = rows (OC, P) · cols (P, C·KH·KW): before dcols may overwrite cols.
+  ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/false, /*trans_b=*/false, nullptr, partials);
   if (dbias != nullptr) row_sum(rec, *dbias, rows);
   if (dx == nullptr) return;
-  // dcols (C·KH·KW, P) = Wᵀ (C·KH·KW, OC) · rows (OC, P), then each input element gathers its taps.
-  ops::matmul(rec, dcols, filter_matrix(weight), rows, /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
+  // dcols (C·KH·KW, P) = Wᵀ (C·KH·KW, OC) · rows (OC, P) in cols' memory, then each input element gathers its
+  // taps.
+  ops::matmul(rec, dcols, rows, filter_matrix(weight), /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
   col2im(rec, *dx, dcols, g);
 }
 
 int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels) {
-  return std::max({matmul_partials_elements(out_channels, positions, taps),   // rows = W · cols
-                   matmul_partials_elements(out_channels, taps, positions),   // dW = rows · colsᵀ
+  return std::max({matmul_partials_elements(out_channels, positions, taps),   // rows = W · colsᵀ
+                   matmul_partials_elements(out_channels, taps, positions),   // dW = rows · cols
                    matmul_partials_elements(taps, positions, out_channels)});  // dcols = Wᵀ · rows
 }
 

@@ -4,11 +4,9 @@
 // the products are ops::matmul.
 //
 // Sizes (x (N, C, H, W), weight (OC, C, KH, KW), y (N, OC, OH, OW), P = N·OH·OW output positions):
-//   forward:  cols (C·KH·KW, P) = im2col(x);  rows (OC, P) = W · cols;  y = rows as NCHW, + b
-//   backward: rows (OC, P) = dy as channel-major;  dW = rows · colsᵀ;  db = Σ_P rows;
-//             dcols (C·KH·KW, P) = Wᵀ · rows;  dx = col2im(dcols), a gather
-// Positions are the columns throughout, so neighbouring invocations of im2col and col2im read and write
-// neighbouring memory.
+//   forward:  cols (P, C·KH·KW) = im2col(x);  rows (OC, P) = W · colsᵀ;  y = rows as NCHW, + b
+//   backward: rows (OC, P) = dy as channel-major;  dW = rows · cols;  db = Σ_P rows;
+//             dcols (P, C·KH·KW) = rowsᵀ · W;  dx = col2im(dcols), a gather
 // rows is channel-major, (OC, N, OH·OW): NCHW with N and OC swapped, so converting between the two moves whole
 // planes of OH·OW values (block_transpose), four at a time when OH·OW is a multiple of four.
 // cols and rows are the caller's scratch (a layer declares them): forward leaves cols for the weight gradient.
@@ -27,7 +25,7 @@ namespace vkdrop::ops {
 void check_conv2d_geometry(const char* op, const Conv2dGeometry& g);
 
 // y (N, OC, OH, OW) = conv2d(x (N, C, H, W), weight (OC, C, KH, KW)) + bias (OC) (nullptr: none).
-// Also writes cols (C·KH·KW, N·OH·OW), which conv2d_backward needs, and rows (OC, N·OH·OW), the product before
+// Also writes cols (N·OH·OW, C·KH·KW), which conv2d_backward needs, and rows (OC, N·OH·OW), the product before
 // it is moved to NCHW. Throws ShapeError naming the tensor whose shape does not fit, ArgumentError for a bad
 // geometry, an output size below 1 (a kernel larger than the padded input), overlapping tensors or a tensor
 // that is not f32.
@@ -37,7 +35,7 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
 
 // The gradients for dL/dy = dy (N, OC, OH, OW): dweight (OC, C, KH, KW) always; dx (N, C, H, W) and dbias (OC)
 // unless nullptr. cols is what conv2d_forward wrote for the same x; rows (OC, N·OH·OW) is scratch. dcols
-// (C·KH·KW, N·OH·OW) is scratch for dx's product, and may be cols itself (the weight gradient is recorded before
+// (N·OH·OW, C·KH·KW) is scratch for dx's product, and may be cols itself (the weight gradient is recorded before
 // it is overwritten); it is untouched when dx is nullptr.
 void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, const Tensor* dbias, const Tensor& dcols,
                      const Tensor& rows, const Tensor& dy, const Tensor& cols, const Tensor& weight,
@@ -48,9 +46,9 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
 int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels);
 
 // The steps, for tests and for other layers that want them:
-// cols (C·KH·KW, N·OH·OW) = im2col(x (N, C, H, W)) under the geometry g (im2col.comp).
+// cols (N·OH·OW, C·KH·KW) = im2col(x (N, C, H, W)) under the geometry g (im2col.comp).
 void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeometry& g);
-// dx (N, C, H, W) = col2im(dcols (C·KH·KW, N·OH·OW)): each element of dx sums the entries of dcols that im2col
+// dx (N, C, H, W) = col2im(dcols (N·OH·OW, C·KH·KW)): each element of dx sums the entries of dcols that im2col
 // would have copied it to (col2im.comp).
 void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGeometry& g);
 // out (B, A, E) = in (A, B, E) (+ bias (A) unless nullptr): an A x B matrix of blocks of E values transposed

@@ -1,10 +1,10 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // col2im as a gather, the input gradient's last step in ops::conv2d_backward; reference/conv2d.hpp is the spec.
-// dcols (C·KH·KW, N·OH·OW) = Wᵀ · dy holds, for every kernel tap and output position, the gradient of the input
+// dcols (N·OH·OW, C·KH·KW) = dyᵀ · W holds, for every output position and kernel tap, the gradient of the input
 // element that tap read (im2col.comp's layout). Each input element sums the taps that read it:
 //   dx[n][c][h][w] = Σ over kh, kw with h + pad_h - kh·dil_h = oh·stride_h and w + pad_w - kw·dil_w = ow·stride_w
-//                    (0 <= oh < OH, 0 <= ow < OW) of dcols[(c·KH + kh)·KW + kw][(n·OH + oh)·OW + ow].
+//                    (0 <= oh < OH, 0 <= ow < OW) of dcols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw].
 // One invocation per element of dx writes it (=) once, summing kh then kw in ascending order: no atomics, and
 // the same bits on every run. Stride 1, the common case, needs no division per tap (a CPU device divides lane
 // by lane); the test is uniform, so it costs no divergence.
@@ -12,7 +12,7 @@ layout(local_size_x_id = 0) in;  // workgroup size
 
 #include "fast_divide.glsl"
 
-layout(binding = 0, r32f) readonly uniform imageBuffer DCols;  // (C·KH·KW, N·OH·OW)
+layout(binding = 0, r32f) readonly uniform imageBuffer DCols;  // (N·OH·OW, C·KH·KW)
 layout(binding = 1) writeonly buffer DX { float dx[]; };       // (N, C, H, W)
 layout(push_constant) uniform Params {
   uint count;              // N·C·H·W
@@ -31,7 +31,7 @@ void main() {
   const uvec2 div_w = by_w, div_h = by_h, div_c = by_c;
   const int out_h = int(OH), out_w = int(OW), s_h = int(stride_h), s_w = int(stride_w);
   const int p_h = pad_h, p_w = pad_w, d_h = int(dil_h), d_w = int(dil_w);
-  const uint positions = uint(out_h * out_w) * (n_count / (channels * height * width));  // N·OH·OW
+  const uint taps = channels * k_h * k_w;
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < n_count; i += stride) {
     // i = ((n·C + c)·H + h)·W + w, taken apart with three divisions (fast_divide.glsl: multiplies).
@@ -57,7 +57,7 @@ void main() {
           ow = tw / s_w;
         }
         if (ow >= out_w) continue;
-        sum += imageLoad(DCols, int(((c * k_h + kh) * k_w + kw) * positions + row0 + uint(ow))).x;
+        sum += imageLoad(DCols, int((row0 + uint(ow)) * taps + (c * k_h + kh) * k_w + kw)).x;
       }
     }
     dx[i] = sum;

@@ -81,9 +81,9 @@ test::OpSpec conv2d_spec(const Conv2dGeometry& g, bool bias, Backward mode = Bac
     const ref::Conv2dSizes z = sizes_of({x[0].shape, x[1].shape}, g);
     const int64_t positions = int64_t(z.N) * z.OH() * z.OW(), taps = int64_t(z.C) * z.KH() * z.KW();
     scratch->arena = std::make_unique<Arena>(rec.context(), 1 << 20);
-    scratch->cols = make_tensor(*scratch->arena, {taps, positions}, DType::f32, "cols");
+    scratch->cols = make_tensor(*scratch->arena, {positions, taps}, DType::f32, "cols");
     scratch->rows = make_tensor(*scratch->arena, {z.OC, positions}, DType::f32, "rows");
-    scratch->dcols = make_tensor(*scratch->arena, {taps, positions}, DType::f32, "dcols");
+    scratch->dcols = make_tensor(*scratch->arena, {positions, taps}, DType::f32, "dcols");
     ops::conv2d_forward(rec, y, scratch->cols, scratch->rows, x[0], x[1], bias ? &x[2] : nullptr, g);
   };
   s.backward = [g, bias, mode, scratch](Recorder& rec, const std::vector<Tensor>& dx, const Tensor& dy,
@@ -202,7 +202,7 @@ TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
   // x (2, 3, 5, 7), weight (4, 3, 3, 3): y (2, 4, 5, 7), 70 positions of 27 taps.
   Tensor x = make_tensor(arena, {2, 3, 5, 7}, DType::f32, "x"), w = make_tensor(arena, {4, 3, 3, 3}, DType::f32, "w");
   Tensor b = make_tensor(arena, {4}, DType::f32, "b"), y = make_tensor(arena, {2, 4, 5, 7}, DType::f32, "y");
-  Tensor cols = make_tensor(arena, {27, 70}, DType::f32, "cols"), rows = make_tensor(arena, {4, 70}, DType::f32, "rows");
+  Tensor cols = make_tensor(arena, {70, 27}, DType::f32, "cols"), rows = make_tensor(arena, {4, 70}, DType::f32, "rows");
   Tensor dx = make_tensor(arena, {2, 3, 5, 7}, DType::f32, "dx"), dw = make_tensor(arena, {4, 3, 3, 3}, DType::f32, "dw");
   Tensor db = make_tensor(arena, {4}, DType::f32, "db");
   Recorder rec(ctx);
@@ -218,9 +218,9 @@ TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
   CHECK_THROWS_WITH(forward(y, x, w_wrong, g), Contains("weight 'w_wrong' has shape (4, 2, 3, 3), expected (4, 3, 3, 3)"));
   Tensor flat = reshaped(x, {2, 3, 35});
   CHECK_THROWS_WITH(forward(y, flat, w, g), Contains("x 'x' must be (N, C, H, W), got (2, 3, 35)"));
-  Tensor short_cols = make_tensor(arena, {9, 70}, DType::f32, "short_cols");
+  Tensor short_cols = make_tensor(arena, {70, 9}, DType::f32, "short_cols");
   CHECK_THROWS_WITH(ops::conv2d_forward(rec, y, short_cols, rows, x, w, &b, g),
-                    Contains("cols 'short_cols' has shape (9, 70), expected (27, 70)") && Contains("C·KH·KW = 3·3·3"));
+                    Contains("cols 'short_cols' has shape (70, 9), expected (70, 27)") && Contains("C·KH·KW = 3·3·3"));
   Tensor b_wrong = make_tensor(arena, {3}, DType::f32, "b_wrong");
   CHECK_THROWS_AS(ops::conv2d_forward(rec, y, cols, rows, x, w, &b_wrong, g), ShapeError);
   // Geometries no convolution has, and a kernel larger than the padded input.
@@ -244,9 +244,9 @@ TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
                     Contains("conv2d_backward: dy 'y_wrong' has shape (2, 4, 3, 5), expected (2, 4, 5, 7)"));
   CHECK_THROWS_WITH(ops::conv2d_backward(rec, &dx, w_wrong, &db, cols, rows, y, cols, w, g),
                     Contains("dweight 'w_wrong'"));
-  Tensor pool = make_tensor(arena, {28, 70}, DType::f32, "pool");
-  Tensor cols_a{pool.slice.sub(0, cols.bytes()), {27, 70}, DType::f32, "cols_a"};
-  Tensor dcols_b{pool.slice.sub(4, cols.bytes()), {27, 70}, DType::f32, "dcols_b"};
+  Tensor pool = make_tensor(arena, {71, 27}, DType::f32, "pool");
+  Tensor cols_a{pool.slice.sub(0, cols.bytes()), {70, 27}, DType::f32, "cols_a"};
+  Tensor dcols_b{pool.slice.sub(4, cols.bytes()), {70, 27}, DType::f32, "dcols_b"};
   CHECK_THROWS_WITH(ops::conv2d_backward(rec, &dx, dw, &db, dcols_b, rows, y, cols_a, w, g),
                     Contains("dcols 'dcols_b' and cols 'cols_a' partially overlap"));
   CHECK_THROWS_WITH(ops::conv2d_backward(rec, &dx, dw, &db, cols, rows, y, cols, dw, g), Contains("overlaps"));
@@ -258,8 +258,8 @@ TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
   CHECK(rec.dispatch_count() == 5);
   CHECK_THROWS_AS(ops::block_transpose(rec, reshaped(rows, {1, 4, 70}), reshaped(rows, {4, 1, 70}), nullptr),
                   ArgumentError);
-  CHECK_THROWS_WITH(ops::block_transpose(rec, reshaped(cols, {27, 70, 1}), reshaped(rows, {4, 70, 1}), nullptr),
-                    Contains("block_transpose: out 'cols' has shape (27, 70, 1), expected (70, 4, 1)"));
+  CHECK_THROWS_WITH(ops::block_transpose(rec, reshaped(cols, {70, 27, 1}), reshaped(rows, {4, 70, 1}), nullptr),
+                    Contains("block_transpose: out 'cols' has shape (70, 27, 1), expected (70, 4, 1)"));
   CHECK_THROWS_WITH(ops::block_transpose(rec, reshaped(y, {4, 2, 35}), reshaped(rows, {2, 4, 35}), &db),
                     Contains("block_transpose: bias 'db' has shape (4,), expected (2,)"));
   CHECK_THROWS_WITH(ops::row_sum(rec, db, reshaped(cols, {27, 70})), Contains("row_sum: sums 'db' has shape (4,), expected (27,)"));
@@ -298,7 +298,7 @@ TEST_CASE("Conv2d shapes and buffers") {
   CHECK(specs[1].shape == Shape{8});
   CHECK_FALSE(specs[1].max_norm_axis.has_value());
   CHECK(specs[2].name == "cols");
-  CHECK(specs[2].shape == Shape{3 * 3 * 5, 16 * 5 * 4});
+  CHECK(specs[2].shape == Shape{16 * 5 * 4, 3 * 3 * 5});
   CHECK(specs[2].kind == BufferKind::Scratch);
   CHECK(specs[3].shape == Shape{8, 16 * 5 * 4});
   CHECK(specs[3].kind == BufferKind::Scratch);
@@ -386,7 +386,7 @@ TEST_CASE("a Conv2d whose im2col matrix exceeds one binding is refused when the 
   config.eval_batch_size = 1;
   CHECK_THROWS_WITH(Model(ctx, Sequential{Conv2d(1, 1, 3, 1, 1), Flatten(), Linear(64 * 64, 4)}, {1, 64, 64}, config),
                     Contains("layer 0 Conv2d(1, 1, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))") &&
-                        Contains(fmt::format("0.cols (9, {})", config.batch_size * 4096)));
+                        Contains(fmt::format("0.cols ({}, 9)", config.batch_size * 4096)));
 }
 
 namespace {
