@@ -27,25 +27,15 @@
 
 namespace {
 
+using vkdrop::bench::median;
+using vkdrop::bench::random_floats;
+
 using namespace vkdrop;
 
 struct Conv {
   const char* name;
   int64_t N, C, H, W, OC;  // 3x3 kernel, stride 1, padding 1: the output is H x W
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
 
 // Records conv's forward and backward (the layer's way: dcols over cols) and returns the median milliseconds
 // of each dispatch over `replays`, in recording order.
@@ -107,12 +97,7 @@ int main(int argc, char** argv) {
   }
   try {
     Context ctx;
-    const int per_width = bench::rerun_at_each_lane_width(argv, bench::is_lavapipe(ctx.info().driver));
-    if (per_width >= 0) return per_width;
-    if (!ctx.timestamps_supported()) {
-      fmt::print(stderr, "{} has no timestamps on its compute queue\n", ctx.info().name);
-      return 1;
-    }
+    if (const auto status = bench::timed_per_lane_width(argv, ctx)) return *status;
     fmt::print("device: {} ({}), {} subgroup lanes, median of {} replays, GPU timestamps\n\n", ctx.info().name,
                ctx.info().driver, ctx.info().subgroup_size, replays);
     const Conv convs[] = {{"conv 1: (128, 1, 28, 28) -> 32 channels, 3x3, padding 1", 128, 1, 28, 28, 32},

@@ -47,18 +47,13 @@ using namespace vkdrop;
 
 namespace {
 
+using vkdrop::bench::median;
+using vkdrop::bench::random_floats;
+
 constexpr uint64_t k_seed = 0x5eed'0000'1234'abcdull;
 constexpr uint64_t k_step = 41;
 constexpr uint32_t k_layer = 3;
 constexpr double k_p = 0.5;
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 // Bit-for-bit equality: the kernels here compute exactly what their references compute.
 void verify(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
@@ -187,11 +182,6 @@ double memcpy_ms(float* dst, const float* src, size_t n, unsigned threads) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -212,12 +202,7 @@ int main(int argc, char** argv) {
   if (sizes.empty()) sizes = {int64_t{1} << 24, int64_t{1} << 20};
   try {
     Context ctx;
-    const int per_width = bench::rerun_at_each_lane_width(argv, bench::is_lavapipe(ctx.info().driver));
-    if (per_width >= 0) return per_width;
-    if (!ctx.timestamps_supported()) {
-      fmt::print(stderr, "{} has no timestamps on its compute queue\n", ctx.info().name);
-      return 1;
-    }
+    if (const auto status = bench::timed_per_lane_width(argv, ctx)) return *status;
     // Arenas first: the cases' tensors live in them.
     std::vector<Arena> arenas;
     arenas.reserve(sizes.size());

@@ -38,6 +38,9 @@ using namespace vkdrop;
 
 namespace {
 
+using vkdrop::bench::median;
+using vkdrop::bench::random_floats;
+
 struct Product {
   int M, N, K;
   bool trans_a, trans_b;
@@ -49,19 +52,6 @@ constexpr int k_rounds = 5;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
 }
 
 void sgemm(const Product& p, const float* a, const float* b, float* c) {

@@ -5,8 +5,12 @@
 //  - rerun_at_each_lane_width(): lavapipe fixes its SIMD width (LP_NATIVE_VECTOR_WIDTH: 128, 256 or 512 bits,
 //    subgroups of 4, 8 or 16 lanes) when it loads, so a benchmark runs itself once per width, each run
 //    under a heading that names it;
-//  - python_peer(): runs one of the PyTorch peers (bench/torch_*.py) and returns the JSON line it prints.
+//  - python_peer(): runs one of the PyTorch peers (bench/torch_*.py) and returns the JSON line it prints;
+//  - timed_per_lane_width(): the start of a benchmark timed by GPU timestamps;
+//  - median(), random_floats(): what every benchmark computes and feeds its kernels.
 // Header-only: each bench_*.cpp is its own executable.
+
+#include <vkdrop/runtime/context.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -20,6 +24,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -117,6 +122,34 @@ inline std::optional<nlohmann::json> python_peer(const std::string& env, const s
     }
   }
   fmt::print("PyTorch peer unavailable ({}); {}\n", out.empty() ? "no output" : out.substr(0, out.find('\n')), hint);
+  return std::nullopt;
+}
+
+// The median of v (the upper one of an even count); 0 for none.
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// n floats uniform in [-1, 1), the same for the same seed.
+inline std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// For a benchmark timed by GPU timestamps: on lavapipe without a width set, runs itself at each width and
+// returns that exit status; on a device without timestamps, says so and returns 1; otherwise nullopt: go on.
+inline std::optional<int> timed_per_lane_width(char** argv, const Context& ctx) {
+  const int per_width = rerun_at_each_lane_width(argv, is_lavapipe(ctx.info().driver));
+  if (per_width >= 0) return per_width;
+  if (!ctx.timestamps_supported()) {
+    fmt::print(stderr, "{} has no timestamps on its compute queue\n", ctx.info().name);
+    return 1;
+  }
   return std::nullopt;
 }
 
