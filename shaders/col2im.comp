@@ -7,7 +7,8 @@
 //                    (0 <= oh < OH, 0 <= ow < OW) of dcols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw].
 // One invocation per element of dx writes it (=) once, summing kh then kw in ascending order: no atomics, and
 // the same bits on every run. Stride 1, the common case, needs no division per tap (a CPU device divides lane
-// by lane); the test is uniform, so it costs no divergence.
+// by lane) and no branch: its taps are a fixed grid (1.6x faster on lavapipe than the general loop's breaks and
+// skips, bench_conv); the test is uniform, so it costs no divergence.
 layout(local_size_x_id = 0) in;  // workgroup size
 
 #include "fast_divide.glsl"
@@ -32,32 +33,51 @@ void main() {
   const int out_h = int(OH), out_w = int(OW), s_h = int(stride_h), s_w = int(stride_w);
   const int p_h = pad_h, p_w = pad_w, d_h = int(dil_h), d_w = int(dil_w);
   const uint taps = channels * k_h * k_w;
+  const bool unit_stride = s_h == 1 && s_w == 1;
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < n_count; i += stride) {
     // i = ((n·C + c)·H + h)·W + w, taken apart with three divisions (fast_divide.glsl: multiplies).
     const uint nch = fast_divide(i, div_w), nc = fast_divide(nch, div_h), n = fast_divide(nc, div_c);
     const uint w = i - nch * width, h = nch - nc * height, c = nc - n * channels;
     float sum = 0.0;
-    for (uint kh = 0; kh < k_h; ++kh) {
-      const int th = int(h) + p_h - int(kh) * d_h;  // oh·stride_h, if this tap reads row h
-      if (th < 0) break;                            // th only falls as kh grows
-      int oh = th;
-      if (s_h != 1) {
-        if (th % s_h != 0) continue;
-        oh = th / s_h;
-      }
-      if (oh >= out_h) continue;
-      const uint row0 = (n * uint(out_h) + uint(oh)) * uint(out_w);
-      for (uint kw = 0; kw < k_w; ++kw) {
-        const int tw = int(w) + p_w - int(kw) * d_w;
-        if (tw < 0) break;
-        int ow = tw;
-        if (s_w != 1) {
-          if (tw % s_w != 0) continue;
-          ow = tw / s_w;
+    if (unit_stride) {
+      // Stride 1 (uniform): every tap's output position is its offset, so the taps are a fixed grid; each is
+      // added or, outside the output, replaced by +0, which leaves the sum's bits as skipping it would (the
+      // sum starts at +0 and never becomes -0). No branch per tap, and the loops have uniform trip counts.
+      for (uint kh = 0; kh < k_h; ++kh) {
+        const int oh = int(h) + p_h - int(kh) * d_h;
+        const bool row_inside = oh >= 0 && oh < out_h;
+        const uint row0 = (n * uint(out_h) + uint(oh)) * uint(out_w);
+        for (uint kw = 0; kw < k_w; ++kw) {
+          const int ow = int(w) + p_w - int(kw) * d_w;
+          const bool inside = row_inside && ow >= 0 && ow < out_w;
+          const uint index = inside ? (row0 + uint(ow)) * taps + (c * k_h + kh) * k_w + kw : 0u;
+          const float g = imageLoad(DCols, int(index)).x;
+          sum += inside ? g : 0.0;
         }
-        if (ow >= out_w) continue;
-        sum += imageLoad(DCols, int((row0 + uint(ow)) * taps + (c * k_h + kh) * k_w + kw)).x;
+      }
+    } else {
+      for (uint kh = 0; kh < k_h; ++kh) {
+        const int th = int(h) + p_h - int(kh) * d_h;  // oh·stride_h, if this tap reads row h
+        if (th < 0) break;                            // th only falls as kh grows
+        int oh = th;
+        if (s_h != 1) {
+          if (th % s_h != 0) continue;
+          oh = th / s_h;
+        }
+        if (oh >= out_h) continue;
+        const uint row0 = (n * uint(out_h) + uint(oh)) * uint(out_w);
+        for (uint kw = 0; kw < k_w; ++kw) {
+          const int tw = int(w) + p_w - int(kw) * d_w;
+          if (tw < 0) break;
+          int ow = tw;
+          if (s_w != 1) {
+            if (tw % s_w != 0) continue;
+            ow = tw / s_w;
+          }
+          if (ow >= out_w) continue;
+          sum += imageLoad(DCols, int((row0 + uint(ow)) * taps + (c * k_h + kh) * k_w + kw)).x;
+        }
       }
     }
     dx[i] = sum;
