@@ -26,9 +26,11 @@ void main() {
     const uint chosen = am[o];
     const float g = 0.0 + imageLoad(DY, int(o)).x;  // as the gather's sum: -0 becomes +0
     const uint base = plane * h * w;
-    for (uint ih = oh * kh; ih < oh * kh + kh; ++ih) {
-      for (uint iw = ow * kw; iw < ow * kw + kw; ++iw) {
-        const uint me = ih * w + iw;
+    // The window as a fixed grid: uniform trip counts (lavapipe runs loops whose bounds differ by lane under
+    // masks at a cost).
+    for (uint a = 0; a < kh; ++a) {
+      for (uint b = 0; b < kw; ++b) {
+        const uint me = (oh * kh + a) * w + ow * kw + b;
         dx[base + me] = me == chosen ? g : 0.0;
       }
     }

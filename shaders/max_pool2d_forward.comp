@@ -38,13 +38,18 @@ void main() {
       const uint base = plane * h * w;
       float best = minus_inf;
       uint best_index = h0 * w + w0;
-      for (uint ih = h0; ih < h1; ++ih) {
-        for (uint iw = w0; iw < w1; ++iw) {
-          const float v = imageLoad(X, int(base + ih * w + iw)).x;
-          if (v > best || isnan(v)) {
-            best = v;
-            best_index = ih * w + iw;
-          }
+      // The window as a fixed grid (uniform trip counts, no branch per element: lavapipe runs loops whose
+      // bounds differ by lane, and branches, under masks at a cost); padding is skipped by a select.
+      for (int a = 0; a < kh; ++a) {
+        const int ih = h_start + a;
+        for (int b = 0; b < kw; ++b) {
+          const int iw = w_start + b;
+          const bool inside = ih >= 0 && ih < int(h) && iw >= 0 && iw < int(w);
+          const uint at = inside ? uint(ih) * w + uint(iw) : 0u;
+          const float v = imageLoad(X, int(base + at)).x;
+          const bool take = inside && (v > best || isnan(v));
+          best = take ? v : best;
+          best_index = take ? at : best_index;
         }
       }
       bests[k] = best;
