@@ -101,12 +101,12 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
 
 // A view of the whole texels of `slice` (a trailing part-texel is not in it: the kernel must not need it),
 // shared by every dispatch of this recording that binds the same slice the same way.
-VkBufferView Recorder::texel_view(const BufferSlice& slice, uint32_t texel_floats, const std::string& what) {
-  const uint64_t texel_bytes = texel_floats * sizeof(float);
+VkBufferView Recorder::texel_view(const BufferSlice& slice, VkFormat format, uint32_t texel_bytes,
+                                  const std::string& what) {
   const uint64_t range = slice.size / texel_bytes * texel_bytes;
   for (const View& v : views_) {
     if (v.slice.buffer == slice.buffer && v.slice.offset == slice.offset && v.slice.size == range &&
-        v.texel_floats == texel_floats)
+        v.format == format)
       return v.view;
   }
   const DeviceInfo& info = context_.info();
@@ -125,12 +125,12 @@ VkBufferView Recorder::texel_view(const BufferSlice& slice, uint32_t texel_float
   }
   VkBufferViewCreateInfo view_info{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
   view_info.buffer = slice.buffer;
-  view_info.format = texel_floats == 1 ? VK_FORMAT_R32_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
+  view_info.format = format;
   view_info.offset = slice.offset;
   view_info.range = range;
   VkBufferView view;
   VKDROP_CHECK(vkCreateBufferView(context_.device(), &view_info, nullptr, &view));
-  views_.push_back(View{BufferSlice{slice.buffer, slice.offset, range}, texel_floats,
+  views_.push_back(View{BufferSlice{slice.buffer, slice.offset, range}, format,
                         UniqueBufferView(context_.device(), view)});
   return view;
 }
@@ -221,7 +221,11 @@ void Recorder::dispatch_bytes(const Kernel& kernel, std::span<const BufferSlice>
     writes[i].dstBinding = static_cast<uint32_t>(i);
     writes[i].descriptorCount = 1;
     if (b.texel_buffer()) {
-      views[i] = texel_view(buffers[i], b.texel_floats, fmt::format("{}: texel buffer '{}' (binding {})", what, b.name, i));
+      const VkFormat format = b.texel_components == 1 ? (b.texel_uint ? VK_FORMAT_R32_UINT : VK_FORMAT_R32_SFLOAT)
+                                                      : (b.texel_uint ? VK_FORMAT_R32G32B32A32_UINT
+                                                                      : VK_FORMAT_R32G32B32A32_SFLOAT);
+      views[i] = texel_view(buffers[i], format, b.texel_components * 4,
+                            fmt::format("{}: texel buffer '{}' (binding {})", what, b.name, i));
       writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER;
       writes[i].pTexelBufferView = &views[i];
     } else {

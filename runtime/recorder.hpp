@@ -100,7 +100,7 @@ class Recorder {
   void begin_if_needed();
   void order_after_hazards(std::span<const Access> accesses, uint32_t stage);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
-  VkBufferView texel_view(const BufferSlice& slice, uint32_t texel_floats, const std::string& what);
+  VkBufferView texel_view(const BufferSlice& slice, VkFormat format, uint32_t texel_bytes, const std::string& what);
 
   Context& context_;
   RecorderOptions options_;
@@ -108,7 +108,7 @@ class Recorder {
   std::vector<UniqueDescriptorPool> pools_;
   struct View {
     BufferSlice slice;
-    uint32_t texel_floats;
+    VkFormat format;
     UniqueBufferView view;
   };
   std::vector<View> views_;  // texel-buffer views the recording's descriptor sets refer to

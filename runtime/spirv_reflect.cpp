@@ -34,7 +34,14 @@ enum Decoration : uint32_t {
   DescriptorSet = 34,
   Offset = 35,
 };
-enum ImageProperty : uint32_t { DimBuffer = 5, SampledStorage = 2, FormatRgba32f = 1, FormatR32f = 3 };
+enum ImageProperty : uint32_t {
+  DimBuffer = 5,
+  SampledStorage = 2,
+  FormatRgba32f = 1,
+  FormatR32f = 3,
+  FormatRgba32ui = 30,
+  FormatR32ui = 33
+};
 enum StorageClass : uint32_t { UniformConstant = 0, Uniform = 2, PushConstant = 9, StorageBuffer = 12 };
 
 constexpr uint32_t k_magic = 0x07230203;
@@ -66,7 +73,7 @@ ShaderInterface reflect_compute_shader(std::span<const uint32_t> spirv, const st
   std::map<uint32_t, uint32_t> scalar_bytes;                          // int/float type id -> bytes
   std::map<uint32_t, std::pair<uint32_t, uint32_t>> vectors;          // vector id -> (component, count)
   std::map<uint32_t, std::pair<uint32_t, uint32_t>> pointers;         // pointer id -> (storage class, pointee)
-  std::map<uint32_t, uint32_t> texel_floats;                          // buffer image type id -> floats per texel
+  std::map<uint32_t, std::pair<uint32_t, bool>> texel_formats;        // buffer image type id -> (components, uint)
   std::vector<std::pair<uint32_t, uint32_t>> variables;               // (pointer type, id)
 
   for (size_t i = 5; i < spirv.size();) {
@@ -85,9 +92,11 @@ ShaderInterface reflect_compute_shader(std::span<const uint32_t> spirv, const st
       case OpTypePointer: pointers[w[0]] = {w[1], w[2]}; break;
       case OpTypeImage:
         // (result, sampled type, dim, depth, arrayed, multisampled, sampled, format): a storage image
-        // (sampled = 2) over a buffer with a 32-bit float format is a storage texel buffer.
-        if (w.size() >= 8 && w[2] == DimBuffer && w[6] == SampledStorage && (w[7] == FormatR32f || w[7] == FormatRgba32f))
-          texel_floats[w[0]] = w[7] == FormatR32f ? 1 : 4;
+        // (sampled = 2) over a buffer with a 32-bit float or uint format is a storage texel buffer.
+        if (w.size() >= 8 && w[2] == DimBuffer && w[6] == SampledStorage) {
+          if (w[7] == FormatR32f || w[7] == FormatRgba32f) texel_formats[w[0]] = {w[7] == FormatR32f ? 1 : 4, false};
+          if (w[7] == FormatR32ui || w[7] == FormatRgba32ui) texel_formats[w[0]] = {w[7] == FormatR32ui ? 1 : 4, true};
+        }
         break;
       case OpVariable: variables.emplace_back(w[0], w[1]); break;
       case OpDecorate:
@@ -135,12 +144,12 @@ ShaderInterface reflect_compute_shader(std::span<const uint32_t> spirv, const st
       continue;
     }
     const bool ssbo = storage == StorageBuffer || (storage == Uniform && decorations[pointee].count(BufferBlock));
-    const auto texel = texel_floats.find(pointee);
-    const bool texel_buffer = storage == UniformConstant && texel != texel_floats.end();
+    const auto texel = texel_formats.find(pointee);
+    const bool texel_buffer = storage == UniformConstant && texel != texel_formats.end();
     if (!ssbo && !texel_buffer) {
       if (storage == Uniform || storage == UniformConstant) {
-        throw ArgumentError(fmt::format("Shader {}: resource '{}' is neither a storage buffer nor an r32f/rgba32f "
-                                        "imageBuffer; vkdrop kernels use those and push constants only.", shader, name));
+        throw ArgumentError(fmt::format("Shader {}: resource '{}' is neither a storage buffer nor an r32f, rgba32f, "
+                                        "r32ui or rgba32ui imageBuffer; vkdrop kernels use those and push constants only.", shader, name));
       }
       continue;  // Input/Workgroup/Private/Function variables are not part of the interface
     }
@@ -151,7 +160,8 @@ ShaderInterface reflect_compute_shader(std::span<const uint32_t> spirv, const st
     b.binding = binding_of[id];
     b.name = name;
     if (texel_buffer) {
-      b.texel_floats = texel->second;
+      b.texel_components = texel->second.first;
+      b.texel_uint = texel->second.second;
       b.writes = !decorations[id].count(NonWritable);
       b.reads = !decorations[id].count(NonReadable);
     } else {

@@ -16,10 +16,12 @@ struct ShaderBinding {
   std::string name;      // the GLSL instance name, for error messages
   bool reads = true;     // false for `writeonly`
   bool writes = true;    // false for `readonly`
-  // Storage texel buffers: floats per texel, 1 (`r32f`) or 4 (`rgba32f`); 0 for a storage buffer. Both
-  // are bound from a BufferSlice; a texel buffer reads the slice's whole texels through a buffer view.
-  uint32_t texel_floats = 0;
-  bool texel_buffer() const { return texel_floats != 0; }
+  // Storage texel buffers: 32-bit components per texel, 1 (`r32f`, `r32ui`) or 4 (`rgba32f`, `rgba32ui`); 0
+  // for a storage buffer. Both are bound from a BufferSlice; a texel buffer reads the slice's whole texels
+  // through a buffer view of the format.
+  uint32_t texel_components = 0;
+  bool texel_uint = false;  // `r32ui` / `rgba32ui` (an `imageBuffer` of uint) rather than floats
+  bool texel_buffer() const { return texel_components != 0; }
 };
 
 struct ShaderInterface {
@@ -28,7 +30,7 @@ struct ShaderInterface {
 };
 
 // Throws ArgumentError (naming `shader`) for malformed SPIR-V or an interface vkdrop does not support:
-// descriptor sets other than 0, uniform buffers, images other than r32f/rgba32f buffer images, or gaps in
+// descriptor sets other than 0, uniform buffers, images other than r32f, rgba32f, r32ui or rgba32ui buffer images, or gaps in
 // the binding numbers.
 ShaderInterface reflect_compute_shader(std::span<const uint32_t> spirv, const std::string& shader);
 

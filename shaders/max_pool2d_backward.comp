@@ -5,7 +5,7 @@
 layout(local_size_x_id = 0) in;  // workgroup size
 
 layout(binding = 0, r32f) readonly uniform imageBuffer DY;      // (planes, OH, OW)
-layout(binding = 1) readonly buffer Argmax { uint am[]; };   // (planes, OH, OW): the forward's choices
+layout(binding = 1, r32ui) readonly uniform uimageBuffer Argmax;  // (planes, OH, OW): the forward's choices
 layout(binding = 2) writeonly buffer DX { float dx[]; };     // (planes, H, W)
 layout(push_constant) uniform Params {
   uint inputs;  // planes * H * W
@@ -34,7 +34,7 @@ void main() {
     for (uint oh = rows.x; oh < rows.y; ++oh) {
       for (uint ow = cols.x; ow < cols.y; ++ow) {
         const uint o = base + oh * ow_count + ow;
-        if (am[o] == me) sum += imageLoad(DY, int(o)).x;
+        if (imageLoad(Argmax, int(o)).x == me) sum += imageLoad(DY, int(o)).x;
       }
     }
     dx[i] = sum;

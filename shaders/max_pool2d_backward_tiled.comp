@@ -8,7 +8,7 @@
 layout(local_size_x_id = 0) in;  // workgroup size
 
 layout(binding = 0, r32f) readonly uniform imageBuffer DY;      // (planes, OH, OW)
-layout(binding = 1) readonly buffer Argmax { uint am[]; };   // (planes, OH, OW): the forward's choices
+layout(binding = 1, r32ui) readonly uniform uimageBuffer Argmax;  // (planes, OH, OW): the forward's choices
 layout(binding = 2) writeonly buffer DX { float dx[]; };     // (planes, H, W)
 layout(push_constant) uniform Params {
   uint outputs;  // planes * OH * OW
@@ -23,7 +23,7 @@ void main() {
     const uint ow = o % ow_count;
     const uint oh = (o / ow_count) % oh_count;
     const uint plane = o / (ow_count * oh_count);
-    const uint chosen = am[o];
+    const uint chosen = imageLoad(Argmax, int(o)).x;
     const float g = 0.0 + imageLoad(DY, int(o)).x;  // as the gather's sum: -0 becomes +0
     const uint base = plane * h * w;
     // The window as a fixed grid: uniform trip counts (lavapipe runs loops whose bounds differ by lane under

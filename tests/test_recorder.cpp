@@ -50,14 +50,20 @@ TEST_CASE("texel-buffer bindings are read from the SPIR-V and bound as views of 
   ShaderInterface sgd = reflect_compute_shader(embedded_shader("sgd_step").spirv, "sgd_step");
   REQUIRE(sgd.bindings.size() == 6);
   CHECK_FALSE(sgd.bindings[0].texel_buffer());  // w, written through a storage buffer
-  CHECK(sgd.bindings[1].texel_floats == 1);     // g: r32f imageBuffer, readonly
+  CHECK(sgd.bindings[1].texel_components == 1);  // g: r32f imageBuffer, readonly
+  CHECK_FALSE(sgd.bindings[1].texel_uint);
   CHECK(sgd.bindings[1].reads);
   CHECK_FALSE(sgd.bindings[1].writes);
-  CHECK(sgd.bindings[4].texel_floats == 1);  // w again, read
+  CHECK(sgd.bindings[4].texel_components == 1);  // w again, read
   ShaderInterface matmul = reflect_compute_shader(embedded_shader("matmul").spirv, "matmul");
   REQUIRE(matmul.bindings.size() == 9);
-  CHECK(matmul.bindings[2].texel_floats == 4);  // X as rgba32f quads
-  CHECK(matmul.bindings[7].texel_floats == 1);  // X as r32f
+  CHECK(matmul.bindings[2].texel_components == 4);  // X as rgba32f quads
+  CHECK(matmul.bindings[7].texel_components == 1);  // X as r32f
+  CHECK_FALSE(matmul.bindings[2].texel_uint);
+  ShaderInterface pool = reflect_compute_shader(embedded_shader("max_pool2d_backward").spirv, "max_pool2d_backward");
+  REQUIRE(pool.bindings.size() == 3);
+  CHECK(pool.bindings[1].texel_components == 1);  // the forward's choices: r32ui uimageBuffer
+  CHECK(pool.bindings[1].texel_uint);
 
   Context& ctx = test::context();
   Arena arena(ctx, 1 << 20);
