@@ -34,9 +34,17 @@ void gather_batch(Recorder& rec, const Tensor& x, const Tensor& labels_out, cons
     uint32_t count, features, batch;
     float scale;
   } params{to_u32(count, "gather_batch"), to_u32(features, "gather_batch"), to_u32(batch, "gather_batch"), scale};
-  rec.dispatch(rec.context().kernel("gather_batch", std::vector<uint32_t>{local}),
-               {images.slice, labels.slice, order.slice, pos.slice, x.slice, labels_out.slice}, params,
-               groups_1d(batch * features, local, device), "gather batch");
+  // Quads of bytes through texel buffers where they fit one (see gather_batch.comp); placeholders stand in for
+  // the bindings the other way does not read.
+  const bool by_quads = features % 4 == 0 && features > 0 && images.numel() / 4 <= device.max_texel_buffer_elements &&
+                        count <= device.max_texel_buffer_elements;
+  Context& ctx = rec.context();
+  const BufferSlice& unread = ctx.placeholder();
+  rec.dispatch(ctx.kernel("gather_batch", std::vector<uint32_t>{local, by_quads ? 1u : 0u}),
+               {images.slice, labels.slice, order.slice, pos.slice, x.slice, labels_out.slice,
+                by_quads ? images.slice : unread, by_quads ? order.slice : unread, by_quads ? x.slice : unread},
+               params, groups_1d(by_quads ? batch * features / 4 : batch * features, local, device),
+               by_quads ? "gather batch (quads)" : "gather batch");
 }
 
 void mask_rows(Recorder& rec, const Tensor& row_loss, const Tensor& row_correct, const Tensor& pos, int64_t count) {

@@ -25,22 +25,32 @@ TEST_CASE("gather_batch converts the right samples to f32, wrapping padded rows 
   Tensor x = make_tensor(arena, {batch, features}, DType::f32, "x");
   Tensor y = make_tensor(arena, {batch}, DType::i32, "y");
 
-  for (uint32_t first : {0u, 8u, 32u}) {  // 32: rows 5..7 are past the end
-    INFO("first sample " << first);
-    std::vector<uint32_t> p{first, 0};
-    upload(ctx, pos, std::span<const uint32_t>(p));
-    Recorder rec(ctx);
-    ops::gather_batch(rec, x, y, data.images(), data.labels(), order, pos, 0.5f);
-    rec.run();
-    const auto xs = download_f32(ctx, x);
-    const auto ys = download_i32(ctx, y);
-    for (int64_t r = 0; r < batch; ++r) {
-      const uint32_t k = first + static_cast<uint32_t>(r);
-      const uint32_t sample = perm[k < count ? k : 0];
-      CHECK(ys[r] == labels[sample]);
-      for (int64_t f = 0; f < features; ++f) CHECK(xs[r * features + f] == 0.5f * images[sample * features + f]);
+  // The gather of `sample_bytes` bytes a sample from `set`, into a fresh (batch, sample_bytes) tensor.
+  const auto check_gather = [&](const DeviceDataset& set, const std::vector<uint8_t>& bytes, int64_t sample_bytes) {
+    Tensor xb = make_tensor(arena, {batch, sample_bytes}, DType::f32, "xb");
+    for (uint32_t first : {0u, 8u, 32u}) {  // 32: rows 5..7 are past the end
+      INFO("first sample " << first << ", " << sample_bytes << " bytes a sample");
+      std::vector<uint32_t> p{first, 0};
+      upload(ctx, pos, std::span<const uint32_t>(p));
+      Recorder rec(ctx);
+      ops::gather_batch(rec, xb, y, set.images(), set.labels(), order, pos, 0.5f);
+      rec.run();
+      const auto xs = download_f32(ctx, xb);
+      const auto ys = download_i32(ctx, y);
+      for (int64_t r = 0; r < batch; ++r) {
+        const uint32_t k = first + static_cast<uint32_t>(r);
+        const uint32_t sample = perm[k < count ? k : 0];
+        CHECK(ys[r] == labels[sample]);
+        for (int64_t f = 0; f < sample_bytes; ++f)
+          CHECK(xs[r * sample_bytes + f] == 0.5f * bytes[sample * sample_bytes + f]);
+      }
     }
-  }
+  };
+  check_gather(data, images, features);
+  // 12 bytes a sample: whole words, which the kernel reads as quads through texel buffers.
+  std::vector<uint8_t> words(count * 12);
+  for (size_t i = 0; i < words.size(); ++i) words[i] = static_cast<uint8_t>((i * 11 + 5) % 256);
+  check_gather(DeviceDataset(ctx, words, {12}, labels, "synthetic words"), words, 12);
 
   SECTION("mask_rows zeroes exactly the padded rows") {
     Tensor loss = make_tensor(arena, {batch}, DType::f32, "loss");
