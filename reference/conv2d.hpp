@@ -155,4 +155,29 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, c
   }
 }
 
+// The two steps ops/conv2d records besides im2col, col2im and the products, as their own specification:
+// out[b][a][e] = in[a][b][e] (+ bias[a] unless nullptr): an A x B matrix of blocks of E values transposed.
+// out (B, A, E), in (A, B, E), bias (A).
+template <typename T>
+void block_transpose(T* out, const T* in, const T* bias, int64_t A, int64_t B, int64_t E) {
+  for (int64_t a = 0; a < A; ++a) {
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t e = 0; e < E; ++e) {
+        const T v = in[(a * B + b) * E + e];
+        out[(b * A + a) * E + e] = bias != nullptr ? T(v + bias[a]) : v;
+      }
+    }
+  }
+}
+
+// sums[r] = Σ_l m[r][l], summed in double, rounded once. sums (R), m (R, L).
+template <typename T>
+void row_sum(T* sums, const T* m, int64_t R, int64_t L) {
+  for (int64_t r = 0; r < R; ++r) {
+    double sum = 0.0;
+    for (int64_t l = 0; l < L; ++l) sum += m[r * L + l];
+    sums[r] = T(sum);
+  }
+}
+
 }  // namespace vkdrop::ref
