@@ -34,14 +34,8 @@ enum Decoration : uint32_t {
   DescriptorSet = 34,
   Offset = 35,
 };
-enum ImageProperty : uint32_t {
-  DimBuffer = 5,
-  SampledStorage = 2,
-  FormatRgba32f = 1,
-  FormatR32f = 3,
-  FormatRgba32ui = 30,
-  FormatR32ui = 33
-};
+enum ImageProperty : uint32_t { DimBuffer = 5, SampledStorage = 2 };
+enum ImageFormat : uint32_t { FormatRgba32f = 1, FormatR32f = 3, FormatRgba32ui = 30, FormatR32ui = 33 };
 enum StorageClass : uint32_t { UniformConstant = 0, Uniform = 2, PushConstant = 9, StorageBuffer = 12 };
 
 constexpr uint32_t k_magic = 0x07230203;
