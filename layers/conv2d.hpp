@@ -8,7 +8,7 @@
 //
 // Runs as im2col + matmul (ops/conv2d.hpp); declares two scratch buffers per batch size: the im2col matrix
 // "cols" (N·OH·OW, in·KH·KW), which backward reuses for the weight gradient and then overwrites with the
-// input gradient's columns, and "rows" (N·OH·OW, out), the product in position-major layout. A model whose
+// input gradient's columns, and "rows" (out, N·OH·OW), the product in channel-major layout. A model whose
 // cols exceed maxStorageBufferRange is refused when built, naming this layer: a smaller batch size (or
 // eval_batch_size) fits.
 
