@@ -275,8 +275,7 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
   ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/false, /*trans_b=*/false, nullptr, partials);
   if (dbias != nullptr) row_sum(rec, *dbias, rows);
   if (dx == nullptr) return;
-  // dcols (C·KH·KW, P) = Wᵀ (C·KH·KW, OC) · rows (OC, P) in cols' memory, then each input element gathers its
-  // taps.
+  // dcols (P, C·KH·KW) = rowsᵀ (P, OC) · W (OC, C·KH·KW), then each input element gathers its taps.
   ops::matmul(rec, dcols, rows, filter_matrix(weight), /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
   col2im(rec, *dx, dcols, g);
 }
@@ -284,7 +283,7 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
 int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels) {
   return std::max({matmul_partials_elements(out_channels, positions, taps),   // rows = W · colsᵀ
                    matmul_partials_elements(out_channels, taps, positions),   // dW = rows · cols
-                   matmul_partials_elements(taps, positions, out_channels)});  // dcols = Wᵀ · rows
+                   matmul_partials_elements(positions, taps, out_channels)});  // dcols = rowsᵀ · W
 }
 
 }  // namespace vkdrop::ops

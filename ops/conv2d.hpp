@@ -41,8 +41,8 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
                      const Tensor& rows, const Tensor& dy, const Tensor& cols, const Tensor& weight,
                      const Conv2dGeometry& g, const Tensor* partials = nullptr);
 
-// Elements of the split scratch (the partials of ops::matmul) that the three products of a convolution with `positions` = N·OH·OW output positions, `taps` = C·KH·KW and
-// `out_channels` may use; 0 when none splits.
+// Elements of the split scratch (the partials of ops::matmul) that the three products of a convolution with
+// `positions` = N·OH·OW output positions, `taps` = C·KH·KW and `out_channels` may use; 0 when none splits.
 int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels);
 
 // The steps, for tests and for other layers that want them:
