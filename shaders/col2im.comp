@@ -1,8 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // col2im as a gather, the input gradient's last step in ops::conv2d_backward; reference/conv2d.hpp is the spec.
-// dcols (N·OH·OW, C·KH·KW) = dyᵀ · W holds, for every output position and kernel tap, the gradient of the input
-// element that tap read (im2col.comp's layout). Each input element sums the taps that read it:
+// dcols (N·OH·OW, C·KH·KW) = dy · W (dy as (N·OH·OW, OC)) holds, for every output position and kernel tap, the
+// gradient of the input element that tap read (im2col.comp's layout). Each input element sums the taps that read it:
 //   dx[n][c][h][w] = Σ over kh, kw with h + pad_h - kh·dil_h = oh·stride_h and w + pad_w - kw·dil_w = ow·stride_w
 //                    (0 <= oh < OH, 0 <= ow < OW) of dcols[(n·OH + oh)·OW + ow][(c·KH + kh)·KW + kw].
 // One invocation per element of dx writes it (=) once, summing kh then kw in ascending order: no atomics, and
