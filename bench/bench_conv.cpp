@@ -52,7 +52,8 @@ std::vector<std::pair<std::string, double>> time_conv(Context& ctx, const Conv& 
   Tensor dy = make_tensor(arena, {c.N, c.OC, c.H, c.W}, DType::f32, "dy");
   Tensor cols = make_tensor(arena, {positions, taps}, DType::f32, "cols");
   Tensor rows = make_tensor(arena, {c.OC, positions}, DType::f32, "rows");
-  Tensor w = make_tensor(arena, {c.OC, c.C, 3, 3}, DType::f32, "w"), dw = make_tensor(arena, {c.OC, c.C, 3, 3}, DType::f32, "dw");
+  Tensor w = make_tensor(arena, {c.OC, c.C, 3, 3}, DType::f32, "w");
+  Tensor dw = make_tensor(arena, {c.OC, c.C, 3, 3}, DType::f32, "dw");
   Tensor b = make_tensor(arena, {c.OC}, DType::f32, "b"), db = make_tensor(arena, {c.OC}, DType::f32, "db");
   Tensor split = make_tensor(arena, {partials}, DType::f32, "partials");
   upload(ctx, x, std::span<const float>(random_floats(static_cast<size_t>(x.numel()), 1)));

@@ -4,7 +4,8 @@
 // x, dy (N, C, L); channel c has M = N*L values. With x^ = (x - save_mean[c]) * save_invstd[c]:
 //   dbias[c] = Σ dy, dweight[c] = Σ dy · x^ = save_invstd[c] · Σ dy · (x - save_mean[c]).
 // One workgroup per channel, rows of L contiguous values where L is at least the workgroup (four values per
-// load through the vec4 bindings when L is a multiple of four, ops/quads.hpp), both sums in one shared-memory tree: deterministic, as batch_norm_statistics.comp. Written (=), never accumulated.
+// load through the vec4 bindings when L is a multiple of four, ops/quads.hpp), both sums in one shared-memory
+// tree: deterministic, as batch_norm_statistics.comp. Written (=), never accumulated.
 layout(local_size_x_id = 0) in;  // WG: a power of two
 
 layout(binding = 0, r32f) readonly uniform imageBuffer DY;                   // (N, C, L)

@@ -44,7 +44,8 @@ void main() {
           y4[row + l] = (imageLoad(X4, int(row + l)) - mu) * scale + shift;
       } else {
         const uint row = p * l_count;
-        for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) y[row + l] = (imageLoad(X, int(row + l)).x - mu) * scale + shift;
+        for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x)
+          y[row + l] = (imageLoad(X, int(row + l)).x - mu) * scale + shift;
       }
     }
   } else {

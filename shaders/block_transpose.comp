@@ -32,7 +32,8 @@ void main() {
   if ((block & 3u) == 0u) {
     for (uint q = gl_GlobalInvocationID.x; q < whole; q += stride) {
       // out's element 4q = (b·A + a)·E + e, taken apart with two divisions (fast_divide.glsl: multiplies).
-      const uint i = q << 2, ba = fast_divide(i, div_e), e = i - ba * block, b = fast_divide(ba, div_a), a = ba - b * rows;
+      const uint i = q << 2, ba = fast_divide(i, div_e), e = i - ba * block;
+      const uint b = fast_divide(ba, div_a), a = ba - b * rows;
       vec4 v = imageLoad(In4, int(((a * cols + b) * block + e) >> 2));
       if (HAS_BIAS) v += imageLoad(Bias, int(a)).x;
       dst4[q] = v;

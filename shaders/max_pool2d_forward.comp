@@ -2,9 +2,10 @@
 // Max pooling forward (torch.nn.MaxPool2d, dilation 1, ceil_mode=False); reference/max_pool2d.hpp is its spec.
 // Each output: y = the maximum of its window, argmax = the plane-local index ih*W + iw of the element taken.
 // Invocations take quads of four consecutive outputs through a grid-stride loop and write them with one vec4
-// and one uvec4 store (ops/quads.hpp); a quad's first index is taken apart once, the next three stepped to. Padding never wins (it acts as -inf). In row-major window order an element
-// replaces the running maximum when it is greater or NaN, as PyTorch's CPU kernel: ties go to the first
-// maximal element, a NaN propagates, and a window of -inf takes its first element.
+// and one uvec4 store (ops/quads.hpp); a quad's first index is taken apart once, the next three stepped to.
+// Padding never wins (it acts as -inf). In row-major window order an element replaces the running maximum
+// when it is greater or NaN, as PyTorch's CPU kernel: ties go to the first maximal element, a NaN propagates,
+// and a window of -inf takes its first element.
 layout(local_size_x_id = 0) in;  // workgroup size
 
 layout(binding = 0, r32f) readonly uniform imageBuffer X;        // (planes, H, W)

@@ -30,7 +30,8 @@ TEST_CASE("fast division is exact for every numerator, at the edges and at rando
     for (int i = 0; i < 200; ++i) numerators.push_back(static_cast<uint32_t>(rng() % (uint64_t{d} * 4 + 1)));
     int wrong = 0;
     for (uint32_t n : numerators) {
-      if (ops::fast_divide(n, f) != n / d && ++wrong <= 3) FAIL_CHECK(n << " / " << d << ": got " << ops::fast_divide(n, f));
+      if (ops::fast_divide(n, f) != n / d && ++wrong <= 3)
+        FAIL_CHECK(n << " / " << d << ": got " << ops::fast_divide(n, f));
     }
     CHECK(wrong == 0);
   }
