@@ -177,9 +177,15 @@ void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Te
   // max_norm's workgroup with subgroupAdd, so that the squares are summed in the same order as there.
   const uint32_t workgroup = workgroup_size != 0 ? workgroup_size : subgroup_row_workgroup(cols, device);
   const std::array<uint32_t, 3> groups{std::min(params.rows, device.max_workgroup_count[0]), 1, 1};
-  rec.dispatch(rec.context().kernel("sgd_step_max_norm", std::vector<uint32_t>{workgroup}),
+  // A workgroup of one subgroup moves rows of whole quads four columns at a time (sgd_step_max_norm_quads.comp
+  // keeps max_norm's order of the squares by shuffles): lavapipe, where that is the device's choice, stores a
+  // vec4 per lane for the cost of a float.
+  const bool quads = workgroup == device.subgroup_size && device.subgroup_shuffle && workgroup % 4 == 0 &&
+                     cols % 4 == 0 && w.numel() / 4 <= device.max_texel_buffer_elements;
+  const char* kernel = quads ? "sgd_step_max_norm_quads" : "sgd_step_max_norm";
+  rec.dispatch(rec.context().kernel(kernel, std::vector<uint32_t>{workgroup}),
                {w.slice, g.slice, v.slice, hyper.slice, w.slice, v.slice}, params, groups,
-               fmt::format("sgd_step + max_norm (subgroupAdd, {} per row)", workgroup));
+               fmt::format("sgd_step + max_norm ({}subgroupAdd, {} per row)", quads ? "quads, " : "", workgroup));
 }
 
 }  // namespace vkdrop::ops

@@ -3,7 +3,8 @@
 // constraint of Srivastava et al. 2014. All state stays on the device. The learning rate and momentum are
 // read from a device tensor `hyper` each step, so a schedule advances them without re-recording.
 // CPU reference: reference/optimizers.hpp. Shaders: sgd_step.comp, adam_step.comp, max_norm.comp, and
-// sgd_step_max_norm.comp (the SGD step and the max-norm of one weight matrix in one pass).
+// sgd_step_max_norm.comp (the SGD step and the max-norm of one weight matrix in one pass; its quads variant
+// sgd_step_max_norm_quads.comp where a row is one subgroup's).
 
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/recorder.hpp>

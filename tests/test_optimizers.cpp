@@ -267,7 +267,7 @@ TEST_CASE("sgd_step_max_norm is sgd_step then max_norm, bit for bit, in one pass
     ops::SgdConfig config;
   };
   for (const Case& c : {Case{7, 1000, {}}, Case{34, 1024, {1e-4f, true}}, Case{5, 3, {0.01f, false}}, Case{1, 1, {}},
-                        Case{130, 29, {}}}) {
+                        Case{130, 29, {}}, Case{35, 1024, {1e-4f, true}}}) {
     const std::string what = fmt::format("({}, {}), wd {}, nesterov {}", c.rows, c.cols, c.config.weight_decay,
                                          c.config.nesterov);
     INFO(what);
