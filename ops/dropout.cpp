@@ -34,6 +34,7 @@ struct Dropout2dParams {
   uint32_t layer;
   uint32_t threshold;
   float scale;
+  uint32_t run;  // consecutive work items per invocation
 };
 
 // The mask parameters of `config`, validated: keep threshold and the scale of kept elements.
@@ -107,8 +108,9 @@ void record_dropout2d(Recorder& rec, const Tensor& out, const Tensor& in, const 
   const Kernel& kernel = ctx.kernel("dropout2d", std::vector<uint32_t>{local});
   const Dropout2dParams params{static_cast<uint32_t>(config.seed), static_cast<uint32_t>(config.seed >> 32),
                                static_cast<uint32_t>(channels.count), static_cast<uint32_t>(channels.spatial),
-                               config.layer, mask.threshold, mask.scale};
-  // One work item per (channel quad, position), a position being a quad of elements when S % 4 == 0.
+                               config.layer, mask.threshold, mask.scale, quads_per_invocation(ctx.info())};
+  // One work item per (channel quad, position), a position being a quad of elements when S % 4 == 0;
+  // quad_groups sizes the grid for quads_per_invocation items an invocation, taken as runs.
   const int64_t positions = channels.spatial % 4 == 0 ? channels.spatial / 4 : channels.spatial;
   rec.dispatch(kernel,
                {in.slice, out.slice, step.slice, quad_binding(ctx, in.slice), quad_binding(ctx, out.slice)},

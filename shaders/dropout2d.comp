@@ -9,9 +9,11 @@
 // Each work item is one position of one channel quad 4Q .. 4Q+3 (the channels whose decisions one Philox
 // call yields). When S is a multiple of four a position is a quad of elements, read and written through the
 // vec4 bindings (ops/quads.hpp); otherwise it is one element. Work item (Q, s) touches position s of the four
-// channels; neighbouring invocations take neighbouring positions, so each of the four accesses is contiguous
-// across a subgroup. A dropped element is written as +0 by a select, so p = 1 gives exact zeros even for inf
-// or NaN inputs.
+// channels. An invocation takes `run` consecutive work items at a time and draws the decisions again only
+// when its channel quad changes: with run = 1 (GPUs) neighbouring invocations take neighbouring positions, so
+// each of the four accesses is contiguous across a subgroup; with run = 4 (lavapipe, which loads and stores
+// lane by lane anyway) one Philox call serves about four work items instead of one. A dropped element is
+// written as +0 by a select, so p = 1 gives exact zeros even for inf or NaN inputs.
 layout(local_size_x_id = 0) in;  // workgroup size
 
 #include "dropout_mask.glsl"
@@ -29,6 +31,7 @@ layout(push_constant) uniform Params {
   uint layer;      // the dropout layer's id
   uint threshold;  // keep iff (word >> 8) < threshold; ref::keep_threshold(p)
   float scale;     // applied to kept elements; ref::dropout_scale(p, scaling, true)
+  uint run;        // consecutive work items per invocation at a time (>= 1)
 };
 
 void main() {
@@ -45,29 +48,44 @@ void main() {
   const bool by_quads = (spatial & 3u) == 0u;
   const uint size = by_quads ? spatial >> 2 : spatial;  // positions per channel
 
-  // Work item t = Q*size + s, grid-strided. (Q, s) advance by the stride without a division per step.
-  const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  const uint stride_quads = stride / size, stride_rest = stride - stride_quads * size;
-  uint quad = gl_GlobalInvocationID.x / size;
-  uint s = gl_GlobalInvocationID.x - quad * size;
-  while (quad < channel_quads) {
-    const bvec4 keep = dropout_keep4(seed, current_step, layer_id, quad, keep_below);
-    const uint first = quad << 2;  // the quad's first channel
-    const uint base = first * size + s;
-    const uint in_quad = min(channel_count - first, 4u);  // the last channel quad may be partial
-    for (uint k = 0u; k < in_quad; ++k) {
-      const uint i = base + k * size;
-      if (by_quads) {
-        y4[i] = mix(vec4(0.0), imageLoad(X4, int(i)) * factor, bvec4(keep[k]));  // mix with a bool is a select
-      } else {
-        y[i] = mix(0.0, imageLoad(X, int(i)).x * factor, keep[k]);
+  // Work item t = Q*size + s. Invocation i of workgroup g takes items g*W*run + i*run .. + run - 1, then
+  // the same a grid further on; (Q, s) advance without a division per step.
+  const uint items_per_run = run;
+  const uint jump = gl_NumWorkGroups.x * gl_WorkGroupSize.x * items_per_run;
+  const uint jump_quads = jump / size, jump_rest = jump - jump_quads * size;
+  const uint first = (gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * items_per_run;
+  uint run_quad = first / size;
+  uint run_s = first - run_quad * size;
+  uint drawn = 0xFFFFFFFFu;  // the channel quad whose decisions `keep` holds; none yet
+  bvec4 keep = bvec4(false);
+  while (run_quad < channel_quads) {
+    uint quad = run_quad, s = run_s;
+    for (uint j = 0u; j < items_per_run && quad < channel_quads; ++j) {
+      if (quad != drawn) {
+        keep = dropout_keep4(seed, current_step, layer_id, quad, keep_below);
+        drawn = quad;
+      }
+      const uint first_channel = quad << 2;
+      const uint base = first_channel * size + s;
+      const uint in_quad = min(channel_count - first_channel, 4u);  // the last channel quad may be partial
+      for (uint k = 0u; k < in_quad; ++k) {
+        const uint i = base + k * size;
+        if (by_quads) {
+          y4[i] = mix(vec4(0.0), imageLoad(X4, int(i)) * factor, bvec4(keep[k]));  // mix with a bool is a select
+        } else {
+          y[i] = mix(0.0, imageLoad(X, int(i)).x * factor, keep[k]);
+        }
+      }
+      if (++s == size) {
+        s = 0u;
+        ++quad;
       }
     }
-    s += stride_rest;
-    quad += stride_quads;
-    if (s >= size) {
-      s -= size;
-      ++quad;
+    run_s += jump_rest;
+    run_quad += jump_quads;
+    if (run_s >= size) {
+      run_s -= size;
+      ++run_quad;
     }
   }
 }

@@ -46,8 +46,9 @@ struct Problem {
 
 TEST_CASE("dropout2d forward and backward match the reference bit for bit") {
   Context& ctx = test::context();
+  // The last two span several workgroups, so that runs of work items cross channel quads and workgroups.
   for (const Shape& shape : {Shape{2, 3, 5, 7}, Shape{8, 16, 4, 4}, Shape{3, 5, 11}, Shape{1, 1, 1}, Shape{4, 9, 1},
-                             Shape{5, 7, 3, 1}}) {
+                             Shape{5, 7, 3, 1}, Shape{33, 7, 9, 5}, Shape{3, 17, 6, 6}}) {
     Problem pr(ctx, shape);
     const size_t count = static_cast<size_t>(element_count(shape));
     const std::vector<float> xs = test::random_floats(count, 21), dys = test::random_floats(count, 22);
