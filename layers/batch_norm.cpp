@@ -62,19 +62,23 @@ void BatchNorm::initialize(std::span<std::vector<float>> values, std::mt19937_64
 
 void BatchNorm::forward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
   const float eps = static_cast<float>(eps_);
+  const bool relu = t.epilogue == Epilogue::ReLU;
   if (state.training) {
     ops::batch_norm_forward_training(rec, t.output, t.scratch[0], t.scratch[1], t.state[0], t.state[1], t.state[2],
-                                     t.input, t.params[0], t.params[1], eps, static_cast<float>(momentum_));
+                                     t.input, t.params[0], t.params[1], eps, static_cast<float>(momentum_), relu);
   } else {
-    ops::batch_norm_forward_eval(rec, t.output, t.input, t.state[0], t.state[1], t.params[0], t.params[1], eps);
+    ops::batch_norm_forward_eval(rec, t.output, t.input, t.state[0], t.state[1], t.params[0], t.params[1], eps,
+                                 relu);
   }
 }
 
-// Backward follows a training forward, whose batch statistics are in the scratch.
+// Backward follows a training forward, whose batch statistics are in the scratch; with a ReLU epilogue, its
+// output tells where the ReLU passed the gradient.
 void BatchNorm::backward(Recorder& rec, const LayerTensors& t, const PassState&) const {
   const Tensor no_dx{BufferSlice{}, {0}, DType::f32, "no input gradient"};
   ops::batch_norm_backward(rec, t.grad_input.slice.empty() ? no_dx : t.grad_input, t.grads[0], t.grads[1],
-                           t.grad_output, t.input, t.params[0], t.scratch[0], t.scratch[1]);
+                           t.grad_output, t.input, t.params[0], t.scratch[0], t.scratch[1],
+                           t.epilogue == Epilogue::ReLU ? &t.output : nullptr);
 }
 
 }  // namespace vkdrop

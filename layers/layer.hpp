@@ -62,6 +62,11 @@ struct BufferSpec {
   }
 };
 
+// An element-wise activation that the layer before it may apply to its own output in its own passes (a fused
+// epilogue), saving a pass over the activations each way: the Model fuses a ReLU after a BatchNorm. The fused
+// passes compute the same bits as the separate ones.
+enum class Epilogue { None, ReLU };
+
 // The tensors a layer runs on in one compiled model. Activations and their gradients carry the batch.
 struct LayerTensors {
   Tensor input;                 // (B, ...in)
@@ -73,6 +78,9 @@ struct LayerTensors {
   std::vector<Tensor> grads;    // like params
   std::vector<Tensor> state;    // the State buffers, in buffers() order
   std::vector<Tensor> scratch;  // the Scratch buffers, in buffers() order, for this batch size
+  // Applied to the output in forward (output = epilogue(layer(input))), and grad_output is the gradient of
+  // that; None unless the layer's applies_epilogue said yes to the layer after it.
+  Epilogue epilogue = Epilogue::None;
 };
 
 // What a recorded pass is: the step counter (u32 (2): low, high word, on the device) drives the dropout
@@ -109,6 +117,11 @@ class Layer {
   // True when the output is the input reshaped (Flatten): the Model then binds the output (and its
   // gradient) to the input's memory, and forward and backward record nothing.
   virtual bool is_view() const { return false; }
+  // The epilogue this layer is, when it is one (ReLU), else None. The Model may then fold it into the layer
+  // before it: its output and gradient become that layer's, and it records nothing itself.
+  virtual Epilogue as_epilogue() const { return Epilogue::None; }
+  // Whether this layer's forward and backward can apply `epilogue` (LayerTensors::epilogue).
+  virtual bool applies_epilogue(Epilogue /*epilogue*/) const { return false; }
 
   virtual void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const = 0;
   virtual void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const = 0;

@@ -50,9 +50,10 @@ std::array<uint32_t, 3> plane_groups(const Channels& ch, const DeviceInfo& devic
 }
 
 // y = (x − mean[c]) · invstd[c] · weight[c] + bias[c], where `spread` holds invstd, or, from_variance, the
-// variance (invstd = 1 / sqrt(var + eps)).
+// variance (invstd = 1 / sqrt(var + eps)); then max(y, 0) when relu.
 void record_normalize(Recorder& rec, const Tensor& y, const Tensor& x, const Tensor& mean, const Tensor& spread,
-                      const Tensor& weight, const Tensor& bias, const Channels& ch, float eps, bool from_variance) {
+                      const Tensor& weight, const Tensor& bias, const Channels& ch, float eps, bool from_variance,
+                      bool relu) {
   Context& ctx = rec.context();
   const DeviceInfo& device = ctx.info();
   struct Params {
@@ -60,11 +61,12 @@ void record_normalize(Recorder& rec, const Tensor& y, const Tensor& x, const Ten
     float eps;
   } params{ch.N * ch.C, ch.C, ch.L, eps};
   rec.dispatch(ctx.kernel("batch_norm_normalize",
-                          std::vector<uint32_t>{elementwise_workgroup(device), from_variance ? 1u : 0u}),
+                          std::vector<uint32_t>{elementwise_workgroup(device), from_variance ? 1u : 0u, relu ? 1u : 0u}),
                {x.slice, mean.slice, spread.slice, weight.slice, bias.slice, y.slice, quad_binding(ctx, x.slice),
                 quad_binding(ctx, y.slice)},
                params,
-               plane_groups(ch, device), from_variance ? "batch_norm forward (eval)" : "batch_norm normalize");
+               plane_groups(ch, device),
+               fmt::format("batch_norm {}{}", from_variance ? "forward (eval)" : "normalize", relu ? " + relu" : ""));
 }
 
 }  // namespace
@@ -72,7 +74,7 @@ void record_normalize(Recorder& rec, const Tensor& y, const Tensor& x, const Ten
 void batch_norm_forward_training(Recorder& rec, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
                                  const Tensor& running_mean, const Tensor& running_var,
                                  const Tensor& num_batches_tracked, const Tensor& x, const Tensor& weight,
-                                 const Tensor& bias, float eps, float momentum) {
+                                 const Tensor& bias, float eps, float momentum, bool relu) {
   constexpr const char* op = "batch_norm_forward_training";
   const Channels ch = channels_of(op, {"x", x});
   check_tensor(op, {"y", y}, x.shape, DType::f32, "as x");
@@ -102,11 +104,12 @@ void batch_norm_forward_training(Recorder& rec, const Tensor& y, const Tensor& s
                {x.slice, save_mean.slice, save_invstd.slice, running_mean.slice, running_var.slice,
                 num_batches_tracked.slice, quad_binding(ctx, x.slice)},
                params, groups_1d(ch.C, 1, device), "batch_norm statistics");
-  record_normalize(rec, y, x, save_mean, save_invstd, weight, bias, ch, eps, /*from_variance=*/false);
+  record_normalize(rec, y, x, save_mean, save_invstd, weight, bias, ch, eps, /*from_variance=*/false, relu);
 }
 
 void batch_norm_forward_eval(Recorder& rec, const Tensor& y, const Tensor& x, const Tensor& running_mean,
-                             const Tensor& running_var, const Tensor& weight, const Tensor& bias, float eps) {
+                             const Tensor& running_var, const Tensor& weight, const Tensor& bias, float eps,
+                             bool relu) {
   constexpr const char* op = "batch_norm_forward_eval";
   const Channels ch = channels_of(op, {"x", x});
   check_tensor(op, {"y", y}, x.shape, DType::f32, "as x");
@@ -119,11 +122,12 @@ void batch_norm_forward_eval(Recorder& rec, const Tensor& y, const Tensor& x, co
   check_eps(op, eps);
   to_u32(x.numel(), fmt::format("{}: x", op));
   if (x.numel() == 0) return;
-  record_normalize(rec, y, x, running_mean, running_var, weight, bias, ch, eps, /*from_variance=*/true);
+  record_normalize(rec, y, x, running_mean, running_var, weight, bias, ch, eps, /*from_variance=*/true, relu);
 }
 
 void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
-                         const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd) {
+                         const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
+                         const Tensor* relu_output) {
   constexpr const char* op = "batch_norm_backward";
   const Channels ch = channels_of(op, {"x", x});
   check_tensor(op, {"dy", dy}, x.shape, DType::f32, "as x");
@@ -132,6 +136,12 @@ void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight,
   for (const Arg arg : {Arg{"dweight", dweight}, Arg{"dbias", dbias}, Arg{"weight", weight}, Arg{"save_mean", save_mean},
                         Arg{"save_invstd", save_invstd}}) {
     check_per_channel(op, arg, x);
+  }
+  // relu_output is the forward's y: read, never written here, so it only must not be what backward writes.
+  if (relu_output != nullptr) {
+    check_tensor(op, {"relu_output", *relu_output}, x.shape, DType::f32, "as x");
+    check_disjoint(op, {{"relu_output", *relu_output}, {"dweight", dweight}, {"dbias", dbias}});
+    if (with_dx) check_disjoint(op, {{"relu_output", *relu_output}, {"dx", dx}});
   }
   if (with_dx) {
     check_disjoint(op, {{"dx", dx}, {"dweight", dweight}, {"dbias", dbias}, {"dy", dy}, {"x", x}, {"weight", weight},
@@ -152,19 +162,24 @@ void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight,
   struct Params {
     uint32_t N, C, L;
   } params{ch.N, ch.C, ch.L};
-  rec.dispatch(ctx.kernel("batch_norm_backward_sums", std::vector<uint32_t>{row_workgroup(ch.per_channel(), device)}),
+  // Without relu the y bindings are never read; dy stands in for them.
+  const uint32_t relu = relu_output != nullptr ? 1u : 0u;
+  const BufferSlice y = relu_output != nullptr ? relu_output->slice : dy.slice;
+  const char* through_relu = relu_output != nullptr ? " (through relu)" : "";
+  rec.dispatch(ctx.kernel("batch_norm_backward_sums",
+                          std::vector<uint32_t>{row_workgroup(ch.per_channel(), device), relu}),
                {dy.slice, x.slice, save_mean.slice, save_invstd.slice, dweight.slice, dbias.slice,
-                quad_binding(ctx, dy.slice), quad_binding(ctx, x.slice)},
-               params,
-               groups_1d(ch.C, 1, device), "batch_norm backward sums");
+                quad_binding(ctx, dy.slice), quad_binding(ctx, x.slice), y, quad_binding(ctx, y)},
+               params, groups_1d(ch.C, 1, device), fmt::format("batch_norm backward sums{}", through_relu));
   if (!with_dx) return;
   struct DxParams {
     uint32_t planes, C, L, M;
   } dx_params{ch.N * ch.C, ch.C, ch.L, static_cast<uint32_t>(ch.per_channel())};
-  rec.dispatch(ctx.kernel("batch_norm_backward_dx", std::vector<uint32_t>{elementwise_workgroup(device)}),
+  rec.dispatch(ctx.kernel("batch_norm_backward_dx", std::vector<uint32_t>{elementwise_workgroup(device), relu}),
                {dy.slice, x.slice, weight.slice, save_mean.slice, save_invstd.slice, dweight.slice, dbias.slice,
-                dx.slice, quad_binding(ctx, dy.slice), quad_binding(ctx, x.slice), quad_binding(ctx, dx.slice)},
-               dx_params, plane_groups(ch, device), "batch_norm backward dx");
+                dx.slice, quad_binding(ctx, dy.slice), quad_binding(ctx, x.slice), quad_binding(ctx, dx.slice), y,
+                quad_binding(ctx, y)},
+               dx_params, plane_groups(ch, device), fmt::format("batch_norm backward dx{}", through_relu));
 }
 
 }  // namespace vkdrop::ops

@@ -4,8 +4,10 @@
 // x^ = (x - save_mean[c]) * save_invstd[c] over channel c's M = N*L values:
 //   dx = weight[c] * save_invstd[c] * (dy - dbias[c] / M - x^ * dweight[c] / M).
 // Workgroups take whole planes (n, c), as batch_norm_normalize.comp, and planes of a multiple of four values
-// go through the vec4 bindings (ops/quads.hpp). Written (=).
+// go through the vec4 bindings (ops/quads.hpp). Written (=). With RELU = 1, dy is the gradient of the ReLU'd
+// output y and is taken where y > 0 only, as in batch_norm_backward_sums.comp.
 layout(local_size_x_id = 0) in;  // workgroup size
+layout(constant_id = 1) const uint RELU = 0;
 
 layout(binding = 0, r32f) readonly uniform imageBuffer DY;          // (N, C, L)
 layout(binding = 1, r32f) readonly uniform imageBuffer X;           // (N, C, L): the forward's input
@@ -18,12 +20,24 @@ layout(binding = 7) writeonly buffer DX { float dx[]; };            // (N, C, L)
 layout(binding = 8, rgba32f) readonly uniform imageBuffer DY4;      // (N, C, L / 4), read if L % 4 == 0
 layout(binding = 9, rgba32f) readonly uniform imageBuffer X4;       // (N, C, L / 4), read if L % 4 == 0
 layout(binding = 10) writeonly buffer DX4 { vec4 dx4[]; };          // (N, C, L / 4), written if L % 4 == 0
+layout(binding = 11, r32f) readonly uniform imageBuffer Y;          // (N, C, L): the output, read if RELU
+layout(binding = 12, rgba32f) readonly uniform imageBuffer Y4;      // (N, C, L / 4), read if RELU, L % 4 == 0
 layout(push_constant) uniform Params {
   uint planes;  // N * C
   uint C;
   uint L;
   uint M;  // N * L
 };
+
+// dy at element i (quad i), through the ReLU of the forward when RELU = 1.
+float gradient(uint i) {
+  const float g = imageLoad(DY, int(i)).x;
+  return RELU == 1 ? (imageLoad(Y, int(i)).x > 0.0 ? g : 0.0) : g;
+}
+vec4 gradient4(uint i) {
+  const vec4 g = imageLoad(DY4, int(i));
+  return RELU == 1 ? mix(vec4(0.0), g, greaterThan(imageLoad(Y4, int(i)), vec4(0.0))) : g;
+}
 
 // dx of one element of channel c.
 float dx_of(uint c, float g, float v, float per_value) {
@@ -49,20 +63,20 @@ void main() {
         const uint row = p * (l_count >> 2);
         for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x) {
           const vec4 xhat = (imageLoad(X4, int(row + l)) - mean) * invstd;
-          dx4[row + l] = scale * (imageLoad(DY4, int(row + l)) - mean_dy - xhat * mean_dy_xhat);
+          dx4[row + l] = scale * (gradient4(row + l) - mean_dy - xhat * mean_dy_xhat);
         }
       } else {
         const uint row = p * l_count;
         for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {
           const float xhat = (imageLoad(X, int(row + l)).x - mean) * invstd;
-          dx[row + l] = scale * (imageLoad(DY, int(row + l)).x - mean_dy - xhat * mean_dy_xhat);
+          dx[row + l] = scale * (gradient(row + l) - mean_dy - xhat * mean_dy_xhat);
         }
       }
     }
   } else {
     const uint count = plane_count * l_count;
     for (uint i = gl_GlobalInvocationID.x; i < count; i += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
-      dx[i] = dx_of((i / l_count) % channels, imageLoad(DY, int(i)).x, imageLoad(X, int(i)).x, per_value);
+      dx[i] = dx_of((i / l_count) % channels, gradient(i), imageLoad(X, int(i)).x, per_value);
     }
   }
 }

@@ -6,7 +6,10 @@
 // One workgroup per channel, rows of L contiguous values where L is at least the workgroup (four values per
 // load through the vec4 bindings when L is a multiple of four, ops/quads.hpp), both sums in one shared-memory
 // tree: deterministic, as batch_norm_statistics.comp. Written (=), never accumulated.
+// With RELU = 1 the forward was ReLU'd in its own pass (batch_norm_normalize.comp) and dy is the gradient of
+// its output y: each value is first taken where y > 0 and 0 elsewhere, relu_backward.comp's select.
 layout(local_size_x_id = 0) in;  // WG: a power of two
+layout(constant_id = 1) const uint RELU = 0;
 
 layout(binding = 0, r32f) readonly uniform imageBuffer DY;                   // (N, C, L)
 layout(binding = 1, r32f) readonly uniform imageBuffer X;                     // (N, C, L): the forward's input
@@ -16,11 +19,23 @@ layout(binding = 4) writeonly buffer DWeight { float dweight[]; };        // (C)
 layout(binding = 5) writeonly buffer DBias { float dbias[]; };            // (C)
 layout(binding = 6, rgba32f) readonly uniform imageBuffer DY4;             // (N, C, L / 4), read if L % 4 == 0
 layout(binding = 7, rgba32f) readonly uniform imageBuffer X4;              // (N, C, L / 4), read if L % 4 == 0
+layout(binding = 8, r32f) readonly uniform imageBuffer Y;                     // (N, C, L): the output, read if RELU
+layout(binding = 9, rgba32f) readonly uniform imageBuffer Y4;              // (N, C, L / 4), read if RELU, L % 4 == 0
 layout(push_constant) uniform Params {
   uint N;
   uint C;
   uint L;
 };
+
+// dy at element i (quad i), through the ReLU of the forward when RELU = 1.
+float gradient(uint i) {
+  const float g = imageLoad(DY, int(i)).x;
+  return RELU == 1 ? (imageLoad(Y, int(i)).x > 0.0 ? g : 0.0) : g;
+}
+vec4 gradient4(uint i) {
+  const vec4 g = imageLoad(DY4, int(i));
+  return RELU == 1 ? mix(vec4(0.0), g, greaterThan(imageLoad(Y4, int(i)), vec4(0.0))) : g;
+}
 
 shared float s_dy[gl_WorkGroupSize.x];
 shared float s_dy_centered[gl_WorkGroupSize.x];
@@ -37,7 +52,7 @@ void main() {
       for (uint n = 0; n < n_count; ++n) {
         const uint row = (n * channels + c) * (l_count >> 2);
         for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x) {
-          const vec4 g = imageLoad(DY4, int(row + l));
+          const vec4 g = gradient4(row + l);
           sums_dy += g;
           sums_dy_centered += g * (imageLoad(X4, int(row + l)) - mean);
         }
@@ -48,7 +63,7 @@ void main() {
       for (uint n = 0; n < n_count; ++n) {
         const uint row = (n * channels + c) * l_count;
         for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {
-          const float g = imageLoad(DY, int(row + l)).x;
+          const float g = gradient(row + l);
           sum_dy += g;
           sum_dy_centered += g * (imageLoad(X, int(row + l)).x - mean);
         }
@@ -57,7 +72,7 @@ void main() {
       for (uint i = tid; i < count; i += gl_WorkGroupSize.x) {
         const uint n = i / l_count;
         const uint index = (n * channels + c) * l_count + (i - n * l_count);
-        const float g = imageLoad(DY, int(index)).x;
+        const float g = gradient(index);
         sum_dy += g;
         sum_dy_centered += g * (imageLoad(X, int(index)).x - mean);
       }

@@ -2,13 +2,16 @@
 // Batch normalization's element-wise half: y = (x − mean[c]) · (invstd[c] · weight[c]) + bias[c], x and y
 // (N, C, L). In training (FROM_VARIANCE = 0) mean and invstd are the batch statistics batch_norm_statistics.comp
 // just wrote; in eval (FROM_VARIANCE = 1) they are running_mean and running_var, and invstd = 1 / sqrt(var +
-// eps). reference/batch_norm.hpp (batch_norm_forward_training, batch_norm_forward_eval) is the spec.
+// eps). reference/batch_norm.hpp (batch_norm_forward_training, batch_norm_forward_eval) is the spec. With
+// RELU = 1 the output is ReLU'd in the same pass (a ReLU layer after the BatchNorm, fused by the Model): the
+// select of relu_forward.comp, so the bits are those of the two passes.
 //
 // Workgroups take whole planes (n, c) through a grid-stride loop, so each invocation reads a channel's four
 // values once per plane, not once per element; rows shorter than the workgroup (BatchNorm1d) go through one
 // flat loop instead. Planes of a multiple of four values go through the vec4 bindings (ops/quads.hpp).
 layout(local_size_x_id = 0) in;                     // workgroup size
 layout(constant_id = 1) const uint FROM_VARIANCE = 0;  // 1: binding 2 holds variances (eval)
+layout(constant_id = 2) const uint RELU = 0;           // 1: y = max(bn(x), 0), by a select
 
 layout(binding = 0, r32f) readonly uniform imageBuffer X;       // (N, C, L)
 layout(binding = 1, r32f) readonly uniform imageBuffer Mean;    // (C)
@@ -24,6 +27,9 @@ layout(push_constant) uniform Params {
   uint L;
   float eps;  // read when FROM_VARIANCE = 1
 };
+
+float relu(float v) { return RELU == 1 ? (v > 0.0 ? v : 0.0) : v; }
+vec4 relu(vec4 v) { return RELU == 1 ? mix(vec4(0.0), v, greaterThan(v, vec4(0.0))) : v; }
 
 float scale_of(uint c, float e) {
   const float spread = imageLoad(Spread, int(c)).x;
@@ -41,11 +47,11 @@ void main() {
       if ((l_count & 3u) == 0u) {
         const uint row = p * (l_count >> 2);
         for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x)
-          y4[row + l] = (imageLoad(X4, int(row + l)) - mu) * scale + shift;
+          y4[row + l] = relu((imageLoad(X4, int(row + l)) - mu) * scale + shift);
       } else {
         const uint row = p * l_count;
         for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x)
-          y[row + l] = (imageLoad(X, int(row + l)).x - mu) * scale + shift;
+          y[row + l] = relu((imageLoad(X, int(row + l)).x - mu) * scale + shift);
       }
     }
   } else {
@@ -53,7 +59,7 @@ void main() {
     for (uint i = gl_GlobalInvocationID.x; i < count; i += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
       const uint c = (i / l_count) % channels;
       const float mu = imageLoad(Mean, int(c)).x, shift = imageLoad(Bias, int(c)).x;
-      y[i] = (imageLoad(X, int(i)).x - mu) * scale_of(c, e) + shift;
+      y[i] = relu((imageLoad(X, int(i)).x - mu) * scale_of(c, e) + shift);
     }
   }
 }

@@ -94,7 +94,8 @@ Model::Model(Context& context, const Sequential& net, Shape sample_shape, TrainC
   for (const std::string& name : config_.optimizer->state_names()) optimizer_state_.push_back(store_->make_slot(arena_, name));
   counters_ = std::make_unique<DeviceCounters>(DeviceCounters::make(context_, arena_));
   runner_ = std::make_unique<EpochRunner>(context_);
-  programs_ = std::make_unique<Programs>(arena_, net_, sample_shape_, config_.batch_size, config_.eval_batch_size);
+  programs_ = std::make_unique<Programs>(arena_, net_, sample_shape_, config_.batch_size, config_.eval_batch_size,
+                                         config_.fuse_epilogues);
 }
 
 Model::~Model() = default;

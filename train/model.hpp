@@ -52,6 +52,10 @@ struct TrainConfig {
   uint64_t seed = 0;       // initialization, shuffling and dropout masks
   Init init = Init::PyTorchDefault;
   bool profile = false;    // GPU timestamps per dispatch of the training step (Model::step_timings)
+  // Fold an activation into the passes of the layer before it where that layer can apply it (a ReLU after a
+  // BatchNorm: layers/layer.hpp, Epilogue): fewer passes over the activations, the same bits. false: every
+  // layer records its own passes.
+  bool fuse_epilogues = true;
 };
 
 struct Metrics {

@@ -18,13 +18,13 @@ namespace {
 
 void record_forward(Recorder& rec, const ModelTensors& m, const Activations& a, const PassState& state) {
   for (size_t i = 0; i < m.net.size(); ++i) {
-    if (!m.net[i].is_view()) m.net[i].forward(rec, a.layer(i, m.store), state);
+    if (!m.net[i].is_view() && !a.folded[i]) m.net[i].forward(rec, a.layer(i, m.store), state);
   }
 }
 
 void record_backward(Recorder& rec, const ModelTensors& m, const Activations& a, const PassState& state) {
   for (size_t i = m.net.size(); i-- > 0;) {
-    if (!m.net[i].is_view()) m.net[i].backward(rec, a.layer(i, m.store), state);
+    if (!m.net[i].is_view() && !a.folded[i]) m.net[i].backward(rec, a.layer(i, m.store), state);
   }
 }
 
@@ -99,9 +99,10 @@ std::unique_ptr<Recorder> record_prediction(const ModelTensors& m, const Activat
   return rec;
 }
 
-Programs::Programs(Arena& arena, const Sequential& net, const Shape& sample, int64_t train_batch, int64_t eval_batch)
-    : train_acts_(make_activations(arena, net, sample, train_batch, /*with_gradients=*/true)),
-      eval_acts_(make_activations(arena, net, sample, eval_batch, /*with_gradients=*/false)),
+Programs::Programs(Arena& arena, const Sequential& net, const Shape& sample, int64_t train_batch, int64_t eval_batch,
+                   bool fuse_epilogues)
+    : train_acts_(make_activations(arena, net, sample, train_batch, /*with_gradients=*/true, fuse_epilogues)),
+      eval_acts_(make_activations(arena, net, sample, eval_batch, /*with_gradients=*/false, fuse_epilogues)),
       probs_(make_tensor(arena, eval_acts_.act.back().shape, DType::f32, "probabilities")) {}
 
 DatasetProgram& Programs::train_step(

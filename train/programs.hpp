@@ -68,7 +68,8 @@ std::unique_ptr<Recorder> record_prediction(const ModelTensors& m, const Activat
 // data set (cached, see dataset_programs.hpp), and the two prediction passes.
 class Programs {
  public:
-  Programs(Arena& arena, const Sequential& net, const Shape& sample, int64_t train_batch, int64_t eval_batch);
+  Programs(Arena& arena, const Sequential& net, const Shape& sample, int64_t train_batch, int64_t eval_batch,
+           bool fuse_epilogues);
 
   const Activations& train_activations() const { return train_acts_; }
   const Activations& eval_activations() const { return eval_acts_; }
