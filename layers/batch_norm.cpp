@@ -60,25 +60,36 @@ void BatchNorm::initialize(std::span<std::vector<float>> values, std::mt19937_64
   std::fill(values[3].begin(), values[3].end(), 1.0f);
 }
 
+namespace {
+
+// The ops' view of the layers folded into this one, for this pass.
+ops::BatchNormEpilogue epilogue_of(const Epilogue& e, const PassState& state) {
+  ops::BatchNormEpilogue out{e.relu, std::nullopt, state.dropout, state.step};
+  if (e.dropout2d) out.dropout2d = ops::DropoutConfig{e.dropout2d->p, e.dropout2d->scaling, state.seed, e.dropout2d->layer_id};
+  return out;
+}
+
+}  // namespace
+
 void BatchNorm::forward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
   const float eps = static_cast<float>(eps_);
-  const bool relu = t.epilogue == Epilogue::ReLU;
+  const ops::BatchNormEpilogue epilogue = epilogue_of(t.epilogue, state);
   if (state.training) {
     ops::batch_norm_forward_training(rec, t.output, t.scratch[0], t.scratch[1], t.state[0], t.state[1], t.state[2],
-                                     t.input, t.params[0], t.params[1], eps, static_cast<float>(momentum_), relu);
+                                     t.input, t.params[0], t.params[1], eps, static_cast<float>(momentum_), epilogue);
   } else {
     ops::batch_norm_forward_eval(rec, t.output, t.input, t.state[0], t.state[1], t.params[0], t.params[1], eps,
-                                 relu);
+                                 epilogue);
   }
 }
 
-// Backward follows a training forward, whose batch statistics are in the scratch; with a ReLU epilogue, its
-// output tells where the ReLU passed the gradient.
-void BatchNorm::backward(Recorder& rec, const LayerTensors& t, const PassState&) const {
+// Backward follows a training forward, whose batch statistics are in the scratch; with an epilogue, its
+// output tells where the gradient flows.
+void BatchNorm::backward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
   const Tensor no_dx{BufferSlice{}, {0}, DType::f32, "no input gradient"};
   ops::batch_norm_backward(rec, t.grad_input.slice.empty() ? no_dx : t.grad_input, t.grads[0], t.grads[1],
                            t.grad_output, t.input, t.params[0], t.scratch[0], t.scratch[1],
-                           t.epilogue == Epilogue::ReLU ? &t.output : nullptr);
+                           epilogue_of(t.epilogue, state), &t.output);
 }
 
 }  // namespace vkdrop

@@ -29,8 +29,9 @@ class BatchNorm : public Layer {
   // save_mean, save_invstd (C) scratch.
   std::vector<BufferSpec> buffers(const Shape& input) const override;
   void initialize(std::span<std::vector<float>> values, std::mt19937_64& rng, Init init) const override;
-  // A ReLU after it: normalised and ReLU'd in one pass, and its gradient taken in the backward passes.
-  bool applies_epilogue(Epilogue epilogue) const override { return epilogue == Epilogue::ReLU; }
+  // A ReLU after it, and a Dropout2d after that: normalised, ReLU'd and dropped in one pass, and their
+  // gradients taken in the backward passes.
+  bool applies_epilogue(const Epilogue& epilogue) const override { return epilogue.relu; }
   void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
 

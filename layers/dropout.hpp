@@ -38,6 +38,7 @@ class Dropout2d : public Dropout {
 
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
+  Epilogue as_epilogue() const override { return Epilogue{.dropout2d = ChannelDropout{p_, scaling_, layer_id_}}; }
   void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Dropout2d>(*this); }

@@ -6,6 +6,7 @@
 // Conventions (as in llm.c): forward and backward sit side by side in each layer's .cpp; backward WRITES
 // (=) the gradients of its inputs and parameters, it never accumulates; shapes include the batch dimension.
 
+#include <vkdrop/reference/dropout_scaling.hpp>
 #include <vkdrop/runtime/recorder.hpp>
 #include <vkdrop/runtime/tensor.hpp>
 
@@ -62,10 +63,30 @@ struct BufferSpec {
   }
 };
 
-// An element-wise activation that the layer before it may apply to its own output in its own passes (a fused
-// epilogue), saving a pass over the activations each way: the Model fuses a ReLU after a BatchNorm. The fused
-// passes compute the same bits as the separate ones.
-enum class Epilogue { None, ReLU };
+// Channel dropout (Dropout2d) as an epilogue: the layer's configuration.
+struct ChannelDropout {
+  double p = 0;
+  DropoutScaling scaling = DropoutScaling::Inverted;
+  uint32_t layer_id = 0;
+};
+
+// Element-wise layers that the layer before them may apply to its own output in its own passes (a fused
+// epilogue), saving a pass over the activations each way: the Model folds a ReLU, and a Dropout2d after that
+// ReLU, into a BatchNorm before them. The fused passes compute the same bits as the separate ones.
+struct Epilogue {
+  bool relu = false;                        // max(y, 0)
+  std::optional<ChannelDropout> dropout2d;  // then channel dropout (after the ReLU, when both)
+  bool empty() const { return !relu && !dropout2d; }
+};
+
+// `first` then `second` as one epilogue, when that is one: a ReLU, then a Dropout2d, each at most once and in
+// that order (after the ReLU a kept value > 0 is exactly where the gradient flows, so backward needs only the
+// output). nullopt otherwise.
+inline std::optional<Epilogue> then(const Epilogue& first, const Epilogue& second) {
+  if (first.dropout2d || (first.relu && second.relu) || (second.dropout2d && !(first.relu || second.relu)))
+    return std::nullopt;
+  return Epilogue{first.relu || second.relu, second.dropout2d};
+}
 
 // The tensors a layer runs on in one compiled model. Activations and their gradients carry the batch.
 struct LayerTensors {
@@ -79,8 +100,8 @@ struct LayerTensors {
   std::vector<Tensor> state;    // the State buffers, in buffers() order
   std::vector<Tensor> scratch;  // the Scratch buffers, in buffers() order, for this batch size
   // Applied to the output in forward (output = epilogue(layer(input))), and grad_output is the gradient of
-  // that; None unless the layer's applies_epilogue said yes to the layer after it.
-  Epilogue epilogue = Epilogue::None;
+  // that; empty unless the layer's applies_epilogue said yes to the layers after it.
+  Epilogue epilogue;
 };
 
 // What a recorded pass is: the step counter (u32 (2): low, high word, on the device) drives the dropout
@@ -117,11 +138,11 @@ class Layer {
   // True when the output is the input reshaped (Flatten): the Model then binds the output (and its
   // gradient) to the input's memory, and forward and backward record nothing.
   virtual bool is_view() const { return false; }
-  // The epilogue this layer is, when it is one (ReLU), else None. The Model may then fold it into the layer
-  // before it: its output and gradient become that layer's, and it records nothing itself.
-  virtual Epilogue as_epilogue() const { return Epilogue::None; }
+  // The epilogue this layer is, when it is one (ReLU, Dropout2d), else an empty one. The Model may then fold it
+  // into the layer before it: its output and gradient become that layer's, and it records nothing itself.
+  virtual Epilogue as_epilogue() const { return {}; }
   // Whether this layer's forward and backward can apply `epilogue` (LayerTensors::epilogue).
-  virtual bool applies_epilogue(Epilogue /*epilogue*/) const { return false; }
+  virtual bool applies_epilogue(const Epilogue& /*epilogue*/) const { return false; }
 
   virtual void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const = 0;
   virtual void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const = 0;

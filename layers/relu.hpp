@@ -9,7 +9,7 @@ class ReLU : public Layer {
  public:
   std::string describe() const override { return "ReLU()"; }
   Shape output_shape(const Shape& input) const override { return input; }
-  Epilogue as_epilogue() const override { return Epilogue::ReLU; }
+  Epilogue as_epilogue() const override { return Epilogue{.relu = true}; }
   void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   std::unique_ptr<Layer> clone() const override { return std::make_unique<ReLU>(*this); }

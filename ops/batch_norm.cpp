@@ -3,7 +3,10 @@
 #include <vkdrop/ops/arguments.hpp>
 #include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/reference/dropout_mask.hpp>
+#include <vkdrop/reference/dropout_scaling.hpp>
 #include <vkdrop/runtime/context.hpp>
+#include <vkdrop/runtime/error.hpp>
 #include <vkdrop/runtime/kernel.hpp>
 
 #include <fmt/format.h>
@@ -49,24 +52,68 @@ std::array<uint32_t, 3> plane_groups(const Channels& ch, const DeviceInfo& devic
   return elementwise_groups(int64_t{ch.N} * ch.C * ch.L, device);
 }
 
+// The epilogue's checks, and the values its shaders take: the dropout's keep threshold, its scale in this
+// pass, and the scale of the gradient where it flows (1 without dropout).
+struct EpilogueParams {
+  uint32_t dropout2d = 0;  // batch_norm_normalize's DROPOUT2D: 0 none, 1 scale (eval), 2 masks and scale
+  uint32_t seed_lo = 0, seed_hi = 0, layer = 0, threshold = 0;
+  float scale = 1, gradient_scale = 1;
+};
+
+EpilogueParams epilogue_params(const char* op, const BatchNormEpilogue& e, const Tensor& x) {
+  EpilogueParams params;
+  if (!e.dropout2d) return params;
+  if (!e.relu) throw ArgumentError(fmt::format("{}: a Dropout2d epilogue needs the ReLU before it", op));
+  check_rank(op, {"x", x}, {3, 4}, "(N, C, H, W) or (N, C, L) for a Dropout2d epilogue");
+  const DropoutConfig& d = *e.dropout2d;
+  try {
+    ref::check_dropout_p(d.p);
+  } catch (const ArgumentError& error) {
+    throw ArgumentError(fmt::format("{}: {}", op, error.what()));
+  }
+  if (e.draw_masks) {
+    if (e.step == nullptr) throw ArgumentError(fmt::format("{}: a Dropout2d epilogue that draws masks needs the step", op));
+    check_counter(op, {"step", *e.step});
+  }
+  params.dropout2d = e.draw_masks ? 2u : 1u;
+  params.seed_lo = static_cast<uint32_t>(d.seed);
+  params.seed_hi = static_cast<uint32_t>(d.seed >> 32);
+  params.layer = d.layer;
+  params.threshold = ref::keep_threshold(d.p);
+  // Rounded to float once on the host, as dropout2d_forward does: the same products.
+  params.scale = static_cast<float>(ref::dropout_scale(d.p, d.scaling, e.draw_masks));
+  params.gradient_scale = static_cast<float>(ref::dropout_scale(d.p, d.scaling, /*training=*/true));
+  return params;
+}
+
+std::string epilogue_text(const BatchNormEpilogue& e) {
+  if (!e.relu) return "";
+  if (!e.dropout2d) return " + relu";
+  return e.draw_masks ? " + relu + dropout2d" : " + relu + dropout2d (eval)";
+}
+
 // y = (x − mean[c]) · invstd[c] · weight[c] + bias[c], where `spread` holds invstd, or, from_variance, the
-// variance (invstd = 1 / sqrt(var + eps)); then max(y, 0) when relu.
+// variance (invstd = 1 / sqrt(var + eps)); then the epilogue.
 void record_normalize(Recorder& rec, const Tensor& y, const Tensor& x, const Tensor& mean, const Tensor& spread,
                       const Tensor& weight, const Tensor& bias, const Channels& ch, float eps, bool from_variance,
-                      bool relu) {
+                      const BatchNormEpilogue& epilogue, const EpilogueParams& e) {
   Context& ctx = rec.context();
   const DeviceInfo& device = ctx.info();
   struct Params {
     uint32_t planes, C, L;
     float eps;
-  } params{ch.N * ch.C, ch.C, ch.L, eps};
+    uint32_t seed_lo, seed_hi, layer, threshold;
+    float scale;
+  } params{ch.N * ch.C, ch.C, ch.L, eps, e.seed_lo, e.seed_hi, e.layer, e.threshold, e.scale};
+  // The step is read only when masks are drawn; mean stands in for it otherwise.
+  const BufferSlice step = e.dropout2d == 2 ? epilogue.step->slice : mean.slice;
   rec.dispatch(ctx.kernel("batch_norm_normalize",
-                          std::vector<uint32_t>{elementwise_workgroup(device), from_variance ? 1u : 0u, relu ? 1u : 0u}),
+                          std::vector<uint32_t>{elementwise_workgroup(device), from_variance ? 1u : 0u,
+                                                epilogue.relu ? 1u : 0u, e.dropout2d}),
                {x.slice, mean.slice, spread.slice, weight.slice, bias.slice, y.slice, quad_binding(ctx, x.slice),
-                quad_binding(ctx, y.slice)},
-               params,
-               plane_groups(ch, device),
-               fmt::format("batch_norm {}{}", from_variance ? "forward (eval)" : "normalize", relu ? " + relu" : ""));
+                quad_binding(ctx, y.slice), step},
+               params, plane_groups(ch, device),
+               fmt::format("batch_norm {}{}", from_variance ? "forward (eval)" : "normalize", epilogue_text(epilogue)));
 }
 
 }  // namespace
@@ -74,9 +121,11 @@ void record_normalize(Recorder& rec, const Tensor& y, const Tensor& x, const Ten
 void batch_norm_forward_training(Recorder& rec, const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
                                  const Tensor& running_mean, const Tensor& running_var,
                                  const Tensor& num_batches_tracked, const Tensor& x, const Tensor& weight,
-                                 const Tensor& bias, float eps, float momentum, bool relu) {
+                                 const Tensor& bias, float eps, float momentum,
+                                 const BatchNormEpilogue& epilogue) {
   constexpr const char* op = "batch_norm_forward_training";
   const Channels ch = channels_of(op, {"x", x});
+  const EpilogueParams e = epilogue_params(op, epilogue, x);
   check_tensor(op, {"y", y}, x.shape, DType::f32, "as x");
   for (const Arg arg : {Arg{"save_mean", save_mean}, Arg{"save_invstd", save_invstd}, Arg{"running_mean", running_mean},
                         Arg{"running_var", running_var}, Arg{"weight", weight}, Arg{"bias", bias}}) {
@@ -104,14 +153,15 @@ void batch_norm_forward_training(Recorder& rec, const Tensor& y, const Tensor& s
                {x.slice, save_mean.slice, save_invstd.slice, running_mean.slice, running_var.slice,
                 num_batches_tracked.slice, quad_binding(ctx, x.slice)},
                params, groups_1d(ch.C, 1, device), "batch_norm statistics");
-  record_normalize(rec, y, x, save_mean, save_invstd, weight, bias, ch, eps, /*from_variance=*/false, relu);
+  record_normalize(rec, y, x, save_mean, save_invstd, weight, bias, ch, eps, /*from_variance=*/false, epilogue, e);
 }
 
 void batch_norm_forward_eval(Recorder& rec, const Tensor& y, const Tensor& x, const Tensor& running_mean,
                              const Tensor& running_var, const Tensor& weight, const Tensor& bias, float eps,
-                             bool relu) {
+                             const BatchNormEpilogue& epilogue) {
   constexpr const char* op = "batch_norm_forward_eval";
   const Channels ch = channels_of(op, {"x", x});
+  const EpilogueParams e = epilogue_params(op, epilogue, x);
   check_tensor(op, {"y", y}, x.shape, DType::f32, "as x");
   for (const Arg arg : {Arg{"running_mean", running_mean}, Arg{"running_var", running_var}, Arg{"weight", weight},
                         Arg{"bias", bias}}) {
@@ -122,14 +172,18 @@ void batch_norm_forward_eval(Recorder& rec, const Tensor& y, const Tensor& x, co
   check_eps(op, eps);
   to_u32(x.numel(), fmt::format("{}: x", op));
   if (x.numel() == 0) return;
-  record_normalize(rec, y, x, running_mean, running_var, weight, bias, ch, eps, /*from_variance=*/true, relu);
+  record_normalize(rec, y, x, running_mean, running_var, weight, bias, ch, eps, /*from_variance=*/true, epilogue, e);
 }
 
 void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& dy,
                          const Tensor& x, const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
-                         const Tensor* relu_output) {
+                         const BatchNormEpilogue& epilogue, const Tensor* output) {
   constexpr const char* op = "batch_norm_backward";
   const Channels ch = channels_of(op, {"x", x});
+  const EpilogueParams e = epilogue_params(op, BatchNormEpilogue{epilogue.relu, epilogue.dropout2d, false, nullptr}, x);
+  if (epilogue.relu && output == nullptr)
+    throw ArgumentError(fmt::format("{}: the gradient through an epilogue needs the forward's output", op));
+  const Tensor* relu_output = epilogue.relu ? output : nullptr;
   check_tensor(op, {"dy", dy}, x.shape, DType::f32, "as x");
   const bool with_dx = dx.numel() > 0;
   if (with_dx) check_tensor(op, {"dx", dx}, x.shape, DType::f32, "as x, or no elements when dL/dx is not wanted");
@@ -161,11 +215,13 @@ void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight,
   const DeviceInfo& device = ctx.info();
   struct Params {
     uint32_t N, C, L;
-  } params{ch.N, ch.C, ch.L};
+    float gradient_scale;
+  } params{ch.N, ch.C, ch.L, e.gradient_scale};
   // Without relu the y bindings are never read; dy stands in for them.
   const uint32_t relu = relu_output != nullptr ? 1u : 0u;
   const BufferSlice y = relu_output != nullptr ? relu_output->slice : dy.slice;
-  const char* through_relu = relu_output != nullptr ? " (through relu)" : "";
+  const char* through_relu =
+      relu_output == nullptr ? "" : (epilogue.dropout2d ? " (through relu + dropout2d)" : " (through relu)");
   rec.dispatch(ctx.kernel("batch_norm_backward_sums",
                           std::vector<uint32_t>{row_workgroup(ch.per_channel(), device), relu}),
                {dy.slice, x.slice, save_mean.slice, save_invstd.slice, dweight.slice, dbias.slice,
@@ -174,7 +230,8 @@ void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight,
   if (!with_dx) return;
   struct DxParams {
     uint32_t planes, C, L, M;
-  } dx_params{ch.N * ch.C, ch.C, ch.L, static_cast<uint32_t>(ch.per_channel())};
+    float gradient_scale;
+  } dx_params{ch.N * ch.C, ch.C, ch.L, static_cast<uint32_t>(ch.per_channel()), e.gradient_scale};
   rec.dispatch(ctx.kernel("batch_norm_backward_dx", std::vector<uint32_t>{elementwise_workgroup(device), relu}),
                {dy.slice, x.slice, weight.slice, save_mean.slice, save_invstd.slice, dweight.slice, dbias.slice,
                 dx.slice, quad_binding(ctx, dy.slice), quad_binding(ctx, x.slice), quad_binding(ctx, dx.slice), y,

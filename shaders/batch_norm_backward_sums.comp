@@ -25,16 +25,20 @@ layout(push_constant) uniform Params {
   uint N;
   uint C;
   uint L;
+  float gradient_scale;  // the Dropout2d epilogue's scale, else 1 (RELU = 1)
 };
 
-// dy at element i (quad i), through the ReLU of the forward when RELU = 1.
+// dy at element i (quad i), through the epilogue of the forward when RELU = 1: it flows where the output
+// is > 0 (after a ReLU, and a Dropout2d after it, exactly the kept positive values), times the dropout's
+// scale, as dropout2d.comp's backward and then relu_backward.comp's select compute it. Read once per pass.
+float g_scale;
 float gradient(uint i) {
   const float g = imageLoad(DY, int(i)).x;
-  return RELU == 1 ? (imageLoad(Y, int(i)).x > 0.0 ? g : 0.0) : g;
+  return RELU == 1 ? (imageLoad(Y, int(i)).x > 0.0 ? g * g_scale : 0.0) : g;
 }
 vec4 gradient4(uint i) {
   const vec4 g = imageLoad(DY4, int(i));
-  return RELU == 1 ? mix(vec4(0.0), g, greaterThan(imageLoad(Y4, int(i)), vec4(0.0))) : g;
+  return RELU == 1 ? mix(vec4(0.0), g * g_scale, greaterThan(imageLoad(Y4, int(i)), vec4(0.0))) : g;
 }
 
 shared float s_dy[gl_WorkGroupSize.x];
@@ -44,6 +48,7 @@ void main() {
   const uint n_count = N, channels = C, l_count = L;
   const uint count = n_count * l_count;  // M
   const uint tid = gl_LocalInvocationID.x;
+  g_scale = gradient_scale;  // read outside control flow: inside it, llvmpipe gathers push constants per lane
   for (uint c = gl_WorkGroupID.x; c < channels; c += gl_NumWorkGroups.x) {  // uniform in the workgroup
     const float mean = save_mean[c];
     float sum_dy = 0.0, sum_dy_centered = 0.0;

@@ -1,5 +1,5 @@
-// Fused epilogues (layers/layer.hpp, Epilogue): a Model folds a ReLU after a BatchNorm into the BatchNorm's
-// passes. The fused model must compute exactly what the same model with every layer in its own passes does
+// Fused epilogues (layers/layer.hpp, Epilogue): a Model folds a ReLU after a BatchNorm, and a Dropout2d after
+// that ReLU, into the BatchNorm's passes. The fused model must compute exactly what the same model with every layer in its own passes does
 // (TrainConfig::fuse_epilogues = false): the same weights and running statistics after training steps, the
 // same eval and Monte Carlo predictions, bit for bit; and it must record fewer passes.
 #include "gpu.hpp"
@@ -57,13 +57,13 @@ int count_labels(const std::vector<DispatchTiming>& timings, const std::string& 
 
 }  // namespace
 
-TEST_CASE("a ReLU folded into the BatchNorm before it gives the bits of the separate passes") {
+TEST_CASE("a ReLU and a Dropout2d folded into the BatchNorm before them give the bits of the separate passes") {
   Context& ctx = test::context();
   struct Case {
     std::string what;
     Sequential net;
     Shape sample;
-    int relus_folded;
+    int relus_folded, dropouts_folded;
   };
   // Planes of 64 values (a multiple of 4, as wide as lavapipe's workgroup), of 81 (not a multiple of 4), of 15
   // (shorter than a workgroup), and BatchNorm1d's single values: each path of the three BatchNorm shaders.
@@ -71,16 +71,20 @@ TEST_CASE("a ReLU folded into the BatchNorm before it gives the bits of the sepa
       {"Conv2d-BatchNorm2d-ReLU-Dropout2d-MaxPool2d, 8 x 8",
        Sequential{Conv2d(2, 4, 3, 1, 1), BatchNorm2d(4), ReLU(), Dropout2d(0.3), MaxPool2d(2), Flatten(),
                   Linear(64, k_classes)},
-       {2, 8, 8}, 1},
-      {"BatchNorm2d-ReLU twice, 9 x 9",
-       Sequential{BatchNorm2d(3), ReLU(), Conv2d(3, 3, 3, 1, 1), BatchNorm2d(3), ReLU(), Flatten(),
-                  Linear(243, k_classes)},
-       {3, 9, 9}, 2},
-      {"BatchNorm2d-ReLU, 3 x 5", Sequential{Conv2d(1, 2, 1), BatchNorm2d(2), ReLU(), Flatten(), Linear(30, k_classes)},
-       {1, 3, 5}, 1},
-      {"Linear-BatchNorm1d-ReLU-Dropout", Sequential{Flatten(), Linear(12, 16), BatchNorm1d(16), ReLU(), Dropout(0.5),
-                                                     Linear(16, k_classes)},
-       {1, 3, 4}, 1},
+       {2, 8, 8}, 1, 1},
+      {"BatchNorm2d-ReLU, then BatchNorm2d-ReLU-Dropout2d (vanilla scaling), 9 x 9",
+       Sequential{BatchNorm2d(3), ReLU(), Conv2d(3, 3, 3, 1, 1), BatchNorm2d(3), ReLU(),
+                  Dropout2d(0.5, DropoutScaling::Vanilla), Flatten(), Linear(243, k_classes)},
+       {3, 9, 9}, 2, 1},
+      {"BatchNorm2d-ReLU-Dropout2d, 3 x 5",
+       Sequential{Conv2d(1, 2, 1), BatchNorm2d(2), ReLU(), Dropout2d(0.4), Flatten(), Linear(30, k_classes)},
+       {1, 3, 5}, 1, 1},
+      {"Linear-BatchNorm1d-ReLU-Dropout (element-wise dropout stays apart)",
+       Sequential{Flatten(), Linear(12, 16), BatchNorm1d(16), ReLU(), Dropout(0.5), Linear(16, k_classes)},
+       {1, 3, 4}, 1, 0},
+      {"BatchNorm2d-Dropout2d-ReLU (dropout before the ReLU: nothing folds)",
+       Sequential{Conv2d(1, 2, 3), BatchNorm2d(2), Dropout2d(0.3), ReLU(), Flatten(), Linear(18, k_classes)},
+       {1, 5, 5}, 0, 0},
   };
   for (const Case& c : cases) {
     INFO(c.what);
@@ -94,9 +98,13 @@ TEST_CASE("a ReLU folded into the BatchNorm before it gives the bits of the sepa
     CHECK(count_labels(apart_timings, "relu forward") - count_labels(fused_timings, "relu forward") == c.relus_folded);
     CHECK(count_labels(apart_timings, "relu backward") - count_labels(fused_timings, "relu backward") ==
           c.relus_folded);
+    CHECK(count_labels(apart_timings, "dropout2d forward") - count_labels(fused_timings, "dropout2d forward") ==
+          c.dropouts_folded);
+    CHECK(count_labels(apart_timings, "dropout2d backward") - count_labels(fused_timings, "dropout2d backward") ==
+          c.dropouts_folded);
     CHECK(count_labels(fused_timings, "normalize + relu") == c.relus_folded);
-    CHECK(count_labels(fused_timings, "dx (through relu)") + count_labels(fused_timings, "sums (through relu)") >=
-          c.relus_folded);
+    CHECK(count_labels(fused_timings, "+ relu + dropout2d") == c.dropouts_folded);
+    CHECK(count_labels(fused_timings, "sums (through relu") == c.relus_folded);
     // Weights, gradients' effect through the optimizer, running statistics: bit for bit.
     const auto a = fused.state_dict(), b = apart.state_dict();
     REQUIRE(a.size() == b.size());

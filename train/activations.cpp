@@ -37,8 +37,9 @@ Activations make_activations(Arena& arena, const Sequential& net, const Shape& s
   a.batch = batch;
   const std::vector<Shape> shapes = net.shapes(with_batch(batch, sample));
   a.scratch.resize(net.size());
-  a.epilogue.assign(net.size(), Epilogue::None);
+  a.epilogue.assign(net.size(), Epilogue{});
   a.folded.assign(net.size(), false);
+  size_t fold_into = 0;  // the last layer so far that is not folded (meaningful from i = 1)
   // The gradient at boundary i is needed only if a layer before it has parameters: nobody needs dL/dx of
   // the data, nor of what parameter-free layers (an input Dropout) made of it.
   bool parameters_below = false;
@@ -55,17 +56,20 @@ Activations make_activations(Arena& arena, const Sequential& net, const Shape& s
     }
     parameters_below |= has_parameters;
     const std::string out_name = fmt::format("output of layer {}", i), grad_name = fmt::format("gradient of layer {}", i);
-    // An epilogue of the layer before (which is neither a view nor folded itself) shares its output and
-    // gradient: the layer before writes both passes' results there.
+    // An epilogue that the last unfolded layer (not a view) can add to its own shares that layer's output and
+    // gradient: the owner writes both passes' results there.
     const Epilogue as_epilogue = layer.as_epilogue();
-    if (fuse && i > 0 && as_epilogue != Epilogue::None && !net[i - 1].is_view() && !a.folded[i - 1] &&
-        a.epilogue[i - 1] == Epilogue::None && net[i - 1].applies_epilogue(as_epilogue) && a.scratch[i].empty()) {
-      a.epilogue[i - 1] = as_epilogue;
-      a.folded[i] = true;
-      a.act.push_back(a.act[i]);
-      a.grad.push_back(a.grad[i]);
-      continue;
+    if (fuse && i > 0 && !as_epilogue.empty() && !has_parameters && a.scratch[i].empty() && !net[fold_into].is_view()) {
+      const std::optional<Epilogue> joined = then(a.epilogue[fold_into], as_epilogue);
+      if (joined && net[fold_into].applies_epilogue(*joined)) {
+        a.epilogue[fold_into] = *joined;
+        a.folded[i] = true;
+        a.act.push_back(a.act[i]);
+        a.grad.push_back(a.grad[i]);
+        continue;
+      }
     }
+    fold_into = i;
     if (layer.is_view()) {
       if (element_count(shapes[i + 1]) != element_count(shapes[i])) {
         throw ShapeError(fmt::format("{} is a view but gives {} from {}: a view keeps the element count", owner,

@@ -19,8 +19,9 @@ struct Activations {
   // where nobody needs it). A view layer's output shares its input's memory.
   std::vector<Tensor> act, grad;
   std::vector<std::vector<Tensor>> scratch;  // per layer, in buffers() order
-  // Fused epilogues: epilogue[i] is what layer i applies to its output; folded[i] says that layer i is that
-  // epilogue of layer i - 1, whose output and gradient it shares, and records nothing.
+  // Fused epilogues: epilogue[i] is what layer i applies to its output; folded[i] says that layer i is part of
+  // the epilogue of the last layer before it that is not folded, whose output and gradient it shares, and
+  // records nothing.
   std::vector<Epilogue> epilogue;
   std::vector<bool> folded;
   Tensor labels;       // (batch) i32
@@ -32,8 +33,8 @@ struct Activations {
 };
 
 // Allocates the activations of `net` for batches of `batch` samples of `sample` shape in `arena`; gradients
-// only when `with_gradients`. With `fuse`, a layer that is an epilogue (ReLU) the layer before it applies
-// (BatchNorm) is folded into that layer. Throws ShapeError when the layers do not chain, ArgumentError naming the layer
+// only when `with_gradients`. With `fuse`, layers that are an epilogue (ReLU, Dropout2d) the layer before them
+// applies (BatchNorm) are folded into that layer. Throws ShapeError when the layers do not chain, ArgumentError naming the layer
 // whose output or scratch is larger than one binding may cover.
 Activations make_activations(Arena& arena, const Sequential& net, const Shape& sample, int64_t batch,
                              bool with_gradients, bool fuse = true);
