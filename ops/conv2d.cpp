@@ -119,6 +119,9 @@ void record_elementwise(Recorder& rec, const char* shader, const BufferSlice& in
   rec.dispatch(kernel, {in, out}, params, elementwise_groups(count, ctx.info()), label);
 }
 
+// Kernels of at most this many taps C·KH·KW are computed directly (conv2d_direct.comp), the rest as products.
+constexpr int64_t k_direct_taps = 32;
+
 // Each weight (OC, C, KH, KW) as the matrix (OC, C·KH·KW) the products take.
 Tensor filter_matrix(const Tensor& weight) {
   return reshaped(weight, {weight.dim(0), weight.dim(1) * weight.dim(2) * weight.dim(3)});
@@ -226,7 +229,32 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
   check_tensor(op, {"rows", rows}, {oc, s.positions()}, DType::f32, "one row per output channel, one column per output position");
   check_disjoint(op, {{"y", y}, {"cols", cols}, {"rows", rows}, {"x", x}, {"weight", weight}, {"bias", bias ? *bias : none}});
 
-  im2col(rec, cols, x, g);
+  im2col(rec, cols, x, g);  // the weight gradient's operand, whichever way y is computed
+  const int64_t taps = s.C * g.kernel.h * g.kernel.w;
+  if (taps <= k_direct_taps) {
+    // Few taps (a first layer): y directly, the product's K too short to pay for writing and reading rows.
+    // Output positions an item: as many as share the weights an item loads, in whole quads of one sample; 16
+    // only for up to 16 taps, so that an item's taps stay a few hundred values.
+    const int64_t plane = s.OH * s.OW;
+    const uint32_t positions = plane % 16 == 0 && taps <= 16 ? 16u : (plane % 4 == 0 ? 4u : 1u);
+    const auto items = static_cast<uint32_t>(s.positions() / positions);
+    if (items == 0 || oc == 0) return;
+    Context& ctx = rec.context();
+    const struct {
+      WindowParams window;
+      uint32_t out_channels;
+    } params{window_params(items, s, g, op), to_u32(oc, "conv2d_forward: out_channels")};
+    const Kernel& kernel = ctx.kernel("conv2d_direct", std::vector<uint32_t>{elementwise_workgroup(ctx.info()),
+                                                                            static_cast<uint32_t>(s.C),
+                                                                            static_cast<uint32_t>(g.kernel.h),
+                                                                            static_cast<uint32_t>(g.kernel.w),
+                                                                            bias != nullptr ? 1u : 0u, positions});
+    rec.dispatch(kernel,
+                 {x.slice, weight.slice, bias != nullptr ? bias->slice : weight.slice, y.slice, quad_binding(ctx, y.slice)},
+                 params, elementwise_groups(items, ctx.info()),
+                 fmt::format("conv2d direct {}x{}x{} -> {}", s.C, g.kernel.h, g.kernel.w, oc));
+    return;
+  }
   ops::matmul(rec, rows, filter_matrix(weight), cols, /*trans_a=*/false, /*trans_b=*/true, nullptr, partials);
   // rows is (OC, N, OH·OW) channel-major; y (N, OC, OH·OW) wants each sample's channels together.
   block_transpose(rec, reshaped(y, {s.N, oc, s.OH * s.OW}), reshaped(rows, {oc, s.N, s.OH * s.OW}), bias);

@@ -1,7 +1,8 @@
 #pragma once
 // A 2-D convolution (torch.nn.Conv2d with groups = 1, NCHW) as im2col + matmul, forward and backward.
 // CPU reference: reference/conv2d.hpp. Shaders: im2col.comp, col2im.comp, block_transpose.comp, row_sum.comp;
-// the products are ops::matmul.
+// the products are ops::matmul. A kernel of at most 32 taps C·KH·KW (a first layer on 1 or 3 channels) computes
+// y directly instead (conv2d_direct.comp): im2col still writes cols for the weight gradient; rows is unused.
 //
 // Sizes (x (N, C, H, W), weight (OC, C, KH, KW), y (N, OC, OH, OW), P = N·OH·OW output positions):
 //   forward:  cols (P, C·KH·KW) = im2col(x);  rows (OC, P) = W · colsᵀ;  y = rows as NCHW, + b
