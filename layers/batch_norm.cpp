@@ -65,7 +65,9 @@ namespace {
 // The ops' view of the layers folded into this one, for this pass.
 ops::BatchNormEpilogue epilogue_of(const Epilogue& e, const PassState& state) {
   ops::BatchNormEpilogue out{e.relu, std::nullopt, state.dropout, state.step};
-  if (e.dropout2d) out.dropout2d = ops::DropoutConfig{e.dropout2d->p, e.dropout2d->scaling, state.seed, e.dropout2d->layer_id};
+  if (e.dropout2d) {
+    out.dropout2d = ops::DropoutConfig{e.dropout2d->p, e.dropout2d->scaling, state.seed, e.dropout2d->layer_id};
+  }
   return out;
 }
 

@@ -72,7 +72,8 @@ EpilogueParams epilogue_params(const char* op, const BatchNormEpilogue& e, const
     throw ArgumentError(fmt::format("{}: {}", op, error.what()));
   }
   if (e.draw_masks) {
-    if (e.step == nullptr) throw ArgumentError(fmt::format("{}: a Dropout2d epilogue that draws masks needs the step", op));
+    if (e.step == nullptr)
+      throw ArgumentError(fmt::format("{}: a Dropout2d epilogue that draws masks needs the step", op));
     check_counter(op, {"step", *e.step});
   }
   params.dropout2d = e.draw_masks ? 2u : 1u;

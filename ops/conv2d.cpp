@@ -250,7 +250,8 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
                                                                             static_cast<uint32_t>(g.kernel.w),
                                                                             bias != nullptr ? 1u : 0u, positions});
     rec.dispatch(kernel,
-                 {x.slice, weight.slice, bias != nullptr ? bias->slice : weight.slice, y.slice, quad_binding(ctx, y.slice)},
+                 {x.slice, weight.slice, bias != nullptr ? bias->slice : weight.slice, y.slice,
+                  quad_binding(ctx, y.slice)},
                  params, elementwise_groups(items, ctx.info()),
                  fmt::format("conv2d direct {}x{}x{} -> {}", s.C, g.kernel.h, g.kernel.w, oc));
     return;

@@ -1,7 +1,7 @@
 // Fused epilogues (layers/layer.hpp, Epilogue): a Model folds a ReLU after a BatchNorm, and a Dropout2d after
-// that ReLU, into the BatchNorm's passes. The fused model must compute exactly what the same model with every layer in its own passes does
-// (TrainConfig::fuse_epilogues = false): the same weights and running statistics after training steps, the
-// same eval and Monte Carlo predictions, bit for bit; and it must record fewer passes.
+// that ReLU, into the BatchNorm's passes. The fused model must compute exactly what the same model with every
+// layer in its own passes does (TrainConfig::fuse_epilogues = false): the same weights and running statistics
+// after training steps, the same eval and Monte Carlo predictions, bit for bit; and it must record fewer passes.
 #include "gpu.hpp"
 
 #include <vkdrop/datasets/device_dataset.hpp>

@@ -34,8 +34,8 @@ struct Activations {
 
 // Allocates the activations of `net` for batches of `batch` samples of `sample` shape in `arena`; gradients
 // only when `with_gradients`. With `fuse`, layers that are an epilogue (ReLU, Dropout2d) the layer before them
-// applies (BatchNorm) are folded into that layer. Throws ShapeError when the layers do not chain, ArgumentError naming the layer
-// whose output or scratch is larger than one binding may cover.
+// applies (BatchNorm) are folded into that layer. Throws ShapeError when the layers do not chain, ArgumentError
+// naming the layer whose output or scratch is larger than one binding may cover.
 Activations make_activations(Arena& arena, const Sequential& net, const Shape& sample, int64_t batch,
                              bool with_gradients, bool fuse = true);
 
