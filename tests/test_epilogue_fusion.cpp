@@ -3,6 +3,7 @@
 // layer in its own passes does (TrainConfig::fuse_epilogues = false): the same weights and running statistics
 // after training steps, the same eval and Monte Carlo predictions, bit for bit; and it must record fewer passes.
 #include "gpu.hpp"
+#include "synthetic.hpp"
 
 #include <vkdrop/datasets/device_dataset.hpp>
 #include <vkdrop/layers/batch_norm1d.hpp>
@@ -36,13 +37,11 @@ DeviceDataset random_images(Context& ctx, const Shape& sample, int64_t count, ui
   return DeviceDataset(ctx, images, sample, labels, "random images");
 }
 
+// synthetic_config()'s SGD with momentum, in batches of 8 (five steps an epoch here), max-norm on.
 TrainConfig config(bool fuse, bool profile = false) {
-  TrainConfig c;
+  TrainConfig c = test::synthetic_config();
   c.batch_size = 8;
   c.eval_batch_size = 12;
-  c.seed = 5;
-  c.schedule.lr = 0.05;
-  c.schedule.momentum = 0.9;
   c.max_norm = 2.0;
   c.fuse_epilogues = fuse;
   c.profile = profile;
