@@ -31,7 +31,7 @@ class BatchNorm : public Layer {
   void initialize(std::span<std::vector<float>> values, std::mt19937_64& rng, Init init) const override;
   // A ReLU after it, and a Dropout2d after that: normalised, ReLU'd and dropped in one pass, and their
   // gradients taken in the backward passes.
-  bool applies_epilogue(const Epilogue& epilogue) const override { return epilogue.relu; }
+  bool applies_epilogue(const Epilogue& epilogue) const override { return epilogue.relu && !epilogue.dropout; }
   void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
 

@@ -18,6 +18,7 @@ class Dropout : public Layer {
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override { return input; }
   void set_layer_id(uint32_t id) override { layer_id_ = id; }
+  Epilogue as_epilogue() const override { return Epilogue{.dropout = DropoutEpilogue{p_, scaling_, layer_id_}}; }
   void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Dropout>(*this); }
@@ -38,7 +39,7 @@ class Dropout2d : public Dropout {
 
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
-  Epilogue as_epilogue() const override { return Epilogue{.dropout2d = ChannelDropout{p_, scaling_, layer_id_}}; }
+  Epilogue as_epilogue() const override { return Epilogue{.dropout2d = DropoutEpilogue{p_, scaling_, layer_id_}}; }
   void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Dropout2d>(*this); }

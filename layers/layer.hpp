@@ -63,8 +63,8 @@ struct BufferSpec {
   }
 };
 
-// Channel dropout (Dropout2d) as an epilogue: the layer's configuration.
-struct ChannelDropout {
+// A Dropout or Dropout2d as an epilogue: the layer's configuration.
+struct DropoutEpilogue {
   double p = 0;
   DropoutScaling scaling = DropoutScaling::Inverted;
   uint32_t layer_id = 0;
@@ -72,20 +72,24 @@ struct ChannelDropout {
 
 // Element-wise layers that the layer before them may apply to its own output in its own passes (a fused
 // epilogue), saving a pass over the activations each way: the Model folds a ReLU, and a Dropout2d after that
-// ReLU, into a BatchNorm before them. The fused passes compute the same bits as the separate ones.
+// ReLU, into a BatchNorm before them, and a Dropout into a ReLU before it. The fused passes compute the same
+// bits as the separate ones.
 struct Epilogue {
-  bool relu = false;                        // max(y, 0)
-  std::optional<ChannelDropout> dropout2d;  // then channel dropout (after the ReLU, when both)
-  bool empty() const { return !relu && !dropout2d; }
+  bool relu = false;                         // max(y, 0)
+  std::optional<DropoutEpilogue> dropout;    // then element-wise dropout
+  std::optional<DropoutEpilogue> dropout2d;  // or channel dropout (after the ReLU, when both)
+  bool empty() const { return !relu && !dropout && !dropout2d; }
 };
 
-// `first` then `second` as one epilogue, when that is one: a ReLU, then a Dropout2d, each at most once and in
-// that order (after the ReLU a kept value > 0 is exactly where the gradient flows, so backward needs only the
-// output). nullopt otherwise.
+// `first` then `second` as one epilogue, when that is one: at most a ReLU, then at most one dropout, in that
+// order (after a ReLU a kept value > 0 is exactly where the gradient flows, so backward needs only the output).
+// A Dropout2d needs the ReLU in the epilogue (an element-wise Dropout may follow the ReLU that owns it).
+// nullopt otherwise.
 inline std::optional<Epilogue> then(const Epilogue& first, const Epilogue& second) {
-  if (first.dropout2d || (first.relu && second.relu) || (second.dropout2d && !(first.relu || second.relu)))
+  const bool relu = first.relu || second.relu;
+  if (first.dropout || first.dropout2d || (first.relu && second.relu) || (second.dropout2d && !relu))
     return std::nullopt;
-  return Epilogue{first.relu || second.relu, second.dropout2d};
+  return Epilogue{relu, second.dropout, second.dropout2d};
 }
 
 // The tensors a layer runs on in one compiled model. Activations and their gradients carry the batch.

@@ -1,6 +1,7 @@
 #include <vkdrop/ops/dropout.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/elementwise.hpp>
 #include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/reference/dropout_mask.hpp>
@@ -63,13 +64,14 @@ void check_pass(const char* op, Arg out, Arg in, const Tensor& step) {
   check_counter(op, {"step", step});
 }
 
-// Element-wise dropout.comp: out = keep ? in * scale : 0, the mask drawn when draw_mask.
+// Element-wise dropout.comp: out = keep ? in * scale : 0 (in ReLU'd first when relu), the mask drawn when
+// draw_mask.
 void record_dropout(Recorder& rec, const Tensor& out, const Tensor& in, const DropoutConfig& config,
-                    const MaskParams& mask, bool draw_mask, const Tensor& step, const char* label) {
+                    const MaskParams& mask, bool draw_mask, const Tensor& step, const char* label, bool relu = false) {
   Context& ctx = rec.context();
   const uint32_t n = to_u32(in.numel(), label);
   const uint32_t local = elementwise_workgroup(ctx.info());
-  const Kernel& kernel = ctx.kernel("dropout", std::vector<uint32_t>{local, draw_mask ? 1u : 0u});
+  const Kernel& kernel = ctx.kernel("dropout", std::vector<uint32_t>{local, draw_mask ? 1u : 0u, relu ? 1u : 0u});
   const DropoutParams params{static_cast<uint32_t>(config.seed), static_cast<uint32_t>(config.seed >> 32), n,
                              config.layer, mask.threshold, mask.scale};
   rec.dispatch(kernel,
@@ -158,6 +160,24 @@ void dropout2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const
   check_pass(op, {"dx", dx}, {"dy", dy}, step);
   if (dy.numel() == 0) return;
   record_dropout2d(rec, dx, dy, channels, config, mask, step, "dropout2d backward");
+}
+
+void relu_dropout_forward(Recorder& rec, const Tensor& y, const Tensor& x, const DropoutConfig& config, bool training,
+                          const Tensor& step) {
+  const char* op = "relu_dropout_forward";
+  const MaskParams mask = mask_params(op, config, training);
+  check_pass(op, {"y", y}, {"x", x}, step);
+  if (x.numel() == 0) return;
+  // Eval with inverted scaling is the ReLU alone (the dropout is the identity there).
+  if (!training && config.scaling == DropoutScaling::Inverted) return relu_forward(rec, y, x);
+  record_dropout(rec, y, x, config, mask, /*draw_mask=*/training, step,
+                 training ? "relu + dropout forward" : "relu + dropout forward (eval)", /*relu=*/true);
+}
+
+void relu_dropout_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tensor& y,
+                           const DropoutConfig& config) {
+  const MaskParams mask = mask_params("relu_dropout_backward", config, /*training=*/true);
+  relu_backward(rec, dx, dy, y, mask.scale, "relu + dropout backward");
 }
 
 }  // namespace vkdrop::ops

@@ -35,4 +35,13 @@ void dropout2d_forward(Recorder& rec, const Tensor& y, const Tensor& x, const Dr
 void dropout2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const DropoutConfig& config,
                         const Tensor& step);
 
+// A ReLU with a Dropout after it, in one pass each way (the Model folds them; layers/layer.hpp, Epilogue):
+// y = dropout(relu(x)), the bits of relu_forward then dropout_forward. Backward needs no mask: after the ReLU a
+// kept value > 0 is exactly where the gradient flows, so dx = y > 0 ? dy · scale : 0 from this y, the bits of
+// dropout_backward then relu_backward.
+void relu_dropout_forward(Recorder& rec, const Tensor& y, const Tensor& x, const DropoutConfig& config, bool training,
+                          const Tensor& step);
+void relu_dropout_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tensor& y,
+                           const DropoutConfig& config);
+
 }  // namespace vkdrop::ops

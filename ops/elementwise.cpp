@@ -39,16 +39,20 @@ void relu_forward(Recorder& rec, const Tensor& y, const Tensor& x) {
                quad_groups(quads_of(n), ctx.info()), "relu forward");
 }
 
-void relu_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tensor& y) {
+void relu_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tensor& y, float scale,
+                   const char* label) {
   check_elementwise("relu_backward", {"dx", dx}, {"dy", dy});
   check_elementwise("relu_backward", {"dx", dx}, {"y", y});
   Context& ctx = rec.context();
-  const uint32_t n = to_u32(y.numel(), "relu_backward: y");
+  const struct {
+    uint32_t n;
+    float scale;
+  } params{to_u32(y.numel(), "relu_backward: y"), scale};
   const Kernel& kernel = ctx.kernel("relu_backward", workgroup(ctx.info()));
   rec.dispatch(kernel,
                {dy.slice, y.slice, dx.slice, quad_binding(ctx, dy.slice), quad_binding(ctx, y.slice),
                 quad_binding(ctx, dx.slice)},
-               n, quad_groups(quads_of(n), ctx.info()), "relu backward");
+               params, quad_groups(quads_of(params.n), ctx.info()), label);
 }
 
 uint32_t bias_backward_max_split(int64_t rows, int64_t cols) {

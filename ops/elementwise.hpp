@@ -13,7 +13,9 @@ namespace vkdrop::ops {
 // y = max(x, 0). y and x have the same shape (any); y may be x (in place).
 void relu_forward(Recorder& rec, const Tensor& y, const Tensor& x);
 // dx = dy · (y > 0), where y is relu's output (ReLU'(0) = 0, as PyTorch). dx may be dy (in place).
-void relu_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tensor& y);
+// scale: a dropout folded into the ReLU (relu_dropout_backward): dx = dy · scale where y > 0.
+void relu_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tensor& y, float scale = 1.0f,
+                   const char* label = "relu backward");
 // db (N) = Σ over rows of dy (M, N). partials: scratch for splitting the rows over workgroups when the
 // columns alone would leave the device idle (a conv's bias: 32 columns over 100 352 rows), with at least
 // bias_backward_partials_elements(M, N) f32 elements, or nullptr (never split); the slices are added in order,

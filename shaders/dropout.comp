@@ -17,6 +17,8 @@
 // constants are read once, outside all control flow (inside it, llvmpipe gathers them per lane).
 layout(local_size_x_id = 0) in;                        // workgroup size
 layout(constant_id = 1) const bool DRAW_MASK = true;  // false: eval mode, y = x * scale
+// true: x is first ReLU'd, relu_forward.comp's select (a ReLU with this dropout folded into it, ops/dropout.hpp)
+layout(constant_id = 2) const bool RELU = false;
 
 #include "dropout_mask.glsl"
 
@@ -47,10 +49,16 @@ void main() {
   for (uint q = gl_GlobalInvocationID.x; q < quads; q += stride) {
     const bvec4 keep = DRAW_MASK ? dropout_keep4(seed, current_step, layer_id, q, keep_below) : bvec4(true);
     if (q < whole) {
-      y4[q] = mix(vec4(0.0), imageLoad(X4, int(q)) * factor, keep);  // mix with a bool is a select
+      vec4 v = imageLoad(X4, int(q));
+      if (RELU) v = mix(vec4(0.0), v, greaterThan(v, vec4(0.0)));
+      y4[q] = mix(vec4(0.0), v * factor, keep);  // mix with a bool is a select
     } else {
       const uint i = q << 2;
-      for (uint k = 0u; k < count - i; ++k) y[i + k] = mix(0.0, imageLoad(X, int(i + k)).x * factor, keep[k]);
+      for (uint k = 0u; k < count - i; ++k) {
+        float v = imageLoad(X, int(i + k)).x;
+        if (RELU) v = v > 0.0 ? v : 0.0;
+        y[i + k] = mix(0.0, v * factor, keep[k]);
+      }
     }
   }
 }

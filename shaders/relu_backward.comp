@@ -1,6 +1,8 @@
 #version 450
 // dx = y > 0 ? dy : 0, with y relu's output: y > 0 exactly where relu's input was > 0, so ReLU'(0) = 0 as in
-// PyTorch, and an in-place relu, which keeps only y, can still be differentiated. dx may be dy.
+// PyTorch, and an in-place relu, which keeps only y, can still be differentiated. dx may be dy. With a dropout
+// folded into the ReLU (ops/dropout.hpp), y is the dropout's output and dx = y > 0 ? dy * scale : 0: after a
+// ReLU a kept value > 0 is exactly where the gradient flows, and dropout's backward scales it (scale = 1 else).
 // Whole quads go through the vec4 bindings, the last partial quad through the float ones (ops/quads.hpp).
 layout(local_size_x_id = 0) in;  // workgroup size
 
@@ -10,10 +12,14 @@ layout(binding = 2) writeonly buffer DX { float dx[]; };         // (n)
 layout(binding = 3, rgba32f) readonly uniform imageBuffer DY4;   // (n / 4): whole quads
 layout(binding = 4, rgba32f) readonly uniform imageBuffer Yout4;  // (n / 4)
 layout(binding = 5) writeonly buffer DX4 { vec4 dx4[]; };        // (n / 4)
-layout(push_constant) uniform Params { uint n; };
+layout(push_constant) uniform Params {
+  uint n;
+  float scale;
+};
 
 void main() {
   const uint count = n;  // read outside the loop: inside it, llvmpipe gathers push constants per lane
+  const float factor = scale;
   const uint whole = count >> 2, quads = whole + ((count & 3u) != 0u ? 1u : 0u);
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint q = gl_GlobalInvocationID.x; q < quads; q += stride) {
@@ -21,12 +27,12 @@ void main() {
     // mispredicted branch per lane, and saves no memory traffic on a GPU (the lines are shared).
     if (q < whole) {
       const vec4 g = imageLoad(DY4, int(q)), v = imageLoad(Yout4, int(q));
-      dx4[q] = mix(vec4(0.0), g, greaterThan(v, vec4(0.0)));
+      dx4[q] = mix(vec4(0.0), g * factor, greaterThan(v, vec4(0.0)));
     } else {
       for (uint i = q << 2; i < count; ++i) {
         const float g = imageLoad(DY, int(i)).x;
         const float v = imageLoad(Yout, int(i)).x;
-        dx[i] = v > 0.0 ? g : 0.0;
+        dx[i] = v > 0.0 ? g * factor : 0.0;
       }
     }
   }

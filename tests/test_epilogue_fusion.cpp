@@ -1,5 +1,5 @@
 // Fused epilogues (layers/layer.hpp, Epilogue): a Model folds a ReLU after a BatchNorm, and a Dropout2d after
-// that ReLU, into the BatchNorm's passes. The fused model must compute exactly what the same model with every
+// that ReLU, into the BatchNorm's passes, and a Dropout into the ReLU before it. The fused model must compute exactly what the same model with every
 // layer in its own passes does (TrainConfig::fuse_epilogues = false): the same weights and running statistics
 // after training steps, the same eval and Monte Carlo predictions, bit for bit; and it must record fewer passes.
 #include "gpu.hpp"
@@ -48,6 +48,11 @@ TrainConfig config(bool fuse, bool profile = false) {
   return c;
 }
 
+int count_exact(const std::vector<DispatchTiming>& timings, const std::string& label) {
+  return static_cast<int>(std::count_if(timings.begin(), timings.end(),
+                                        [&](const DispatchTiming& t) { return t.label == label; }));
+}
+
 int count_labels(const std::vector<DispatchTiming>& timings, const std::string& text) {
   return static_cast<int>(std::count_if(timings.begin(), timings.end(), [&](const DispatchTiming& t) {
     return t.label.find(text) != std::string::npos;
@@ -56,13 +61,13 @@ int count_labels(const std::vector<DispatchTiming>& timings, const std::string& 
 
 }  // namespace
 
-TEST_CASE("a ReLU and a Dropout2d folded into the BatchNorm before them give the bits of the separate passes") {
+TEST_CASE("a ReLU and a Dropout2d folded into a BatchNorm, a Dropout into a ReLU: the bits of the separate passes") {
   Context& ctx = test::context();
   struct Case {
     std::string what;
     Sequential net;
     Shape sample;
-    int relus_folded, dropouts_folded;
+    int relus_folded, dropouts_folded, element_dropouts_folded = 0;
   };
   // Planes of 64 values (a multiple of 4, as wide as lavapipe's workgroup), of 81 (not a multiple of 4), of 15
   // (shorter than a workgroup), and BatchNorm1d's single values: each path of the three BatchNorm shaders.
@@ -84,6 +89,10 @@ TEST_CASE("a ReLU and a Dropout2d folded into the BatchNorm before them give the
       {"BatchNorm2d-Dropout2d-ReLU (dropout before the ReLU: nothing folds)",
        Sequential{Conv2d(1, 2, 3), BatchNorm2d(2), Dropout2d(0.3), ReLU(), Flatten(), Linear(18, k_classes)},
        {1, 5, 5}, 0, 0},
+      {"Dropout-Linear-ReLU-Dropout-Linear-ReLU-Dropout (vanilla)-Linear: the dropout MLP; the input dropout stays",
+       Sequential{Flatten(), Dropout(0.2), Linear(12, 16), ReLU(), Dropout(0.5), Linear(16, 15), ReLU(),
+                  Dropout(0.4, DropoutScaling::Vanilla), Linear(15, k_classes)},
+       {1, 3, 4}, 0, 0, 2},
   };
   for (const Case& c : cases) {
     INFO(c.what);
@@ -94,15 +103,23 @@ TEST_CASE("a ReLU and a Dropout2d folded into the BatchNorm before them give the
     apart.train_epoch(data);
     // The fused step records one pass fewer each way per folded ReLU.
     const auto fused_timings = fused.step_timings(), apart_timings = apart.step_timings();
-    CHECK(count_labels(apart_timings, "relu forward") - count_labels(fused_timings, "relu forward") == c.relus_folded);
-    CHECK(count_labels(apart_timings, "relu backward") - count_labels(fused_timings, "relu backward") ==
-          c.relus_folded);
+    // A ReLU's own passes go where it is folded, and where a Dropout is folded into it.
+    const int relu_passes_gone = c.relus_folded + c.element_dropouts_folded;
+    CHECK(count_exact(apart_timings, "relu forward") - count_exact(fused_timings, "relu forward") == relu_passes_gone);
+    CHECK(count_exact(apart_timings, "relu backward") - count_exact(fused_timings, "relu backward") ==
+          relu_passes_gone);
     CHECK(count_labels(apart_timings, "dropout2d forward") - count_labels(fused_timings, "dropout2d forward") ==
           c.dropouts_folded);
     CHECK(count_labels(apart_timings, "dropout2d backward") - count_labels(fused_timings, "dropout2d backward") ==
           c.dropouts_folded);
     CHECK(count_labels(fused_timings, "normalize + relu") == c.relus_folded);
     CHECK(count_labels(fused_timings, "+ relu + dropout2d") == c.dropouts_folded);
+    CHECK(count_exact(apart_timings, "dropout forward") - count_exact(fused_timings, "dropout forward") ==
+          c.element_dropouts_folded);
+    CHECK(count_exact(apart_timings, "dropout backward") - count_exact(fused_timings, "dropout backward") ==
+          c.element_dropouts_folded);
+    CHECK(count_exact(fused_timings, "relu + dropout forward") == c.element_dropouts_folded);
+    CHECK(count_exact(fused_timings, "relu + dropout backward") == c.element_dropouts_folded);
     CHECK(count_labels(fused_timings, "sums (through relu") == c.relus_folded);
     // Weights, gradients' effect through the optimizer, running statistics: bit for bit.
     const auto a = fused.state_dict(), b = apart.state_dict();
