@@ -101,25 +101,21 @@ TEST_CASE("a ReLU and a Dropout2d folded into a BatchNorm, a Dropout into a ReLU
     Model apart(ctx, c.net, c.sample, config(false, /*profile=*/true));
     fused.train_epoch(data);  // 5 steps, the last batch of 8 complete
     apart.train_epoch(data);
-    // The fused step records one pass fewer each way per folded ReLU.
+    // The passes each fold removes, each way: a folded ReLU's own (and a ReLU's own where a Dropout is folded
+    // into it), a folded Dropout2d's and Dropout's; and the fused passes that do their work instead.
     const auto fused_timings = fused.step_timings(), apart_timings = apart.step_timings();
-    // A ReLU's own passes go where it is folded, and where a Dropout is folded into it.
-    const int relu_passes_gone = c.relus_folded + c.element_dropouts_folded;
-    CHECK(count_exact(apart_timings, "relu forward") - count_exact(fused_timings, "relu forward") == relu_passes_gone);
-    CHECK(count_exact(apart_timings, "relu backward") - count_exact(fused_timings, "relu backward") ==
-          relu_passes_gone);
-    CHECK(count_labels(apart_timings, "dropout2d forward") - count_labels(fused_timings, "dropout2d forward") ==
-          c.dropouts_folded);
-    CHECK(count_labels(apart_timings, "dropout2d backward") - count_labels(fused_timings, "dropout2d backward") ==
-          c.dropouts_folded);
+    const auto gone = [&](const std::string& label) {
+      return count_exact(apart_timings, label) - count_exact(fused_timings, label);
+    };
+    for (const std::string pass : {"forward", "backward"}) {
+      INFO(pass);
+      CHECK(gone("relu " + pass) == c.relus_folded + c.element_dropouts_folded);
+      CHECK(gone("dropout2d " + pass) == c.dropouts_folded);
+      CHECK(gone("dropout " + pass) == c.element_dropouts_folded);
+      CHECK(count_exact(fused_timings, "relu + dropout " + pass) == c.element_dropouts_folded);
+    }
     CHECK(count_labels(fused_timings, "normalize + relu") == c.relus_folded);
     CHECK(count_labels(fused_timings, "+ relu + dropout2d") == c.dropouts_folded);
-    CHECK(count_exact(apart_timings, "dropout forward") - count_exact(fused_timings, "dropout forward") ==
-          c.element_dropouts_folded);
-    CHECK(count_exact(apart_timings, "dropout backward") - count_exact(fused_timings, "dropout backward") ==
-          c.element_dropouts_folded);
-    CHECK(count_exact(fused_timings, "relu + dropout forward") == c.element_dropouts_folded);
-    CHECK(count_exact(fused_timings, "relu + dropout backward") == c.element_dropouts_folded);
     CHECK(count_labels(fused_timings, "sums (through relu") == c.relus_folded);
     // Weights, gradients' effect through the optimizer, running statistics: bit for bit.
     const auto a = fused.state_dict(), b = apart.state_dict();
