@@ -14,6 +14,9 @@
 #include <vkdrop/layers/linear.hpp>
 #include <vkdrop/layers/max_pool2d.hpp>
 #include <vkdrop/layers/relu.hpp>
+#include <vkdrop/ops/batch_norm.hpp>
+#include <vkdrop/ops/dropout.hpp>
+#include <vkdrop/runtime/error.hpp>
 #include <vkdrop/train/model.hpp>
 
 #include <fmt/format.h>
@@ -135,4 +138,35 @@ TEST_CASE("a ReLU and a Dropout2d folded into a BatchNorm, a Dropout into a ReLU
     // The model still learns through the fused passes: the folded layers' gradients are not zero.
     CHECK(a[0].values != Model(ctx, c.net, c.sample, config(true)).state_dict()[0].values);
   }
+}
+
+TEST_CASE("fused ops refuse an epilogue they cannot apply, naming what is missing") {
+  Context& ctx = test::context();
+  Arena arena(ctx, 1 << 20);
+  const Shape shape{2, 3, 4, 4};
+  Tensor x = make_tensor(arena, shape, DType::f32, "x"), y = make_tensor(arena, shape, DType::f32, "y");
+  Tensor dx = make_tensor(arena, shape, DType::f32, "dx"), dy = make_tensor(arena, shape, DType::f32, "dy");
+  Tensor flat = make_tensor(arena, {2, 3}, DType::f32, "flat"), flat_y = make_tensor(arena, {2, 3}, DType::f32, "flat_y");
+  std::vector<Tensor> c;  // per channel: weight, bias, mean, invstd / variance, and two gradients
+  for (int i = 0; i < 6; ++i) c.push_back(make_tensor(arena, {3}, DType::f32, fmt::format("c{}", i)));
+  Tensor step = make_tensor(arena, {2}, DType::u32, "step"), wrong_step = make_tensor(arena, {3}, DType::u32, "s3");
+  const ops::DropoutConfig drop{0.5, DropoutScaling::Inverted, 1, 2};
+  Recorder rec(ctx);
+  using Catch::Matchers::Contains;
+  const auto eval = [&](const Tensor& out, const Tensor& in, const ops::BatchNormEpilogue& e) {
+    ops::batch_norm_forward_eval(rec, out, in, c[2], c[3], c[0], c[1], 1e-5f, e);
+  };
+  CHECK_THROWS_WITH(eval(y, x, {.relu = false, .dropout2d = drop, .step = &step}),
+                    Contains("a Dropout2d epilogue needs the ReLU before it"));
+  CHECK_THROWS_WITH(eval(y, x, {.relu = true, .dropout2d = drop, .step = nullptr}), Contains("needs the step"));
+  CHECK_THROWS_AS(eval(y, x, {.relu = true, .dropout2d = drop, .step = &wrong_step}), ShapeError);
+  CHECK_THROWS_AS(eval(flat_y, flat, {.relu = true, .dropout2d = drop, .step = &step}), ShapeError);  // not (N, C, ...)
+  CHECK_THROWS_AS(eval(y, x, {.relu = true, .dropout2d = ops::DropoutConfig{1.5}, .step = &step}), ArgumentError);
+  CHECK_THROWS_WITH(ops::batch_norm_backward(rec, dx, c[4], c[5], dy, x, c[0], c[2], c[3], {.relu = true}, nullptr),
+                    Contains("needs the forward's output"));
+  CHECK_THROWS_AS(ops::batch_norm_backward(rec, dx, c[4], c[5], dy, x, c[0], c[2], c[3], {.relu = true}, &dx),
+                  ArgumentError);  // the output may not be what backward writes
+  CHECK_THROWS_AS(ops::relu_dropout_forward(rec, y, x, ops::DropoutConfig{-0.1}, true, step), ArgumentError);
+  CHECK_THROWS_AS(ops::relu_dropout_forward(rec, flat_y, x, drop, true, step), ShapeError);
+  CHECK(rec.dispatch_count() == 0);  // nothing recorded by a refused call
 }
