@@ -31,6 +31,9 @@ struct MatmulParams {
 // 4 x lanes, at most 128 for 32 lanes; the shared path TILE_K), and quads stay 16-byte aligned.
 constexpr uint32_t k_split_granule = 128;
 
+// The register path splits K as it would with this many lanes, at every subgroup size (see matmul()).
+constexpr uint32_t k_split_basis_lanes = 8;
+
 // The product as the shader sees it: Z (R, Q) = X (R, K) · Y (K, Q), where Z is C or Cᵀ.
 struct Oriented {
   bool transposed;         // Z = Cᵀ: X = op(B)ᵀ, Y = op(A)ᵀ
@@ -296,7 +299,15 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   const std::string label = fmt::format("matmul {}x{}x{}{}{}", M, N, K, trans_a ? " aT" : "", trans_b ? " bT" : "");
 
   // Split K when the product has too few workgroups for the device (see matmul_max_split, device_split).
-  uint32_t slices = partials != nullptr && k32 > 0 ? device_split(device, uint64_t(groups[0]) * groups[1], M, N, K) : 1;
+  // Where K is split decides the order of the sums, so the register path decides it from the workgroups the
+  // product has at 8 lanes, whatever the subgroup size: lavapipe's vector width changes the speed, never the
+  // bits (tests/lane_width).
+  uint64_t split_basis = uint64_t(groups[0]) * groups[1];
+  if (!tiling.shared && lanes != k_split_basis_lanes) {
+    const RegisterChoice nominal = choose_registers(a, b, trans_a, trans_b, m32, n32, k32, tiling, k_split_basis_lanes);
+    split_basis = uint64_t(ceil_div(nominal.o.Q, k_split_basis_lanes * nominal.tn)) * ceil_div(nominal.o.R, nominal.tm);
+  }
+  uint32_t slices = partials != nullptr && k32 > 0 ? device_split(device, split_basis, M, N, K) : 1;
   // Whole granules a slice; rounding the chunk up may leave fewer slices than asked for, never an empty one.
   const uint32_t chunk = ceil_div(ceil_div(k32, std::max(slices, 1u)), k_split_granule) * k_split_granule;
   if (slices > 1) slices = ceil_div(k32, chunk);
