@@ -31,8 +31,10 @@ struct MatmulParams {
 // 4 x lanes, at most 128 for 32 lanes; the shared path TILE_K), and quads stay 16-byte aligned.
 constexpr uint32_t k_split_granule = 128;
 
-// The register path splits K as it would with this many lanes, at every subgroup size (see matmul()).
+// The register path splits K as it would with 8 lanes and 64 x 8 blocks, at every subgroup size and block
+// (see matmul()).
 constexpr uint32_t k_split_basis_lanes = 8;
+constexpr MatmulTiling k_split_basis_tiling{64, k_split_basis_lanes * 8, 4 * k_split_basis_lanes, 64, 8, false, false};
 
 // The product as the shader sees it: Z (R, Q) = X (R, K) · Y (K, Q), where Z is C or Cᵀ.
 struct Oriented {
@@ -68,8 +70,8 @@ struct RegisterChoice {
   uint32_t tm, tn;
 };
 
-// The register path's block for this product: the tiling's, a quarter of its rows, or an eighth of its
-// rows and half its columns (few sizes, because each is a pipeline that LLVM compiles for up to 2 s), in
+// The register path's block for this product: the tiling's, a quarter of its rows, or 8 x 4 for thin
+// products (an eighth of 64 x 8; with 32 x 16 blocks at 16 lanes, 4 columns a lane keep fewer lanes idle) (few sizes, because each is a pipeline that LLVM compiles for up to 2 s), in
 // either orientation. Per 8 k-steps a tm x tn block costs about 300 instructions per vec4 load (lavapipe's
 // per-lane load loop; some 170 per scalar load) for tm/4 loads of X (tm with scalar loads) and 2*tn of Y
 // (8*tn), 21 per accumulator update and 8 shuffles per row; workgroups run in waves over the cores. Ties
@@ -82,7 +84,7 @@ RegisterChoice choose_registers(const Tensor& a, const Tensor& b, bool trans_a, 
   const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
   const std::array<std::array<uint32_t, 2>, 3> blocks = {{{tiling.thread_m, tiling.thread_n},
                                                           {quad_multiple(tiling.thread_m / 4), tiling.thread_n},
-                                                          {quad_multiple(tiling.thread_m / 8), quad_multiple(tiling.thread_n / 2)}}};
+                                                          {std::min(8u, tiling.thread_m), 4}}};
   RegisterChoice best{};
   double best_cost = -1;
   for (bool transposed : {false, true}) {
@@ -300,11 +302,12 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
 
   // Split K when the product has too few workgroups for the device (see matmul_max_split, device_split).
   // Where K is split decides the order of the sums, so the register path decides it from the workgroups the
-  // product has at 8 lanes, whatever the subgroup size: lavapipe's vector width changes the speed, never the
-  // bits (tests/lane_width).
+  // product has with 8 lanes and 64 x 8 blocks, whatever the subgroup size and block: lavapipe's vector width
+  // changes the speed, never the bits (tests/lane_width).
   uint64_t split_basis = uint64_t(groups[0]) * groups[1];
-  if (!tiling.shared && lanes != k_split_basis_lanes) {
-    const RegisterChoice nominal = choose_registers(a, b, trans_a, trans_b, m32, n32, k32, tiling, k_split_basis_lanes);
+  if (!tiling.shared) {
+    const RegisterChoice nominal =
+        choose_registers(a, b, trans_a, trans_b, m32, n32, k32, k_split_basis_tiling, k_split_basis_lanes);
     split_basis = uint64_t(ceil_div(nominal.o.Q, k_split_basis_lanes * nominal.tn)) * ceil_div(nominal.o.R, nominal.tm);
   }
   uint32_t slices = partials != nullptr && k32 > 0 ? device_split(device, split_basis, M, N, K) : 1;

@@ -70,9 +70,13 @@ MatmulTiling matmul_tiling(const DeviceInfo& device) {
     // other width every lane loads the X it needs itself (2-vCPU AVX2 EPYC, the MLP's five products: 4 lanes
     // 13-33 ms each against 59-78 ms with subgroupBroadcast, 16 lanes 8-20 against 18-28; at 8 lanes the
     // shuffle stays ahead, 5-9 ms against 7-10), and without shuffles at all.
+    // At 16 lanes and more, 32 x 16 (the same 512 accumulators, twice the columns a lane) was faster on a
+    // 2-vCPU Zen 5 with AVX-512 (16 lanes, bench_gemm --block, alternating: 1024^3 70-79 -> 103-105 GFLOP/s,
+    // 1024x1024x128 45-46 -> 56-79; 128-row products within the noise).
     const uint32_t lanes = device.subgroup_size;
     const bool load_x = lanes != 8 || !device.subgroup_shuffle;
-    return {64, lanes * 8, 4 * lanes, 64, 8, false, load_x};
+    const uint32_t tm = lanes >= 16 ? 32 : 64, tn = lanes >= 16 ? 16 : 8;
+    return {tm, lanes * tn, 4 * lanes, tm, tn, false, load_x};
   }
   return shared_memory_matmul_tiling();
 }
