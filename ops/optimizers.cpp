@@ -119,6 +119,19 @@ void adam_step(Recorder& rec, const Tensor& w, const Tensor& g, const Tensor& m,
                op);
 }
 
+namespace {
+
+// row_partials.glsl's P for a row reduction of `workgroup` invocations with subgroupAdd: 8 on CPU devices whose
+// workgroup is one subgroup (lavapipe), so that its order of the squares, 8 lanes', is the same at every
+// subgroup size; 0 (the shaders' own subgroupAdd) elsewhere.
+uint32_t row_partials(const DeviceInfo& device, uint32_t workgroup) {
+  constexpr uint32_t partials = 8;
+  const bool one_subgroup = workgroup == device.subgroup_size && device.subgroup_shuffle;
+  return device.is_cpu() && one_subgroup && (workgroup % partials == 0 || partials % workgroup == 0) ? partials : 0;
+}
+
+}  // namespace
+
 void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction, uint32_t workgroup_size) {
   constexpr const char* op = "max_norm";
   check_value(op, c > 0, "max-norm bound c", c, "> 0");
@@ -145,7 +158,9 @@ void max_norm(Recorder& rec, const Tensor& w, float c, RowReduction reduction, u
   if (workgroup_size != 0) workgroup = workgroup_size;
   const std::array<uint32_t, 3> groups{std::min(params.rows, device.max_workgroup_count[0]), 1, 1};
   // The label names the shader and the workgroup: profiles show it, and the tests check the choice by it.
-  rec.dispatch(rec.context().kernel(subgroup ? "max_norm" : "max_norm_tree", std::vector<uint32_t>{workgroup}),
+  const std::vector<uint32_t> spec =
+      subgroup ? std::vector<uint32_t>{workgroup, row_partials(device, workgroup)} : std::vector<uint32_t>{workgroup};
+  rec.dispatch(rec.context().kernel(subgroup ? "max_norm" : "max_norm_tree", spec),
                {w.slice}, params, groups,
                fmt::format("max_norm ({}, {} per row)", subgroup ? "subgroupAdd" : "shared tree", workgroup));
 }
@@ -180,10 +195,15 @@ void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Te
   // A workgroup of one subgroup moves rows of whole quads four columns at a time (sgd_step_max_norm_quads.comp
   // keeps max_norm's order of the squares by shuffles): lavapipe, where that is the device's choice, stores a
   // vec4 per lane for the cost of a float.
+  // Its order of the squares is row_partials.glsl's only with 8 lanes, and at 16 its shuffles are a loop over
+  // the lanes on lavapipe: elsewhere the one-column kernel runs.
+  const uint32_t partials = row_partials(device, workgroup);
   const bool quads = workgroup == device.subgroup_size && device.subgroup_shuffle && workgroup % 4 == 0 &&
-                     cols % 4 == 0 && w.numel() / 4 <= device.max_texel_buffer_elements;
+                     (partials == 0 || partials == workgroup) && cols % 4 == 0 &&
+                     w.numel() / 4 <= device.max_texel_buffer_elements;
   const char* kernel = quads ? "sgd_step_max_norm_quads" : "sgd_step_max_norm";
-  rec.dispatch(rec.context().kernel(kernel, std::vector<uint32_t>{workgroup}),
+  rec.dispatch(rec.context().kernel(kernel, quads ? std::vector<uint32_t>{workgroup}
+                                                  : std::vector<uint32_t>{workgroup, partials}),
                {w.slice, g.slice, v.slice, hyper.slice, w.slice, v.slice}, params, groups,
                fmt::format("sgd_step + max_norm ({}subgroupAdd, {} per row)", quads ? "quads, " : "", workgroup));
 }

@@ -6,7 +6,13 @@
 // the squares of the updated weights; subgroupAdd sums a subgroup's, shared memory the subgroups'; a row whose
 // norm exceeds c is then scaled to c.
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : require
 layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint PARTIALS = 0;  // > 0: row_partials.glsl's order (lavapipe), 0: subgroupAdd
+const uint S = gl_WorkGroupSize.x;
+#include "row_partials.glsl"
 
 layout(binding = 0) buffer W { float w[]; };                    // (rows, cols)
 layout(binding = 1, r32f) readonly uniform imageBuffer G;       // (rows, cols)
@@ -40,20 +46,36 @@ void main() {
   for (uint row = gl_WorkGroupID.x; row < row_count; row += gl_NumWorkGroups.x) {  // uniform in the group
     const uint base = row * width;
     float squares = 0.0;
-    for (uint j = tid; j < width; j += gl_WorkGroupSize.x) {
-      // sgd_step.comp's update, then max_norm.comp's square of the stored weight.
-      const uint i = base + j;
-      const float weight = imageLoad(W_in, int(i)).x;
-      const float grad = imageLoad(G, int(i)).x + wd * weight;
-      const float velocity = momentum * imageLoad(V_in, int(i)).x + grad;
-      v[i] = velocity;
-      const float step = use_nesterov ? grad + momentum * velocity : velocity;
-      const float updated = weight - lr * step;
-      w[i] = updated;
-      squares += updated * updated;
+    float part[SLOTS];
+    [[unroll]] for (uint s = 0u; s < SLOTS; ++s) part[s] = 0.0;
+    // PARTIALS = 0: columns tid, tid + S, ...; otherwise blocks of ROW_BLOCK columns, the same columns in the
+    // same lanes, their squares gathered into row_partials.glsl's partials.
+    const uint step_columns = PARTIALS == 0u ? gl_WorkGroupSize.x : ROW_BLOCK;
+    for (uint block = 0u; block < width; block += step_columns) {  // uniform
+      [[unroll]] for (uint k = 0u; k < (PARTIALS == 0u ? 1u : ROW_BLOCK / S); ++k) {
+        const uint j = block + k * S + tid;
+        float square = 0.0;
+        if (j < width) {
+          // sgd_step.comp's update, then max_norm.comp's square of the stored weight.
+          const uint i = base + j;
+          const float weight = imageLoad(W_in, int(i)).x;
+          const float grad = imageLoad(G, int(i)).x + wd * weight;
+          const float velocity = momentum * imageLoad(V_in, int(i)).x + grad;
+          v[i] = velocity;
+          const float step = use_nesterov ? grad + momentum * velocity : velocity;
+          const float updated = weight - lr * step;
+          w[i] = updated;
+          square = updated * updated;
+        }
+        if (PARTIALS == 0u) {
+          squares += square;
+        } else {
+          add_square(part, k, square);
+        }
+      }
     }
-    float total = subgroupAdd(squares);
-    if (gl_NumSubgroups > 1u) {  // uniform: the same for the whole dispatch
+    float total = PARTIALS == 0u ? subgroupAdd(squares) : sum_partials(part);
+    if (PARTIALS == 0u && gl_NumSubgroups > 1u) {  // uniform: the same for the whole dispatch
       if (subgroupElect()) s_partial[gl_SubgroupID] = total;
       barrier();
       total = 0.0;
