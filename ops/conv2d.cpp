@@ -110,15 +110,6 @@ WindowParams window_params(uint32_t count, const Sizes& s, const Conv2dGeometry&
                       divisor_of(s.C)};
 }
 
-// One dispatch of a shader with the element-wise interface (in, out; a grid-stride loop over `count` items).
-void record_elementwise(Recorder& rec, const char* shader, const BufferSlice& in, const BufferSlice& out,
-                        const auto& params, uint32_t count, const std::string& label) {
-  if (count == 0) return;
-  Context& ctx = rec.context();
-  const Kernel& kernel = ctx.kernel(shader, std::vector<uint32_t>{elementwise_workgroup(ctx.info())});
-  rec.dispatch(kernel, {in, out}, params, elementwise_groups(count, ctx.info()), label);
-}
-
 // Kernels of at most this many taps C·KH·KW are computed directly (conv2d_direct.comp), the rest as products.
 constexpr int64_t k_direct_taps = 32;
 
@@ -159,15 +150,24 @@ void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeom
                fmt::format("im2col {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));
 }
 
-void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGeometry& g) {
+void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGeometry& g, ColsLayout layout) {
   constexpr const char* op = "col2im";
   const Sizes s = sizes_of(op, {"dx", dx}, g);
-  check_tensor(op, {"dcols", dcols}, cols_shape(s, g), DType::f32, cols_why(s, g));
+  const bool tap_major = layout == ColsLayout::TapMajor;
+  Shape shape = cols_shape(s, g);
+  if (tap_major) std::swap(shape[0], shape[1]);
+  check_tensor(op, {"dcols", dcols}, shape, DType::f32,
+               tap_major ? fmt::format("im2col's columns transposed: {}", cols_why(s, g)) : cols_why(s, g));
   check_disjoint(op, {{"dx", dx}, {"dcols", dcols}});
   const uint32_t count = to_u32(dx.numel(), "col2im: dx");
   to_u32(dcols.numel(), "col2im: dcols");
-  record_elementwise(rec, "col2im", dcols.slice, dx.slice, window_params(count, s, g, op), count,
-                     fmt::format("col2im {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));
+  if (count == 0) return;
+  Context& ctx = rec.context();
+  const Kernel& kernel =
+      ctx.kernel("col2im", std::vector<uint32_t>{elementwise_workgroup(ctx.info()), tap_major ? 1u : 0u});
+  rec.dispatch(kernel, {dcols.slice, dx.slice}, window_params(count, s, g, op), elementwise_groups(count, ctx.info()),
+               fmt::format("col2im {}x{} stride {}x{}{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w,
+                           tap_major ? ", tap-major" : ""));
 }
 
 void block_transpose(Recorder& rec, const Tensor& out, const Tensor& in, const Tensor* bias) {
@@ -304,9 +304,12 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
   ops::matmul(rec, filter_matrix(dweight), rows, cols, /*trans_a=*/false, /*trans_b=*/false, nullptr, partials);
   if (dbias != nullptr) row_sum(rec, *dbias, rows);
   if (dx == nullptr) return;
-  // dcols (P, C·KH·KW) = rowsᵀ (P, OC) · W (OC, C·KH·KW), then each input element gathers its taps.
-  ops::matmul(rec, dcols, rows, filter_matrix(weight), /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
-  col2im(rec, *dx, dcols, g);
+  // dcolsᵀ (C·KH·KW, P) = Wᵀ (C·KH·KW, OC) · rows (OC, P), then each input element gathers its taps. Tap-major,
+  // neighbouring input elements read neighbouring addresses (position-major, addresses C·KH·KW floats apart);
+  // each entry is the same sum over OC in the same order either way.
+  const Tensor dcols_t = reshaped(dcols, {dcols.dim(1), dcols.dim(0)});
+  ops::matmul(rec, dcols_t, filter_matrix(weight), rows, /*trans_a=*/true, /*trans_b=*/false, nullptr, partials);
+  col2im(rec, *dx, dcols_t, g, ColsLayout::TapMajor);
 }
 
 int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_channels) {

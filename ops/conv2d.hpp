@@ -7,7 +7,7 @@
 // Sizes (x (N, C, H, W), weight (OC, C, KH, KW), y (N, OC, OH, OW), P = N·OH·OW output positions):
 //   forward:  cols (P, C·KH·KW) = im2col(x);  rows (OC, P) = W · colsᵀ;  y = rows as NCHW, + b
 //   backward: rows (OC, P) = dy as channel-major;  dW = rows · cols;  db = Σ_P rows;
-//             dcols (P, C·KH·KW) = rowsᵀ · W;  dx = col2im(dcols), a gather
+//             dcolsᵀ (C·KH·KW, P) = Wᵀ · rows;  dx = col2im(dcolsᵀ), a gather
 // rows is channel-major, (OC, N, OH·OW): NCHW with N and OC swapped, so converting between the two moves whole
 // planes of OH·OW values (block_transpose), four at a time when OH·OW is a multiple of four.
 // cols and rows are the caller's scratch (a layer declares them): forward leaves cols for the weight gradient.
@@ -49,9 +49,12 @@ int64_t conv2d_partials_elements(int64_t positions, int64_t taps, int64_t out_ch
 // The steps, for tests and for other layers that want them:
 // cols (N·OH·OW, C·KH·KW) = im2col(x (N, C, H, W)) under the geometry g (im2col.comp).
 void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeometry& g);
+// How dcols is stored: as im2col writes cols, (N·OH·OW, C·KH·KW), or transposed, (C·KH·KW, N·OH·OW).
+enum class ColsLayout { PositionMajor, TapMajor };
 // dx (N, C, H, W) = col2im(dcols (N·OH·OW, C·KH·KW)): each element of dx sums the entries of dcols that im2col
-// would have copied it to (col2im.comp).
-void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGeometry& g);
+// would have copied it to (col2im.comp), taps in the same order whatever the layout.
+void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGeometry& g,
+            ColsLayout layout = ColsLayout::PositionMajor);
 // out (B, A, E) = in (A, B, E) (+ bias (A) unless nullptr): an A x B matrix of blocks of E values transposed
 // (block_transpose.comp).
 void block_transpose(Recorder& rec, const Tensor& out, const Tensor& in, const Tensor* bias);

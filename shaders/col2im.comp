@@ -10,10 +10,13 @@
 // by lane) and no branch: its taps are a fixed grid (1.6x faster on lavapipe than the general loop's breaks and
 // skips, bench_conv); the test is uniform, so it costs no divergence.
 layout(local_size_x_id = 0) in;  // workgroup size
+// 1: dcols is stored tap-major, (C·KH·KW, N·OH·OW) (ops::ColsLayout::TapMajor): lanes of neighbouring w then read
+// neighbouring addresses of a tap's row instead of addresses C·KH·KW floats apart.
+layout(constant_id = 1) const uint TAP_MAJOR = 0;
 
 #include "fast_divide.glsl"
 
-layout(binding = 0, r32f) readonly uniform imageBuffer DCols;  // (N·OH·OW, C·KH·KW)
+layout(binding = 0, r32f) readonly uniform imageBuffer DCols;  // (N·OH·OW, C·KH·KW), or its transpose (TAP_MAJOR)
 layout(binding = 1) writeonly buffer DX { float dx[]; };       // (N, C, H, W)
 layout(push_constant) uniform Params {
   uint count;              // N·C·H·W
@@ -33,6 +36,8 @@ void main() {
   const int out_h = int(OH), out_w = int(OW), s_h = int(stride_h), s_w = int(stride_w);
   const int p_h = pad_h, p_w = pad_w, d_h = int(dil_h), d_w = int(dil_w);
   const uint taps = channels * k_h * k_w;
+  // Output positions N·OH·OW (the tap-major row length): N = count / (C·H·W).
+  const uint positions = (n_count / (channels * height * width)) * uint(out_h) * uint(out_w);
   const bool unit_stride = s_h == 1 && s_w == 1;
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < n_count; i += stride) {
@@ -51,7 +56,8 @@ void main() {
         for (uint kw = 0; kw < k_w; ++kw) {
           const int ow = int(w) + p_w - int(kw) * d_w;
           const bool inside = row_inside && ow >= 0 && ow < out_w;
-          const uint index = inside ? (row0 + uint(ow)) * taps + (c * k_h + kh) * k_w + kw : 0u;
+          const uint tap = (c * k_h + kh) * k_w + kw, position = row0 + uint(ow);
+          const uint index = inside ? (TAP_MAJOR == 1u ? tap * positions + position : position * taps + tap) : 0u;
           const float g = imageLoad(DCols, int(index)).x;
           sum += inside ? g : 0.0;
         }
@@ -76,7 +82,8 @@ void main() {
             ow = tw / s_w;
           }
           if (ow >= out_w) continue;
-          sum += imageLoad(DCols, int((row0 + uint(ow)) * taps + (c * k_h + kh) * k_w + kw)).x;
+          const uint tap = (c * k_h + kh) * k_w + kw, position = row0 + uint(ow);
+          sum += imageLoad(DCols, int(TAP_MAJOR == 1u ? tap * positions + position : position * taps + tap)).x;
         }
       }
     }

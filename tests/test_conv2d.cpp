@@ -189,6 +189,43 @@ TEST_CASE("block_transpose and row_sum match their references on odd shapes") {
   }
 }
 
+TEST_CASE("col2im gives the same bits from dcols stored position-major or tap-major") {
+  // conv2d_backward writes dcols tap-major (its transpose); ops::col2im still takes im2col's layout. Both must
+  // add each input element's taps in the same order. Unit stride (the grid path) and stride 2 (the general loop).
+  Context& ctx = test::context();
+  struct Case {
+    int64_t n, c, h, w;
+    Conv2dGeometry g;
+  };
+  for (const Case& t : std::vector<Case>{{2, 3, 5, 7, Conv2dGeometry{3, 1, 1}},
+                                         {1, 17, 6, 5, Conv2dGeometry{3, 2, 1}},
+                                         {3, 2, 9, 4, Conv2dGeometry{{2, 3}, {1, 1}, {0, 1}, {2, 1}}}}) {
+    const ref::Conv2dSizes s{int(t.n), int(t.c), int(t.h), int(t.w), 1, t.g};
+    const int64_t positions = t.n * s.OH() * s.OW(), taps = t.c * t.g.kernel.h * t.g.kernel.w;
+    INFO(fmt::format("x ({}, {}, {}, {}), {} positions, {} taps", t.n, t.c, t.h, t.w, positions, taps));
+    Arena arena(ctx, 1 << 20);
+    Tensor by_position = make_tensor(arena, {positions, taps}, DType::f32, "dcols");
+    Tensor by_tap = make_tensor(arena, {taps, positions}, DType::f32, "dcols_t");
+    Tensor dx1 = make_tensor(arena, {t.n, t.c, t.h, t.w}, DType::f32, "dx1");
+    Tensor dx2 = make_tensor(arena, {t.n, t.c, t.h, t.w}, DType::f32, "dx2");
+    const std::vector<float> d = test::random_floats(size_t(positions * taps), 8);
+    std::vector<float> d_t(d.size());
+    for (int64_t p = 0; p < positions; ++p)
+      for (int64_t k = 0; k < taps; ++k) d_t[size_t(k * positions + p)] = d[size_t(p * taps + k)];
+    upload(ctx, by_position, std::span<const float>(d));
+    upload(ctx, by_tap, std::span<const float>(d_t));
+    Recorder rec(ctx);
+    ops::col2im(rec, dx1, by_position, t.g);
+    ops::col2im(rec, dx2, by_tap, t.g, ops::ColsLayout::TapMajor);
+    rec.run();
+    const std::vector<float> a = download_f32(ctx, dx1);
+    test::expect_bits(download_f32(ctx, dx2), a, "col2im tap-major against position-major");
+    CHECK(std::any_of(a.begin(), a.end(), [](float v) { return v != 0.0f; }));
+    // The transposed layout's shape is checked as such.
+    CHECK_THROWS_AS(ops::col2im(rec, dx1, by_position, t.g, ops::ColsLayout::TapMajor), ShapeError);
+  }
+}
+
 TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
   Context& ctx = test::context();
   Arena arena(ctx, 1 << 16);
