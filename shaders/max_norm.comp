@@ -6,6 +6,8 @@
 // partial sums meet in shared memory behind one barrier. On lavapipe the workgroup is one 8-lane subgroup
 // and there is no barrier at all: 2.0 ms for a 1024 x 1024 weight against 6.3 ms for the shared-memory
 // tree of max_norm_tree.comp (the fallback for devices without subgroup arithmetic).
+// On CPU devices (PARTIALS > 0, one subgroup a workgroup) the squares are summed in row_partials.glsl's order
+// instead, the same at every subgroup size.
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require

@@ -5,6 +5,8 @@
 // One workgroup per row, as max_norm.comp: each invocation updates its columns j = tid, tid + WG, ... and sums
 // the squares of the updated weights; subgroupAdd sums a subgroup's, shared memory the subgroups'; a row whose
 // norm exceeds c is then scaled to c.
+// On CPU devices (PARTIALS > 0, one subgroup a workgroup) the squares are summed in row_partials.glsl's order
+// instead, the same at every subgroup size.
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require

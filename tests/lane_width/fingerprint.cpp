@@ -4,8 +4,8 @@
 // That is what lets ./vkdrop.sh choose 16 lanes on AVX-512 CPUs.
 //
 // The models cover every kernel a training step and inference use, with shapes that span several workgroups
-// and subgroups: the dropout MLP with a max-norm that caps rows (matmuls with K = 784, the thin classifier, ReLU + Dropout
-// folded, SGD + max-norm), the sample's CNN in small (Conv2d direct and through im2col, BatchNorm2d + ReLU +
+// and subgroups: the dropout MLP with a max-norm that caps rows (matmuls with K = 784, the thin classifier,
+// ReLU + Dropout folded, SGD + max-norm), the sample's CNN in small (Conv2d direct and through im2col, BatchNorm2d + ReLU +
 // Dropout2d folded, MaxPool2d) and a net with a strided conv, AvgPool2d, BatchNorm1d and AdamW.
 #include <vkdrop/datasets/device_dataset.hpp>
 #include <vkdrop/layers/avg_pool2d.hpp>
