@@ -70,15 +70,15 @@ struct RegisterChoice {
   uint32_t tm, tn;
 };
 
-// The register path's block for this product: the tiling's, a quarter of its rows, or 8 x 4 for thin products
-// (an eighth of 64 x 8; beside 32 x 16 at 16 lanes, 4 columns a lane leave fewer lanes idle). Few sizes, because
-// each is a pipeline that LLVM compiles for up to 2 s; either orientation. Per 8 k-steps a tm x tn block costs
-// about 300 instructions per vec4 load (lavapipe's per-lane load loop; some 170 per scalar load) for tm/4
-// loads of X (tm with scalar loads) and 2*tn of Y (8*tn), 21 per accumulator update and 8 shuffles per row;
-// workgroups run in waves over the cores. Ties keep the earlier candidate: the larger block, C before Cᵀ.
-// The load costs were measured when X and Y were storage buffers; since they are texel buffers (one gather)
-// loads cost far less, but a sweep of the blocks at 8 lanes (bench_gemm --block 32x8, 64x4, 16x16, 32x16) found none faster than these choices beyond the
-// noise, so the model stands until it is remeasured.
+// The register path's block for this product: the tiling's, a quarter of its rows, or 8 x 4 for thin products (an
+// eighth of 64 x 8; beside 32 x 16 at 16 lanes, 4 columns a lane leave fewer lanes idle). Few sizes, because each is a
+// pipeline that LLVM compiles for up to 2 s; either orientation. Per 8 k-steps a tm x tn block costs about 300
+// instructions per vec4 load (lavapipe's per-lane load loop; some 170 per scalar load) for tm/4 loads of X (tm with
+// scalar loads) and 2*tn of Y (8*tn), 21 per accumulator update and 8 shuffles per row; workgroups run in waves over
+// the cores. Ties keep the earlier candidate: the larger block, C before Cᵀ. The load costs were measured when X and Y
+// were storage buffers; since they are texel buffers (one gather) loads cost far less, but a sweep of the blocks at 8
+// lanes (bench_gemm --block 32x8, 64x4, 16x16, 32x16) found none faster than these choices beyond the noise, so the
+// model stands until it is remeasured.
 RegisterChoice choose_registers(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, uint32_t M,
                                 uint32_t N, uint32_t K, const MatmulTiling& tiling, uint32_t lanes) {
   const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
