@@ -19,6 +19,8 @@
 #include <iostream>
 #include <system_error>
 
+#include <unistd.h>
+
 namespace vkdrop {
 
 namespace {
@@ -379,9 +381,10 @@ Context::~Context() {
 }
 
 void Context::save_pipeline_cache() const {
-  // Write beside, then rename: a crash never leaves a torn cache file for the next run to read.
+  // Write beside, then rename: a crash never leaves a torn cache file for the next run to read. The name is
+  // this process's and this context's, so processes sharing the directory (ctest -j) never write one file.
   std::filesystem::path tmp = pipeline_cache_path_;
-  tmp += fmt::format(".tmp{}", static_cast<const void*>(this));
+  tmp += fmt::format(".tmp-{}-{}", ::getpid(), static_cast<const void*>(this));
   try {
     size_t size = 0;
     VKDROP_CHECK(vkGetPipelineCacheData(device_, pipeline_cache_, &size, nullptr));

@@ -11,6 +11,7 @@
 // probabilities within 1e-5.
 #include "gpu.hpp"
 #include "synthetic_images.hpp"
+#include "temp_dir.hpp"
 
 #include <vkdrop/datasets/device_dataset.hpp>
 #include <vkdrop/reference/batch_norm.hpp>
@@ -148,8 +149,8 @@ inline void check_batch_norm_model(const Sequential& net, const Shape& sample, i
 
   // A checkpoint keeps the running statistics and the counter: the restored model predicts the same bits, and an
   // epoch more of both gives the same bits (num_batches_tracked 2 · steps).
-  const auto path =
-      std::filesystem::temp_directory_path() / ("vkdrop-test-batch-norm-" + bn + "-" + linear + ".safetensors");
+  // In a directory of this process's own: the lane-width variants of this test run side by side under ctest -j.
+  const auto path = temp_dir("vkdrop-test-batch-norm") / (bn + "-" + linear + ".safetensors");
   model.save(path);
   const SafetensorsFile file = read_safetensors(path);
   const NamedTensor* saved = file.find(bn + ".num_batches_tracked");
