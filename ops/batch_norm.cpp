@@ -1,6 +1,7 @@
 #include <vkdrop/ops/batch_norm.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/fast_divide.hpp>
 #include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/reference/dropout_mask.hpp>
@@ -45,10 +46,17 @@ void check_eps(const char* op, float eps) {
   check_value(op, std::isfinite(eps) && eps >= 0, "eps", eps, "finite and >= 0");
 }
 
-// Workgroups for a kernel that takes whole planes (n, c) of L values, or one flat loop when the rows are
-// shorter than the workgroup (batch_norm_normalize.comp, batch_norm_backward_dx.comp).
+// The divisor batch_norm_statistics.comp and batch_norm_backward_sums.comp find a unit's row (n, c) by: a row
+// is L / 4 quads when L is a multiple of four, else L values.
+FastDivisor row_units(const Channels& ch) { return fast_divisor(ch.L % 4 == 0 ? ch.L / 4 : ch.L); }
+
+// Workgroups for a kernel that takes whole planes (n, c) of L values through a grid-stride loop over planes, or
+// one flat loop when the rows are shorter than the workgroup (batch_norm_normalize.comp,
+// batch_norm_backward_dx.comp).
 std::array<uint32_t, 3> plane_groups(const Channels& ch, const DeviceInfo& device) {
-  if (ch.L >= elementwise_workgroup(device)) return groups_1d(int64_t{ch.N} * ch.C, 1, device);
+  if (ch.L >= elementwise_workgroup(device)) {
+    return groups_1d(int64_t{ch.N} * ch.C, planes_per_workgroup(ch.L, device), device);
+  }
   return elementwise_groups(int64_t{ch.N} * ch.C * ch.L, device);
 }
 
@@ -147,9 +155,10 @@ void batch_norm_forward_training(Recorder& rec, const Tensor& y, const Tensor& s
   Context& ctx = rec.context();
   const DeviceInfo& device = ctx.info();
   struct Params {
+    FastDivisor row_units;
     uint32_t N, C, L;
     float eps, momentum;
-  } params{ch.N, ch.C, ch.L, eps, momentum};
+  } params{row_units(ch), ch.N, ch.C, ch.L, eps, momentum};
   rec.dispatch(ctx.kernel("batch_norm_statistics", std::vector<uint32_t>{row_workgroup(M, device)}),
                {x.slice, save_mean.slice, save_invstd.slice, running_mean.slice, running_var.slice,
                 num_batches_tracked.slice, quad_binding(ctx, x.slice)},
@@ -215,9 +224,10 @@ void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight,
   Context& ctx = rec.context();
   const DeviceInfo& device = ctx.info();
   struct Params {
+    FastDivisor row_units;
     uint32_t N, C, L;
     float gradient_scale;
-  } params{ch.N, ch.C, ch.L, e.gradient_scale};
+  } params{row_units(ch), ch.N, ch.C, ch.L, e.gradient_scale};
   // Without relu the y bindings are never read; dy stands in for them.
   const uint32_t relu = relu_output != nullptr ? 1u : 0u;
   const BufferSlice y = relu_output != nullptr ? relu_output->slice : dy.slice;

@@ -1,6 +1,7 @@
 #include <vkdrop/ops/max_pool2d.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/fast_divide.hpp>
 #include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/runtime/context.hpp>
@@ -22,8 +23,13 @@ void max_pool2d_forward(Recorder& rec, const Tensor& y, const Tensor& argmax, co
   const Pool2dPush push = pool2d_push(op, y.numel(), x.shape, out, window);
   if (push.count == 0) return;
   Context& ctx = rec.context();
+  struct ForwardPush {  // max_pool2d_forward.comp's: the divisors first, where their 8-byte alignment holds
+    FastDivisor by_ow, by_oh;
+    Pool2dPush window;
+  } forward_push{fast_divisor(push.OW), fast_divisor(push.OH), push};
   rec.dispatch(ctx.kernel("max_pool2d_forward", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
-               {x.slice, y.slice, argmax.slice, quad_binding(ctx, y.slice), quad_binding(ctx, argmax.slice)}, push,
+               {x.slice, y.slice, argmax.slice, quad_binding(ctx, y.slice), quad_binding(ctx, argmax.slice)},
+               forward_push,
                quad_groups(quads_of(push.count), ctx.info()), "max_pool2d forward");
 }
 
@@ -45,8 +51,10 @@ void max_pool2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, cons
                      window.pad_w == 0 && push.H == push.OH * push.kernel_h && push.W == push.OW * push.kernel_w;
   if (tiled) {
     struct TiledPush {
+      FastDivisor by_ow, by_oh;
       uint32_t outputs, H, W, OH, OW, kernel_h, kernel_w;
-    } tiled_push{to_u32(dy.numel(), op), push.H, push.W, push.OH, push.OW, push.kernel_h, push.kernel_w};
+    } tiled_push{fast_divisor(push.OW), fast_divisor(push.OH), to_u32(dy.numel(), op), push.H, push.W, push.OH,
+                 push.OW, push.kernel_h, push.kernel_w};
     rec.dispatch(ctx.kernel("max_pool2d_backward_tiled", std::vector<uint32_t>{elementwise_workgroup(device)}),
                  {dy.slice, argmax.slice, dx.slice}, tiled_push, elementwise_groups(tiled_push.outputs, device),
                  "max_pool2d backward (tiled windows)");

@@ -31,6 +31,16 @@ std::array<uint32_t, 3> quad_groups(int64_t items, const DeviceInfo& device) {
   return groups_1d(items, int64_t{elementwise_workgroup(device)} * quads_per_invocation(device), device);
 }
 
+// lavapipe's fixed cost per workgroup is about what a 14 x 14 plane's values cost, so a CPU device gives each
+// workgroup planes of 4 096 values or more in all (the CNN's 128 x 64 x 14 x 14 BatchNorm + ReLU + Dropout2d
+// at 16 lanes, one plane per workgroup -> 20: forward 9.7 -> 4.1 ms, backward dx 8.5 -> 4.5 ms). A GPU takes
+// one plane per workgroup.
+int64_t planes_per_workgroup(int64_t plane_size, const DeviceInfo& device) {
+  if (!device.is_cpu()) return 1;
+  const int64_t values = 4 * int64_t{elementwise_workgroup(device)} * elements_per_invocation(device);
+  return std::max<int64_t>(1, values / std::max<int64_t>(plane_size, 1));
+}
+
 std::array<uint32_t, 2> bias_backward_workgroup(const DeviceInfo& device, int64_t cols) {
   if (!device.is_cpu()) return {32, 8};
   if (cols < 16) return {8, 8};

@@ -33,6 +33,10 @@ std::array<uint32_t, 3> elementwise_groups(int64_t n, const DeviceInfo& device);
 // Workgroups for a kernel over `items` quads.
 std::array<uint32_t, 3> quad_groups(int64_t items, const DeviceInfo& device);
 
+// Planes of `plane_size` values each workgroup of a kernel that takes whole planes (a channel of one sample)
+// loops over.
+int64_t planes_per_workgroup(int64_t plane_size, const DeviceInfo& device);
+
 // --- reductions -----------------------------------------------------------------------------------------
 // bias_backward.comp's workgroup (columns, rows) for a (rows, cols) gradient.
 std::array<uint32_t, 2> bias_backward_workgroup(const DeviceInfo& device, int64_t cols);

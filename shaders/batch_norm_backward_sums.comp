@@ -3,9 +3,10 @@
 // reference/batch_norm.hpp (batch_norm_backward) is its spec, batch_norm_backward_dx.comp the second half.
 // x, dy (N, C, L); channel c has M = N*L values. With x^ = (x - save_mean[c]) * save_invstd[c]:
 //   dbias[c] = Σ dy, dweight[c] = Σ dy · x^ = save_invstd[c] · Σ dy · (x - save_mean[c]).
-// One workgroup per channel, rows of L contiguous values where L is at least the workgroup (four values per
-// load through the vec4 bindings when L is a multiple of four, ops/quads.hpp), both sums in one shared-memory
-// tree: deterministic, as batch_norm_statistics.comp. Written (=), never accumulated.
+// One workgroup per channel, which takes the channel's N rows of L values as one flat sequence of units (quads
+// through the vec4 bindings when L is a multiple of four, ops/quads.hpp; else values) and adds both sums in
+// one shared-memory tree: every lane busy and deterministic, as batch_norm_statistics.comp. Written (=), never
+// accumulated.
 // With RELU = 1 the forward was ReLU'd in its own pass (batch_norm_normalize.comp) and dy is the gradient of
 // its output y: each value is first taken where y > 0 and 0 elsewhere, relu_backward.comp's select.
 layout(local_size_x_id = 0) in;  // WG: a power of two
@@ -22,6 +23,7 @@ layout(binding = 7, rgba32f) readonly uniform imageBuffer X4;              // (N
 layout(binding = 8, r32f) readonly uniform imageBuffer Y;                     // (N, C, L): the output, read if RELU
 layout(binding = 9, rgba32f) readonly uniform imageBuffer Y4;              // (N, C, L / 4), read if RELU, L % 4 == 0
 layout(push_constant) uniform Params {
+  uvec2 row_units;  // fast_divide.glsl's divisor: the units (quads if L % 4 == 0, else values) in a row (n, c)
   uint N;
   uint C;
   uint L;
@@ -41,45 +43,40 @@ vec4 gradient4(uint i) {
   return RELU == 1 ? mix(vec4(0.0), g * g_scale, greaterThan(imageLoad(Y4, int(i)), vec4(0.0))) : g;
 }
 
+#extension GL_GOOGLE_include_directive : require
+#include "fast_divide.glsl"
+
 shared float s_dy[gl_WorkGroupSize.x];
 shared float s_dy_centered[gl_WorkGroupSize.x];
 
 void main() {
   const uint n_count = N, channels = C, l_count = L;
-  const uint count = n_count * l_count;  // M
+  const uint units = (l_count & 3u) == 0u ? l_count >> 2 : l_count;  // per row (n, c)
+  const uvec2 divisor = row_units;
+  const uint unit_count = n_count * units;  // the channel's
   const uint tid = gl_LocalInvocationID.x;
   g_scale = gradient_scale;  // read outside control flow: inside it, llvmpipe gathers push constants per lane
   for (uint c = gl_WorkGroupID.x; c < channels; c += gl_NumWorkGroups.x) {  // uniform in the workgroup
     const float mean = save_mean[c];
     float sum_dy = 0.0, sum_dy_centered = 0.0;
-    if (l_count >= gl_WorkGroupSize.x && (l_count & 3u) == 0u) {
+    if ((l_count & 3u) == 0u) {
       vec4 sums_dy = vec4(0.0), sums_dy_centered = vec4(0.0);
-      for (uint n = 0; n < n_count; ++n) {
-        const uint row = (n * channels + c) * (l_count >> 2);
-        for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x) {
-          const vec4 g = gradient4(row + l);
-          sums_dy += g;
-          sums_dy_centered += g * (imageLoad(X4, int(row + l)) - mean);
-        }
+      for (uint i = tid; i < unit_count; i += gl_WorkGroupSize.x) {
+        const uint n = fast_divide(i, divisor);
+        const uint unit = (n * channels + c) * units + (i - n * units);
+        const vec4 g = gradient4(unit);
+        sums_dy += g;
+        sums_dy_centered += g * (imageLoad(X4, int(unit)) - mean);
       }
       sum_dy = (sums_dy.x + sums_dy.y) + (sums_dy.z + sums_dy.w);
       sum_dy_centered = (sums_dy_centered.x + sums_dy_centered.y) + (sums_dy_centered.z + sums_dy_centered.w);
-    } else if (l_count >= gl_WorkGroupSize.x) {
-      for (uint n = 0; n < n_count; ++n) {
-        const uint row = (n * channels + c) * l_count;
-        for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x) {
-          const float g = gradient(row + l);
-          sum_dy += g;
-          sum_dy_centered += g * (imageLoad(X, int(row + l)).x - mean);
-        }
-      }
-    } else {  // short rows (BatchNorm1d: L = 1): the channel's values as one strided sequence
-      for (uint i = tid; i < count; i += gl_WorkGroupSize.x) {
-        const uint n = i / l_count;
-        const uint index = (n * channels + c) * l_count + (i - n * l_count);
-        const float g = gradient(index);
+    } else {
+      for (uint i = tid; i < unit_count; i += gl_WorkGroupSize.x) {
+        const uint n = fast_divide(i, divisor);
+        const uint unit = (n * channels + c) * units + (i - n * units);
+        const float g = gradient(unit);
         sum_dy += g;
-        sum_dy_centered += g * (imageLoad(X, int(index)).x - mean);
+        sum_dy_centered += g * (imageLoad(X, int(unit)).x - mean);
       }
     }
     s_dy[tid] = sum_dy;

@@ -23,19 +23,23 @@ layout(push_constant) uniform Params {
   uint stride_h, stride_w;
   int pad_h, pad_w;        // the padded extents H + 2·pad_h, W + 2·pad_w fit in an int (ops/conv2d.cpp)
   uint dil_h, dil_w;
-  uvec2 by_ow, by_oh, by_kw, by_kh, by_w, by_h, by_c;  // divisors (fast_divide.glsl), for col2im.comp's sake
+  uvec2 by_ow, by_oh, by_kw, by_kh, by_w, by_h, by_c;  // divisors (fast_divide.glsl)
 };
+
+#extension GL_GOOGLE_include_directive : require
+#include "fast_divide.glsl"
 
 void main() {
   // Push constants are read once, outside the loops (inside them, llvmpipe gathers them per lane).
   const uint n_items = items, channels = C, height = H, width = W, out_h = OH, out_w = OW, k_h = KH, k_w = KW;
   const int s_h = int(stride_h), s_w = int(stride_w), d_h = int(dil_h), d_w = int(dil_w), p_h = pad_h, p_w = pad_w;
+  const uvec2 div_ow = by_ow, div_oh = by_oh, div_c = by_c;
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   const uint taps = channels * k_h * k_w;
   if ((taps & 3u) == 0u) {
     for (uint j = gl_GlobalInvocationID.x; j < n_items; j += stride) {
-      // j = (n·OH + oh)·OW + ow, taken apart with two divisions.
-      const uint noh = j / out_w, n = noh / out_h, ow = j - noh * out_w, oh = noh - n * out_h;
+      // j = (n·OH + oh)·OW + ow, taken apart with two divisions (fast_divide.glsl: lavapipe divides per lane).
+      const uint noh = fast_divide(j, div_ow), n = fast_divide(noh, div_oh), ow = j - noh * out_w, oh = noh - n * out_h;
       const int ih0 = int(oh) * s_h - p_h, iw0 = int(ow) * s_w - p_w;  // the window's corner
       uint plane = n * channels * height * width;  // x[n][c], c = 0
       uint kh = 0u, kw = 0u;
@@ -64,7 +68,7 @@ void main() {
   }
   for (uint j = gl_GlobalInvocationID.x; j < n_items; j += stride) {
     // j = ((n·OH + oh)·OW + ow)·C + c, taken apart with three divisions.
-    const uint position = j / channels, noh = position / out_w, n = noh / out_h;
+    const uint position = fast_divide(j, div_c), noh = fast_divide(position, div_ow), n = fast_divide(noh, div_oh);
     const uint c = j - position * channels, ow = position - noh * out_w, oh = noh - n * out_h;
     const uint plane = (n * channels + c) * height * width;  // x[n][c]
     uint o = j * k_h * k_w;                                  // cols[position][c·KH·KW]

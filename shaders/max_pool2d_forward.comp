@@ -2,7 +2,8 @@
 // Max pooling forward (torch.nn.MaxPool2d, dilation 1, ceil_mode=False); reference/max_pool2d.hpp is its spec.
 // Each output: y = the maximum of its window, argmax = the plane-local index ih*W + iw of the element taken.
 // Invocations take quads of four consecutive outputs through a grid-stride loop and write them with one vec4
-// and one uvec4 store (ops/quads.hpp); a quad's first index is taken apart once, the next three stepped to.
+// and one uvec4 store (ops/quads.hpp); a quad's first index is taken apart once (fast_divide.glsl: lavapipe
+// divides lane by lane), the next three stepped to.
 // Padding never wins (it acts as -inf). In row-major window order an element replaces the running maximum
 // when it is greater or NaN, as PyTorch's CPU kernel: ties go to the first maximal element, a NaN propagates,
 // and a window of -inf takes its first element.
@@ -14,21 +15,27 @@ layout(binding = 2) writeonly buffer Argmax { uint am[]; };  // (planes, OH, OW)
 layout(binding = 3) writeonly buffer Y4 { vec4 y4[]; };          // y's whole quads
 layout(binding = 4) writeonly buffer Argmax4 { uvec4 am4[]; };   // argmax's whole quads
 layout(push_constant) uniform Params {
+  uvec2 by_ow, by_oh;  // divisors (fast_divide.glsl) of OW and OH
   uint outputs;  // planes * OH * OW
   uint H, W, OH, OW;
   uint kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
 };
 
+#extension GL_GOOGLE_include_directive : require
+#include "fast_divide.glsl"
+
 void main() {
   // Push constants are read once, outside the loop (inside it, llvmpipe gathers them per lane).
   const uint count = outputs, h = H, w = W, oh_count = OH, ow_count = OW;
+  const uvec2 ow_divisor = by_ow, oh_divisor = by_oh;
   const int kh = int(kernel_h), kw = int(kernel_w), sh = int(stride_h), sw = int(stride_w);
   const int ph = int(pad_h), pw = int(pad_w);
   const float minus_inf = uintBitsToFloat(0xff800000u);
   const uint whole = count >> 2, quads = whole + ((count & 3u) != 0u ? 1u : 0u);
   for (uint q = gl_GlobalInvocationID.x; q < quads; q += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
     const uint o = q << 2;
-    uint ow = o % ow_count, ohp = o / ow_count, oh = ohp % oh_count, plane = ohp / oh_count;
+    const uint ohp = fast_divide(o, ow_divisor), plane_first = fast_divide(ohp, oh_divisor);
+    uint ow = o - ohp * ow_count, oh = ohp - plane_first * oh_count, plane = plane_first;
     const uint outputs_here = min(count - o, 4u);  // the last quad may be partial
     vec4 bests = vec4(0.0);
     uvec4 chosen = uvec4(0u);
