@@ -63,7 +63,7 @@ std::vector<std::pair<std::string, double>> time_conv(Context& ctx, const Conv& 
 
   Recorder rec(ctx, RecorderOptions{.timestamps = true});
   ops::conv2d_forward(rec, y, cols, rows, x, w, &b, g, &split);
-  ops::conv2d_backward(rec, &dx, dw, &db, /*dcols=*/cols, rows, dy, cols, w, g, &split);
+  ops::conv2d_backward(rec, &dx, dw, &db, /*dcols=*/cols, rows, dy, x, cols, w, g, &split);
   rec.finish();
   rec.run(2);  // warm-up
   std::vector<std::vector<double>> ms;

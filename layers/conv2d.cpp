@@ -94,7 +94,7 @@ void Conv2d::forward(Recorder& rec, const LayerTensors& t, const PassState&) con
 void Conv2d::backward(Recorder& rec, const LayerTensors& t, const PassState&) const {
   const Tensor& cols = t.scratch[0];
   ops::conv2d_backward(rec, t.grad_input.slice.empty() ? nullptr : &t.grad_input, t.grads[0],
-                       bias_ ? &t.grads[1] : nullptr, /*dcols=*/cols, t.scratch[1], t.grad_output, cols, t.params[0],
+                       bias_ ? &t.grads[1] : nullptr, /*dcols=*/cols, t.scratch[1], t.grad_output, t.input, cols, t.params[0],
                        geometry_, &t.scratch[2]);
 }
 

@@ -2,7 +2,8 @@
 // A 2-D convolution (torch.nn.Conv2d with groups = 1, NCHW) as im2col + matmul, forward and backward.
 // CPU reference: reference/conv2d.hpp. Shaders: im2col.comp, col2im.comp, block_transpose.comp, row_sum.comp;
 // the products are ops::matmul. A kernel of at most 32 taps C·KH·KW (a first layer on 1 or 3 channels) computes
-// y directly instead (conv2d_direct.comp): im2col still writes cols for the weight gradient; rows is unused.
+// y directly instead (conv2d_direct.comp), and on a CPU device its weight and bias gradients too, from x and dy
+// (conv2d_weight_direct.comp): there forward leaves cols unwritten, and backward uses rows and cols only for dx.
 //
 // Sizes (x (N, C, H, W), weight (OC, C, KH, KW), y (N, OC, OH, OW), P = N·OH·OW output positions):
 //   forward:  cols (P, C·KH·KW) = im2col(x);  rows (OC, P) = W · colsᵀ;  y = rows as NCHW, + b
@@ -35,11 +36,11 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
                     const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g, const Tensor* partials = nullptr);
 
 // The gradients for dL/dy = dy (N, OC, OH, OW): dweight (OC, C, KH, KW) always; dx (N, C, H, W) and dbias (OC)
-// unless nullptr. cols is what conv2d_forward wrote for the same x; rows (OC, N·OH·OW) is scratch. dcols
+// unless nullptr. x is the forward's input, and cols what conv2d_forward wrote for it; rows (OC, N·OH·OW) is scratch. dcols
 // (N·OH·OW, C·KH·KW) is scratch for dx's product, and may be cols itself (the weight gradient is recorded before
 // it is overwritten); it is untouched when dx is nullptr.
 void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, const Tensor* dbias, const Tensor& dcols,
-                     const Tensor& rows, const Tensor& dy, const Tensor& cols, const Tensor& weight,
+                     const Tensor& rows, const Tensor& dy, const Tensor& x, const Tensor& cols, const Tensor& weight,
                      const Conv2dGeometry& g, const Tensor* partials = nullptr);
 
 // Elements of the split scratch (the partials of ops::matmul) that the three products of a convolution with
