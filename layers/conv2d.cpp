@@ -90,12 +90,13 @@ void Conv2d::forward(Recorder& rec, const LayerTensors& t, const PassState&) con
                       geometry_, &t.scratch[2]);
 }
 
-// dW from the forward's cols, then dx's columns over them (nobody reads cols again until the next forward).
+// dW from the forward's cols (or, for few taps on a CPU device, from x and dy: ops/conv2d.hpp), then dx's columns
+// over them (nobody reads cols again until the next forward).
 void Conv2d::backward(Recorder& rec, const LayerTensors& t, const PassState&) const {
   const Tensor& cols = t.scratch[0];
   ops::conv2d_backward(rec, t.grad_input.slice.empty() ? nullptr : &t.grad_input, t.grads[0],
-                       bias_ ? &t.grads[1] : nullptr, /*dcols=*/cols, t.scratch[1], t.grad_output, t.input, cols, t.params[0],
-                       geometry_, &t.scratch[2]);
+                       bias_ ? &t.grads[1] : nullptr, /*dcols=*/cols, t.scratch[1], t.grad_output, t.input, cols,
+                       t.params[0], geometry_, &t.scratch[2]);
 }
 
 }  // namespace vkdrop

@@ -142,7 +142,8 @@ void record_weight_gradient_direct(Recorder& rec, const Tensor& dweight, const T
   // at most about 48 sums (9 taps: 4 channels at once; 27: 1). The 1 -> 32 3x3 conv at 16 lanes: 9.6 ms with 1
   // channel a workgroup, 8.7 with 4, 11.9 with 8; blocks that leave a partial last one were slower (6: 28 ms).
   // The workgroup is at least the taps + 1 sums one channel's tree ends in (k_direct_taps + 1 = 33 <= 64).
-  const auto block = static_cast<uint32_t>(std::bit_floor(static_cast<uint64_t>(std::clamp<int64_t>(48 / (taps + 1), 1, 4))));
+  const uint64_t fitting = static_cast<uint64_t>(std::clamp<int64_t>(48 / (taps + 1), 1, 4));
+  const auto block = static_cast<uint32_t>(std::bit_floor(fitting));
   constexpr uint32_t workgroup = 64;
   Context& ctx = rec.context();
   const DirectParams params{window_params(to_u32(s.positions(), "conv2d_backward: N·OH·OW"), s, g, op),

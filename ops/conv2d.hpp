@@ -36,9 +36,9 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
                     const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g, const Tensor* partials = nullptr);
 
 // The gradients for dL/dy = dy (N, OC, OH, OW): dweight (OC, C, KH, KW) always; dx (N, C, H, W) and dbias (OC)
-// unless nullptr. x is the forward's input, and cols what conv2d_forward wrote for it; rows (OC, N·OH·OW) is scratch. dcols
-// (N·OH·OW, C·KH·KW) is scratch for dx's product, and may be cols itself (the weight gradient is recorded before
-// it is overwritten); it is untouched when dx is nullptr.
+// unless nullptr. x is the forward's input, and cols what conv2d_forward wrote for it; rows (OC, N·OH·OW) is
+// scratch. dcols (N·OH·OW, C·KH·KW) is scratch for dx's product, and may be cols itself (the weight gradient is
+// recorded before it is overwritten); it is untouched when dx is nullptr.
 void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, const Tensor* dbias, const Tensor& dcols,
                      const Tensor& rows, const Tensor& dy, const Tensor& x, const Tensor& cols, const Tensor& weight,
                      const Conv2dGeometry& g, const Tensor* partials = nullptr);
