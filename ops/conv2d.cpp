@@ -145,20 +145,15 @@ void record_weight_gradient_direct(Recorder& rec, const Tensor& dweight, const T
   const uint64_t fitting = static_cast<uint64_t>(std::clamp<int64_t>(48 / (taps + 1), 1, 4));
   const auto block = static_cast<uint32_t>(std::bit_floor(fitting));
   constexpr uint32_t workgroup = 64;
-  // Items of four positions of one output row where the taps of a row are neighbours (conv2d_weight_direct.comp;
-  // the 1 -> 32 3x3 conv: 2.3x faster than one position an item, alternating on a loaded VM).
-  const uint32_t positions = s.OW % 4 == 0 && g.stride.w == 1 && g.dilation.w == 1 ? 4u : 1u;
   Context& ctx = rec.context();
-  const DirectParams params{window_params(to_u32(s.positions() / positions, "conv2d_backward: N·OH·OW"), s, g, op),
+  const DirectParams params{window_params(to_u32(s.positions(), "conv2d_backward: N·OH·OW"), s, g, op),
                             to_u32(oc, "conv2d_backward: out_channels")};
   const Kernel& kernel = ctx.kernel(
       "conv2d_weight_direct",
       std::vector<uint32_t>{workgroup, static_cast<uint32_t>(s.C), static_cast<uint32_t>(g.kernel.h),
-                            static_cast<uint32_t>(g.kernel.w), dbias != nullptr ? 1u : 0u, block, positions});
-  rec.dispatch(kernel,
-               {x.slice, dy.slice, dweight.slice, dbias != nullptr ? dbias->slice : dweight.slice,
-                quad_binding(ctx, dy.slice)},
-               params, groups_1d((oc + block - 1) / block, 1, ctx.info()),
+                            static_cast<uint32_t>(g.kernel.w), dbias != nullptr ? 1u : 0u, block});
+  rec.dispatch(kernel, {x.slice, dy.slice, dweight.slice, dbias != nullptr ? dbias->slice : dweight.slice}, params,
+               groups_1d((oc + block - 1) / block, 1, ctx.info()),
                fmt::format("conv2d weight gradient direct {}x{}x{} -> {}", s.C, g.kernel.h, g.kernel.w, oc));
 }
 

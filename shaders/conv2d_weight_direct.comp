@@ -10,20 +10,15 @@
 // position's taps once for OC_BLOCK output channels.
 //
 // One workgroup per block of OC_BLOCK output channels (a grid-stride loop covers any count): invocation i takes
-// items i, i + WG, i + 2·WG, ... of POSITIONS consecutive positions each and keeps OC_BLOCK·(T + 1) sums in
-// registers; a shared-memory tree then adds the WG partial sums of each, one output channel at a time. Every
-// order depends on the shapes and WG alone: the same bits on every run and at every subgroup size. Written (=).
-// With POSITIONS = 4 (ops/conv2d.cpp: OW a multiple of 4, stride and dilation 1 along w) an item is four
-// positions of one output row: each input row a tap row reads is gathered once for the four (3 + KW values, not
-// 4·KW) and dy is read a quad at a time: on lavapipe, where every gather is a loop over the lanes, 1 -> 32 3x3
-// with 4 output channels a workgroup takes 22 gathers for four positions instead of 52.
+// positions i, i + WG, i + 2·WG, ... and keeps OC_BLOCK·(T + 1) sums in registers; a shared-memory tree then
+// adds the WG partial sums of each, one output channel at a time. Every order depends on the shapes and WG
+// alone: the same bits on every run and at every subgroup size. Written (=).
 layout(local_size_x_id = 0) in;                   // WG: a power of two
 layout(constant_id = 1) const uint C = 1;         // input channels
 layout(constant_id = 2) const uint KH = 1;        // kernel
 layout(constant_id = 3) const uint KW = 1;
 layout(constant_id = 4) const uint HAS_BIAS = 0;  // 1: write dbias too
 layout(constant_id = 5) const uint OC_BLOCK = 1;  // output channels a workgroup takes at once
-layout(constant_id = 6) const uint POSITIONS = 1;  // positions an item: 1, or 4 of one output row (see above)
 const uint TAPS = C * KH * KW;
 const uint SUMS = TAPS + 1;  // an output channel's: T weights' and its bias's
 
@@ -33,9 +28,8 @@ layout(binding = 0, r32f) readonly uniform imageBuffer X;     // (N, C, H, W): t
 layout(binding = 1, r32f) readonly uniform imageBuffer DY;    // (N, OC, OH, OW)
 layout(binding = 2) writeonly buffer DWeight { float dw[]; };  // (OC, C, KH, KW)
 layout(binding = 3) writeonly buffer DBias { float db[]; };    // (OC), written if HAS_BIAS
-layout(binding = 4, rgba32f) readonly uniform imageBuffer DY4;  // dy's quads, read if POSITIONS = 4
 layout(push_constant) uniform Params {  // conv2d_direct.comp's
-  uint items;              // N·OH·OW / POSITIONS
+  uint items;              // N·OH·OW
   uint C_, H, W;           // input channels (C, as a specialization constant, is what is used) and size
   uint OH, OW;             // output size (at least 1)
   uint KH_, KW_;           // the kernel (KH, KW are what is used)
@@ -50,7 +44,7 @@ shared float s_sums[SUMS * gl_WorkGroupSize.x];  // [s·WG + i]: sum s of invoca
 
 void main() {
   // Push constants are read once, outside the loops (inside them, llvmpipe gathers them per lane).
-  const uint item_count = items, height = H, width = W, out_h = OH, out_w = OW, channels_out = out_channels;
+  const uint positions = items, height = H, width = W, out_h = OH, out_w = OW, channels_out = out_channels;
   const int s_h = int(stride_h), s_w = int(stride_w), d_h = int(dil_h), d_w = int(dil_w), p_h = pad_h, p_w = pad_w;
   const uvec2 div_ow = by_ow, div_oh = by_oh;
   const uint plane_in = height * width, plane_out = out_h * out_w;
@@ -58,45 +52,28 @@ void main() {
   for (uint first = gl_WorkGroupID.x * OC_BLOCK; first < channels_out; first += gl_NumWorkGroups.x * OC_BLOCK) {
     float sums[OC_BLOCK * SUMS];  // [o·SUMS + s]: output channel first + o
     [[unroll]] for (uint k = 0u; k < OC_BLOCK * SUMS; ++k) sums[k] = 0.0;
-    for (uint item = tid; item < item_count; item += gl_WorkGroupSize.x) {
-      const uint position = item * POSITIONS;  // the item's first
+    for (uint position = tid; position < positions; position += gl_WorkGroupSize.x) {
       const uint noh = fast_divide(position, div_ow), n = fast_divide(noh, div_oh);
       const uint oh = noh - n * out_h, ow = position - noh * out_w;
       const int ih0 = int(oh) * s_h - p_h, iw0 = int(ow) * s_w - p_w;
-      float taps[POSITIONS * TAPS];  // [e·TAPS + t]: tap t of position + e
+      float taps[TAPS];
       [[unroll]] for (uint c = 0u; c < C; ++c) {
         [[unroll]] for (uint kh = 0u; kh < KH; ++kh) {
           const int ih = ih0 + int(kh) * d_h;
-          const bool row_inside = ih >= 0 && ih < int(height);
-          const int row = int((n * C + c) * plane_in) + ih * int(width);
-          if (POSITIONS == 4u) {  // unit stride and dilation along w: positions e read iw0 + e + kw
-            float values[3u + KW];
-            [[unroll]] for (uint j = 0u; j < 3u + KW; ++j) {
-              const int iw = iw0 + int(j);
-              values[j] = row_inside && iw >= 0 && iw < int(width) ? imageLoad(X, row + iw).x : 0.0;
-            }
-            [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-              [[unroll]] for (uint kw = 0u; kw < KW; ++kw) taps[e * TAPS + (c * KH + kh) * KW + kw] = values[e + kw];
-            }
-          } else {
-            [[unroll]] for (uint kw = 0u; kw < KW; ++kw) {
-              const int iw = iw0 + int(kw) * d_w;
-              const bool inside = row_inside && iw >= 0 && iw < int(width);
-              taps[(c * KH + kh) * KW + kw] = inside ? imageLoad(X, row + iw).x : 0.0;
-            }
+          [[unroll]] for (uint kw = 0u; kw < KW; ++kw) {
+            const int iw = iw0 + int(kw) * d_w;
+            const bool inside = ih >= 0 && ih < int(height) && iw >= 0 && iw < int(width);
+            const int index = int((n * C + c) * plane_in) + ih * int(width) + iw;
+            taps[(c * KH + kh) * KW + kw] = inside ? imageLoad(X, index).x : 0.0;
           }
         }
       }
       const uint at = n * channels_out * plane_out + (position - n * plane_out);  // dy[n][0][oh][ow]
       [[unroll]] for (uint o = 0u; o < OC_BLOCK; ++o) {
         const bool real = first + o < channels_out;  // the last block may be partial
-        const uint index = at + (first + o) * plane_out;
-        const vec4 g = !real ? vec4(0.0)
-                             : (POSITIONS == 4u ? imageLoad(DY4, int(index / 4u)) : vec4(imageLoad(DY, int(index)).x));
-        [[unroll]] for (uint e = 0u; e < POSITIONS; ++e) {
-          [[unroll]] for (uint t = 0u; t < TAPS; ++t) sums[o * SUMS + t] += g[e] * taps[e * TAPS + t];
-          sums[o * SUMS + TAPS] += g[e];
-        }
+        const float g = real ? imageLoad(DY, int(at + (first + o) * plane_out)).x : 0.0;
+        [[unroll]] for (uint t = 0u; t < TAPS; ++t) sums[o * SUMS + t] += g * taps[t];
+        sums[o * SUMS + TAPS] += g;
       }
     }
     [[unroll]] for (uint o = 0u; o < OC_BLOCK; ++o) {

@@ -115,11 +115,12 @@ std::vector<Shape> with_channels(const Shape& x) { return {x, {x[1]}, {x[1]}}; }
 
 TEST_CASE("batch_norm training forward and backward over odd shapes") {
   // (N, C, H, W) with batch 1 and 33, channels 1, 3 and 17, H × W = 5 × 7 (up to 1155 values per channel, more
-  // than a workgroup); planes of 99 and 272 values, at least a workgroup wide (64 on a CPU device, 256 on a
-  // GPU), which the kernels take row by row instead of as one flat loop; (N, C) and (N, C, L) as BatchNorm1d
-  // gives them, down to 2 values per channel.
+  // than a workgroup); planes of 99, 144 and 272 values, at least a workgroup wide (64 on a CPU device, 256 on a
+  // GPU), which normalize and dx take plane by plane instead of as one flat loop (on a CPU device 144 / 4 = 36
+  // quads with a workgroup of as many invocations); (N, C) and (N, C, L) as BatchNorm1d gives them, down to 2
+  // values per channel.
   test::check_op(batch_norm_spec(), {with_channels({1, 3, 5, 7}), with_channels({33, 3, 5, 7}), with_channels({2, 17, 4, 6}),
-                                     with_channels({3, 2, 9, 11}), with_channels({2, 3, 16, 17}),
+                                     with_channels({3, 2, 9, 11}), with_channels({2, 3, 12, 12}), with_channels({2, 3, 16, 17}),
                                      with_channels({33, 1, 1, 1}), with_channels({2, 1, 5, 7}), with_channels({33, 17}),
                                      with_channels({1, 3, 35}), with_channels({7, 5, 3}), with_channels({2, 3})});
 }

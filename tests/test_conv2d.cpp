@@ -139,8 +139,8 @@ TEST_CASE("conv2d forward and backward over odd shapes") {
                {{{3, 2, 7, 13}, {4, 2, 2, 5}, {4}}, {{1, 3, 2, 9}, {1, 3, 2, 5}, {1}}});
   // Stride larger than the kernel: input elements no window reads get a zero gradient.
   check_conv2d(Conv2dGeometry{2, 3}, true, {{{2, 2, 8, 7}, {3, 2, 2, 2}, {3}}});
-  // Output rows of a multiple of 4 under unit stride and dilation along w (a CPU device's direct weight gradient
-  // then takes four positions at once), with a stride, padding and kernel of their own along h, and 1x5 padded.
+  // Few taps (the direct kernels on a CPU device) with a stride, padding and kernel of their own along h, and a
+  // padded 1x5 kernel without bias.
   check_conv2d(Conv2dGeometry{{3, 2}, {2, 1}, {1, 0}}, true, {{{3, 2, 7, 9}, {5, 2, 3, 2}, {5}}});
   check_conv2d(Conv2dGeometry{{1, 5}, 1, {0, 2}}, false, {{{2, 1, 3, 12}, {6, 1, 1, 5}}});
 }

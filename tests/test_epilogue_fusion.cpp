@@ -72,13 +72,18 @@ TEST_CASE("a ReLU and a Dropout2d folded into a BatchNorm, a Dropout into a ReLU
     Shape sample;
     int relus_folded, dropouts_folded, element_dropouts_folded = 0;
   };
-  // Planes of 64 values (a multiple of 4, as wide as lavapipe's workgroup), of 81 (not a multiple of 4), of 15
-  // (shorter than a workgroup), and BatchNorm1d's single values: each path of the three BatchNorm shaders.
+  // Planes of 64 values (a multiple of 4, as wide as lavapipe's workgroup), of 144 (36 quads: on a CPU device a
+  // workgroup of 36), of 81 (not a multiple of 4), of 15 (shorter than a workgroup), and BatchNorm1d's single
+  // values: each path of the three BatchNorm shaders.
   const std::vector<Case> cases = {
       {"Conv2d-BatchNorm2d-ReLU-Dropout2d-MaxPool2d, 8 x 8",
        Sequential{Conv2d(2, 4, 3, 1, 1), BatchNorm2d(4), ReLU(), Dropout2d(0.3), MaxPool2d(2), Flatten(),
                   Linear(64, k_classes)},
        {2, 8, 8}, 1, 1},
+      {"Conv2d-BatchNorm2d-ReLU-Dropout2d-MaxPool2d, 12 x 12",
+       Sequential{Conv2d(1, 3, 3, 1, 1), BatchNorm2d(3), ReLU(), Dropout2d(0.3), MaxPool2d(2), Flatten(),
+                  Linear(108, k_classes)},
+       {1, 12, 12}, 1, 1},
       {"BatchNorm2d-ReLU, then BatchNorm2d-ReLU-Dropout2d (vanilla scaling), 9 x 9",
        Sequential{BatchNorm2d(3), ReLU(), Conv2d(3, 3, 3, 1, 1), BatchNorm2d(3), ReLU(),
                   Dropout2d(0.5, DropoutScaling::Vanilla), Flatten(), Linear(243, k_classes)},
