@@ -119,7 +119,9 @@ constexpr int64_t k_direct_taps = 32;
 // the direct forward takes. The sample CNN's 1 -> 32 3x3 conv at 16 lanes: im2col, transpose, product and row sums
 // took 14-20 ms a step, the direct kernel takes 9-12. Its workgroups are blocks of output channels, a few dozen at
 // most: too few for a GPU, which keeps the product.
-bool direct_weight_gradient(int64_t taps, const DeviceInfo& device) { return device.is_cpu() && taps <= k_direct_taps; }
+bool direct_weight_gradient(int64_t taps, const DeviceInfo& device) {
+  return device.is_cpu() && taps >= 1 && taps <= k_direct_taps;
+}
 
 // Each weight (OC, C, KH, KW) as the matrix (OC, C·KH·KW) the products take.
 Tensor filter_matrix(const Tensor& weight) {
