@@ -119,9 +119,7 @@ constexpr int64_t k_direct_taps = 32;
 // the direct forward takes. The sample CNN's 1 -> 32 3x3 conv at 16 lanes: im2col, transpose, product and row sums
 // took 14-20 ms a step, the direct kernel takes 9-12. Its workgroups are blocks of output channels, a few dozen at
 // most: too few for a GPU, which keeps the product.
-bool direct_weight_gradient(int64_t taps, const DeviceInfo& device) {
-  return device.is_cpu() && taps >= 1 && taps <= k_direct_taps;
-}
+bool direct_weight_gradient(int64_t taps, const DeviceInfo& device) { return device.is_cpu() && taps <= k_direct_taps; }
 
 // Each weight (OC, C, KH, KW) as the matrix (OC, C·KH·KW) the products take.
 Tensor filter_matrix(const Tensor& weight) {
@@ -257,6 +255,7 @@ void conv2d_forward(Recorder& rec, const Tensor& y, const Tensor& cols, const Te
                     const Tensor& weight, const Tensor* bias, const Conv2dGeometry& g, const Tensor* partials) {
   constexpr const char* op = "conv2d_forward";
   const Sizes s = sizes_of(op, {"x", x}, g);
+  check_value(op, s.C >= 1, "input channels", double(s.C), ">= 1, as torch.nn.Conv2d's in_channels");
   check_rank(op, {"weight", weight}, {4}, "(out_channels, in_channels, KH, KW)");
   const int64_t oc = weight.dim(0);
   check_tensor(op, {"weight", weight}, {oc, s.C, g.kernel.h, g.kernel.w}, DType::f32,
@@ -308,6 +307,7 @@ void conv2d_backward(Recorder& rec, const Tensor* dx, const Tensor& dweight, con
   check_dtype(op, {"x", x}, DType::f32);
   // x gives the input's size, and with it the output's: dy and dx must have them.
   const Sizes s = sizes_of(op, {"x", x}, g);
+  check_value(op, s.C >= 1, "input channels", double(s.C), ">= 1, as torch.nn.Conv2d's in_channels");
   const int64_t oc = weight.dim(0), c = weight.dim(1), n = s.N;
   check_tensor(op, {"weight", weight}, {oc, c, g.kernel.h, g.kernel.w}, DType::f32,
                fmt::format("(out_channels, in_channels, the kernel {}x{})", g.kernel.h, g.kernel.w));

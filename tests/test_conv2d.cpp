@@ -271,6 +271,14 @@ TEST_CASE("conv2d ops refuse bad arguments, naming the tensor and the shapes") {
   Tensor rows_in_cols{cols.slice.sub(0, rows.bytes()), {4, 70}, DType::f32, "rows_in_cols"};
   CHECK_THROWS_WITH(ops::conv2d_forward(rec, y, cols, rows_in_cols, x, w, &b, g),
                     Contains("cols 'cols' overlaps rows 'rows_in_cols'"));
+  // No input channels: refused (the direct kernels would have no taps), as nn.Conv2d refuses in_channels = 0.
+  Tensor x_empty = make_tensor(arena, {2, 0, 5, 7}, DType::f32, "x_empty");
+  Tensor w_empty = make_tensor(arena, {4, 0, 3, 3}, DType::f32, "w_empty");
+  Tensor cols_empty = make_tensor(arena, {70, 0}, DType::f32, "cols_empty");
+  CHECK_THROWS_WITH(ops::conv2d_forward(rec, y, cols_empty, rows, x_empty, w_empty, &b, g),
+                    Contains("conv2d_forward: invalid input channels = 0"));
+  CHECK_THROWS_WITH(ops::conv2d_backward(rec, nullptr, w_empty, &db, cols_empty, rows, y, x_empty, cols_empty, w_empty, g),
+                    Contains("conv2d_backward: invalid input channels = 0"));
   Tensor ints = make_tensor(arena, {2, 3, 5, 7}, DType::i32, "ints");
   CHECK_THROWS_WITH(forward(y, ints, w, g), Contains("'ints' is i32, expected f32"));
 
