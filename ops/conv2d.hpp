@@ -11,7 +11,8 @@
 //             dcolsᵀ (C·KH·KW, P) = Wᵀ · rows;  dx = col2im(dcolsᵀ), a gather
 // rows is channel-major, (OC, N, OH·OW): NCHW with N and OC swapped, so converting between the two moves whole
 // planes of OH·OW values (block_transpose), four at a time when OH·OW is a multiple of four.
-// cols and rows are the caller's scratch (a layer declares them): forward leaves cols for the weight gradient.
+// cols and rows are the caller's scratch (a layer declares them): forward leaves cols for the weight gradient
+// (not on the direct weight-gradient path above, which reads x instead).
 // Backward passes write (=) their gradients.
 
 #include <vkdrop/reference/conv2d.hpp>
