@@ -128,6 +128,20 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
   cases.push_back(make_case(ctx, "dropout backward", n, bytes, "0",
                             [&](Recorder& rec) { ops::dropout_backward(rec, dx, x, config, step); }, dx, want));
 
+  // The dropout kernel the other device class runs (ops::dropout_draws_at_once): on a CPU device the one-quad
+  // dropout.comp, whose single chain of Philox rounds the interleaved kernel overlaps four at a time.
+  ref::dropout_forward(want.data(), xs.data(), int(n), k_p, config.scaling, true, k_seed, k_step, k_layer);
+  const uint32_t other_draws = ops::dropout_draws_at_once(ctx.info()) == 1 ? 4 : 1;
+  cases.push_back(make_case(ctx,
+                            fmt::format("dropout forward (train, {}: the {} kernel)",
+                                        other_draws == 1 ? "one draw at a time" : "four draws interleaved",
+                                        other_draws == 1 ? "GPU" : "CPU"),
+                            n, bytes, "0",
+                            [&, other_draws](Recorder& rec) {
+                              ops::dropout_forward(rec, y, x, config, true, step, other_draws);
+                            },
+                            y, want));
+
   // Eval mode with vanilla scaling runs dropout.comp without drawing the mask: the same loads, stores and
   // launch shape as training, so the gap between the two rows is the cost of Philox.
   const ops::DropoutConfig vanilla{k_p, DropoutScaling::Vanilla, k_seed, k_layer};

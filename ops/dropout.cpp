@@ -64,14 +64,17 @@ void check_pass(const char* op, Arg out, Arg in, const Tensor& step) {
   check_counter(op, {"step", step});
 }
 
-// Element-wise dropout.comp: out = keep ? in * scale : 0 (in ReLU'd first when relu), the mask drawn when
-// draw_mask.
+// Element-wise dropout.comp or dropout_interleaved.comp (draws_at_once 1 or 4, dropout.glsl): out = keep ? in *
+// scale : 0 (in ReLU'd first when relu), the mask drawn when draw_mask.
 void record_dropout(Recorder& rec, const Tensor& out, const Tensor& in, const DropoutConfig& config,
-                    const MaskParams& mask, bool draw_mask, const Tensor& step, const char* label, bool relu = false) {
+                    const MaskParams& mask, bool draw_mask, const Tensor& step, const char* label, bool relu = false,
+                    uint32_t draws_at_once = 0) {
   Context& ctx = rec.context();
   const uint32_t n = to_u32(in.numel(), label);
   const uint32_t local = elementwise_workgroup(ctx.info());
-  const Kernel& kernel = ctx.kernel("dropout", std::vector<uint32_t>{local, draw_mask ? 1u : 0u, relu ? 1u : 0u});
+  if (draws_at_once == 0) draws_at_once = dropout_draws_at_once(ctx.info());
+  const Kernel& kernel = ctx.kernel(draws_at_once == 1 ? "dropout" : "dropout_interleaved",
+                                    std::vector<uint32_t>{local, draw_mask ? 1u : 0u, relu ? 1u : 0u});
   const DropoutParams params{static_cast<uint32_t>(config.seed), static_cast<uint32_t>(config.seed >> 32), n,
                              config.layer, mask.threshold, mask.scale};
   rec.dispatch(kernel,
@@ -129,6 +132,20 @@ void dropout_forward(Recorder& rec, const Tensor& y, const Tensor& x, const Drop
   if (x.numel() == 0) return;
   if (!training) return record_eval(rec, y, x, config, mask, step, "dropout forward (eval)");
   record_dropout(rec, y, x, config, mask, /*draw_mask=*/true, step, "dropout forward");
+}
+
+void dropout_forward(Recorder& rec, const Tensor& y, const Tensor& x, const DropoutConfig& config, bool training,
+                     const Tensor& step, uint32_t draws_at_once) {
+  const char* op = "dropout_forward";
+  if (draws_at_once != 1 && draws_at_once != 4) {
+    throw ArgumentError(fmt::format("{}: invalid draws_at_once = {}: expected 1 (dropout.comp) or 4 "
+                                    "(dropout_interleaved.comp)", op, draws_at_once));
+  }
+  const MaskParams mask = mask_params(op, config, training);
+  check_pass(op, {"y", y}, {"x", x}, step);
+  if (x.numel() == 0) return;
+  record_dropout(rec, y, x, config, mask, /*draw_mask=*/training, step,
+                 training ? "dropout forward" : "dropout forward (eval)", /*relu=*/false, draws_at_once);
 }
 
 void dropout_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const DropoutConfig& config,

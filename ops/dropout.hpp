@@ -25,6 +25,12 @@ struct DropoutConfig {
 // Throws ArgumentError for p outside [0, 1] or NaN, ShapeError for mismatched shapes.
 void dropout_forward(Recorder& rec, const Tensor& y, const Tensor& x, const DropoutConfig& config, bool training,
                      const Tensor& step);
+// dropout_forward through a chosen kernel, for tests and benchmarks: draws_at_once = 1 runs dropout.comp (what a
+// GPU runs: one quad per invocation), 4 runs dropout_interleaved.comp (what a CPU device runs: four quads per
+// iteration, their Philox rounds interleaved); the same bits either way. Eval mode runs the kernel too (no
+// mask drawn), where dropout_forward copies or does nothing. Throws ArgumentError for another draws_at_once.
+void dropout_forward(Recorder& rec, const Tensor& y, const Tensor& x, const DropoutConfig& config, bool training,
+                     const Tensor& step, uint32_t draws_at_once);
 // dx = dy · m · scale with the mask of the same (seed, step, layer). dx may be dy.
 void dropout_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const DropoutConfig& config,
                       const Tensor& step);

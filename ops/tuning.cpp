@@ -15,6 +15,8 @@ uint32_t elements_per_invocation(const DeviceInfo& device) { return device.is_cp
 // lavapipe: four quads per invocation, for the same reason.
 uint32_t quads_per_invocation(const DeviceInfo& device) { return device.is_cpu() ? 4 : 1; }
 
+uint32_t dropout_draws_at_once(const DeviceInfo& device) { return device.is_cpu() ? 4 : 1; }
+
 std::array<uint32_t, 3> groups_1d(int64_t n, int64_t per_group, const DeviceInfo& device) {
   const int64_t groups = (n + per_group - 1) / per_group;
   return {static_cast<uint32_t>(std::min<int64_t>(groups, device.max_workgroup_count[0])), 1, 1};

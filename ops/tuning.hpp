@@ -37,6 +37,11 @@ std::array<uint32_t, 3> quad_groups(int64_t items, const DeviceInfo& device);
 // loops over.
 int64_t planes_per_workgroup(int64_t plane_size, const DeviceInfo& device);
 
+// Quads each iteration of dropout's grid-stride loop takes, their Philox draws interleaved round by round: 4 on
+// a CPU device (dropout_interleaved.comp: lavapipe runs an invocation's rounds in order for all its lanes, so
+// one draw at a time waits on each round's multiplies), 1 on a GPU (dropout.comp).
+uint32_t dropout_draws_at_once(const DeviceInfo& device);
+
 // --- reductions -----------------------------------------------------------------------------------------
 // bias_backward.comp's workgroup (columns, rows) for a (rows, cols) gradient.
 std::array<uint32_t, 2> bias_backward_workgroup(const DeviceInfo& device, int64_t cols);

@@ -44,4 +44,16 @@ bvec4 dropout_keep4(uvec2 seed, uvec2 step, uint layer, uint quad, uint threshol
   return lessThan(dropout_words(seed, step, layer, quad) >> 8, uvec4(threshold));
 }
 
+#ifdef PHILOX_CHAINS
+// dropout_keep4 for the PHILOX_CHAINS quads quad[0 ..], their draws interleaved (philox4x32_10_chains): the
+// same decisions.
+void dropout_keep4_interleaved(uvec2 seed, uvec2 step, uint layer, uint quad[PHILOX_CHAINS], uint threshold,
+                               out bvec4 keep[PHILOX_CHAINS]) {
+  uvec4 words[PHILOX_CHAINS];
+  [[unroll]] for (int c = 0; c < PHILOX_CHAINS; ++c) words[c] = uvec4(quad[c], layer, step.x, step.y);
+  philox4x32_10_chains(words, seed);
+  [[unroll]] for (int c = 0; c < PHILOX_CHAINS; ++c) keep[c] = lessThan(words[c] >> 8, uvec4(threshold));
+}
+#endif
+
 #endif  // DROPOUT_MASK_GLSL

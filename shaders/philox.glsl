@@ -42,4 +42,16 @@ uvec4 philox4x32_10(uvec4 ctr, uvec2 key) {
   return ctr;
 }
 
+#ifdef PHILOX_CHAINS
+// philox4x32_10 of PHILOX_CHAINS counters under one key, round by round across them: the same words, with
+// PHILOX_CHAINS independent chains of dependent multiplies for the core to overlap (a CPU device runs an
+// invocation's rounds one after another for all its lanes; see dropout.glsl).
+void philox4x32_10_chains(inout uvec4 ctr[PHILOX_CHAINS], uvec2 key) {
+  [[unroll]] for (int round = 0; round < 10; ++round) {
+    if (round > 0) key += uvec2(PHILOX_W0, PHILOX_W1);
+    [[unroll]] for (int c = 0; c < PHILOX_CHAINS; ++c) ctr[c] = philox4x32_round(ctr[c], key);
+  }
+}
+#endif
+
 #endif  // PHILOX_GLSL

@@ -84,6 +84,32 @@ TEST_CASE("dropout forward and backward match the reference bit for bit") {
   }
 }
 
+TEST_CASE("both dropout kernels, one draw at a time (GPUs) and four interleaved (CPU devices), give the same bits") {
+  Context& ctx = test::context();
+  // Partial last quads, a last iteration with fewer than four quads in range, several workgroups.
+  for (int64_t n : {int64_t{1}, int64_t{6}, int64_t{17}, int64_t{1030}, int64_t{65541}}) {
+    Problem pr(ctx, n);
+    const size_t count = static_cast<size_t>(n);
+    const std::vector<float> xs = test::random_floats(count, 21);
+    upload(ctx, pr.x, std::span<const float>(xs));
+    for (uint32_t draws : {1u, 4u}) {
+      for (bool training : {true, false}) {
+        const ops::DropoutConfig config{0.4, DropoutScaling::Vanilla, k_seed, k_layer};
+        Recorder rec(ctx);
+        ops::dropout_forward(rec, pr.y, pr.x, config, training, pr.step, draws);
+        rec.run();
+        std::vector<float> want(count);
+        ref::dropout_forward(want.data(), xs.data(), int(n), config.p, config.scaling, training, k_seed, k_step, k_layer);
+        test::expect_bits(download_f32(ctx, pr.y), want,
+                          fmt::format("n = {}, {} draws at once, {}", n, draws, training ? "train" : "eval"));
+      }
+    }
+  }
+  Problem pr(ctx, 8);
+  Recorder rec(ctx);
+  CHECK_THROWS_AS(ops::dropout_forward(rec, pr.y, pr.x, ops::DropoutConfig{}, true, pr.step, 2), ArgumentError);
+}
+
 TEST_CASE("dropout runs in place") {
   Context& ctx = test::context();
   const int64_t n = 1001;
