@@ -1,5 +1,9 @@
 #include <vkdrop/ops/tuning.hpp>
 
+#include <vkdrop/runtime/error.hpp>
+
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
 #include <thread>
@@ -16,6 +20,24 @@ uint32_t elements_per_invocation(const DeviceInfo& device) { return device.is_cp
 uint32_t quads_per_invocation(const DeviceInfo& device) { return device.is_cpu() ? 4 : 1; }
 
 uint32_t dropout_draws_at_once(const DeviceInfo& device) { return device.is_cpu() ? 4 : 1; }
+
+// lavapipe: a copy without a loop moved 10.7 GB/s in workgroups of 1024, 10.4 in 256, 9.4 in 64 (16 lanes).
+uint32_t loop_free_workgroup(const DeviceInfo& device) {
+  return std::min<uint32_t>({256u, device.max_workgroup_size[0], device.max_workgroup_invocations});
+}
+
+std::array<uint32_t, 3> loop_free_groups(int64_t items, const DeviceInfo& device) {
+  const int64_t local = loop_free_workgroup(device);
+  const int64_t groups = std::max<int64_t>(1, (items + local - 1) / local);
+  const int64_t max_x = device.max_workgroup_count[0], max_y = device.max_workgroup_count[1];
+  if (groups <= max_x) return {static_cast<uint32_t>(groups), 1, 1};
+  const int64_t rows = (groups + max_x - 1) / max_x;
+  if (rows > max_y) {
+    throw ArgumentError(fmt::format("{} items need {} workgroups of {}: more than this device's {} x {}", items,
+                                    groups, local, max_x, max_y));
+  }
+  return {static_cast<uint32_t>(max_x), static_cast<uint32_t>(rows), 1};
+}
 
 std::array<uint32_t, 3> groups_1d(int64_t n, int64_t per_group, const DeviceInfo& device) {
   const int64_t groups = (n + per_group - 1) / per_group;

@@ -42,6 +42,14 @@ int64_t planes_per_workgroup(int64_t plane_size, const DeviceInfo& device);
 // one draw at a time waits on each round's multiplies), 1 on a GPU (dropout.comp).
 uint32_t dropout_draws_at_once(const DeviceInfo& device);
 
+// --- loop-free kernels ------------------------------------------------------------------------------------
+// A kernel without a grid-stride loop (lavapipe pays for each iteration of a loop, its masks, about a third of
+// what copying a quad costs) has an invocation for every item: workgroups of loop_free_workgroup invocations,
+// in two dimensions where one would pass the device's limit; the kernel flattens (y * groups.x + x) and skips
+// the invocations past the last item. Throws ArgumentError if even two dimensions cannot hold `items`.
+uint32_t loop_free_workgroup(const DeviceInfo& device);
+std::array<uint32_t, 3> loop_free_groups(int64_t items, const DeviceInfo& device);
+
 // --- reductions -----------------------------------------------------------------------------------------
 // bias_backward.comp's workgroup (columns, rows) for a (rows, cols) gradient.
 std::array<uint32_t, 2> bias_backward_workgroup(const DeviceInfo& device, int64_t cols);

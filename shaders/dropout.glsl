@@ -17,9 +17,10 @@
 //
 // Interleaved draws (DRAWS_AT_ONCE = 4, CPU devices): one Philox call is ten dependent rounds, and lavapipe
 // runs an invocation's code for all its lanes in order, so a single chain leaves the core waiting on each
-// round's multiplies (a draw took as long at 4 lanes as at 16); four independent chains overlap. The quads
-// are q, q + stride, q + 2 stride, q + 3 stride, each drawn from its own counter as always: the masks are
-// the same bits either way. GPUs hide the latency across invocations and take one quad each (dropout.comp).
+// round's multiplies (a draw took as long at 4 lanes as at 16); four independent chains overlap. Invocation g
+// takes quads 4g .. 4g + 3, each drawn from its own counter as always: the masks are the same bits either
+// way. And no loop: the grid covers every quad. GPUs hide the latency across invocations and take one quad
+// each through a grid-stride loop (dropout.comp).
 //
 // Written for lavapipe as much as for GPUs: x is read unconditionally and the mask only selects the
 // result (a load under a random mask costs llvmpipe a mispredicted branch per lane), and the push
@@ -28,6 +29,8 @@ layout(local_size_x_id = 0) in;                        // workgroup size
 layout(constant_id = 1) const bool DRAW_MASK = true;  // false: eval mode, y = x * scale
 // true: x is first ReLU'd, relu_forward.comp's select (a ReLU with this dropout folded into it, ops/dropout.hpp)
 layout(constant_id = 2) const bool RELU = false;
+// dropout_interleaved.comp: n % 4 != 0, the last quad is partial (without it the kernel has no code for one)
+layout(constant_id = 3) const bool PARTIAL = false;
 
 #if DRAWS_AT_ONCE > 1
 #define PHILOX_CHAINS DRAWS_AT_ONCE  // dropout_keep4_interleaved for this many quads
@@ -48,7 +51,8 @@ layout(push_constant) uniform Params {
   float scale;     // applied to kept elements; ref::dropout_scale(p, scaling, training)
 };
 
-// y at quad q (q < quads; the last quad may be partial) for keep decisions `keep`.
+// y at quad q (q < quads; the last quad may be partial, 1 to 3 elements) for keep decisions `keep`. No loop:
+// lavapipe pays for every loop (its masks) about a third of what a quad's copy costs.
 void write_quad(uint q, uint whole, uint count, float factor, bvec4 keep) {
   if (q < whole) {
     vec4 v = imageLoad(X4, int(q));
@@ -56,10 +60,12 @@ void write_quad(uint q, uint whole, uint count, float factor, bvec4 keep) {
     y4[q] = mix(vec4(0.0), v * factor, keep);  // mix with a bool is a select
   } else {
     const uint i = q << 2;
-    for (uint k = 0u; k < count - i; ++k) {
-      float v = imageLoad(X, int(i + k)).x;
-      if (RELU) v = v > 0.0 ? v : 0.0;
-      y[i + k] = mix(0.0, v * factor, keep[k]);
+    [[unroll]] for (uint k = 0u; k < 3u; ++k) {
+      if (i + k < count) {
+        float v = imageLoad(X, int(i + k)).x;
+        if (RELU) v = v > 0.0 ? v : 0.0;
+        y[i + k] = mix(0.0, v * factor, keep[k]);
+      }
     }
   }
 }
@@ -73,32 +79,36 @@ void main() {
   const uint keep_below = threshold;
   const float factor = scale;
   const uint whole = count >> 2, quads = whole + ((count & 3u) != 0u ? 1u : 0u);  // n + 3 may overflow
+#if DRAWS_AT_ONCE == 1
+  // A grid-stride loop, one quad an iteration (ops::quad_groups sizes the grid).
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  uint q = gl_GlobalInvocationID.x;
-#if DRAWS_AT_ONCE > 1
-  // Sets of DRAWS_AT_ONCE whole quads, q + i * stride, without a branch: lavapipe runs both sides of every
-  // branch under a mask, so the partial quad's path would cost every set. quads < 2^30 and stride < 2^26: no
-  // overflow.
-  for (; q + (DRAWS_AT_ONCE - 1) * stride < whole; q += DRAWS_AT_ONCE * stride) {
-    uint set[DRAWS_AT_ONCE];
-    [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) set[i] = q + i * stride;
-    bvec4 keep[DRAWS_AT_ONCE];
-    if (DRAW_MASK) {
-      dropout_keep4_interleaved(seed, current_step, layer_id, set, keep_below, keep);
-    } else {
-      [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) keep[i] = bvec4(true);
-    }
-    [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) {
+  for (uint q = gl_GlobalInvocationID.x; q < quads; q += stride) {
+    const bvec4 keep = DRAW_MASK ? dropout_keep4(seed, current_step, layer_id, q, keep_below) : bvec4(true);
+    write_quad(q, whole, count, factor, keep);
+  }
+#else
+  // No loop: the grid (ops::loop_free_groups) has an invocation for every DRAWS_AT_ONCE quads, flattened from
+  // two dimensions past the device's workgroup-count limit; quads past the end are drawn and not written.
+  // quads < 2^30, so the quad indices do not overflow.
+  const uint invocation = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * gl_WorkGroupSize.x +
+                          gl_LocalInvocationID.x;
+  uint set[DRAWS_AT_ONCE];
+  [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) set[i] = invocation * DRAWS_AT_ONCE + i;
+  bvec4 keep[DRAWS_AT_ONCE];
+  if (DRAW_MASK) {
+    dropout_keep4_interleaved(seed, current_step, layer_id, set, keep_below, keep);
+  } else {
+    [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) keep[i] = bvec4(true);
+  }
+  // Whole quads with one branch each; the partial quad, if any, after them (lavapipe runs a branch's code for
+  // every quad even where no lane takes it, so it stays out of the sets' way).
+  [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) {
+    if (set[i] < whole) {
       vec4 v = imageLoad(X4, int(set[i]));
       if (RELU) v = mix(vec4(0.0), v, greaterThan(v, vec4(0.0)));
       y4[set[i]] = mix(vec4(0.0), v * factor, keep[i]);
     }
   }
+  if (PARTIAL && whole - set[0] < DRAWS_AT_ONCE) write_quad(whole, whole, count, factor, keep[whole - set[0]]);
 #endif
-  // One quad at a time: every quad on a GPU; on a CPU device the fewer than DRAWS_AT_ONCE left, and the last
-  // partial quad.
-  for (; q < quads; q += stride) {
-    const bvec4 keep = DRAW_MASK ? dropout_keep4(seed, current_step, layer_id, q, keep_below) : bvec4(true);
-    write_quad(q, whole, count, factor, keep);
-  }
 }
