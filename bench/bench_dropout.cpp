@@ -107,10 +107,11 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
   const double bytes = 8.0 * static_cast<double>(n);  // one f32 read and one written per element
   std::vector<float> want(count);
 
-  // copy.comp moves quads through a grid-stride loop, launched as the element-wise ops launch theirs.
-  const uint32_t local = ops::elementwise_workgroup(ctx.info());
-  const Kernel& copy = ctx.kernel("copy", std::vector<uint32_t>{local});
-  const std::array<uint32_t, 3> copy_groups = ops::quad_groups(ops::quads_of(n), ctx.info());
+  // copy.comp moves quads as the loop-free element-wise kernels do (shaders/quad_sets.glsl), launched as the ops
+  // launch theirs.
+  const uint32_t local = ops::loop_free_workgroup(ctx.info());
+  const Kernel& copy = ctx.kernel("copy", std::vector<uint32_t>{local, ops::quad_set_flags(n, ctx.info())[0], ops::quad_set_flags(n, ctx.info())[1]});
+  const std::array<uint32_t, 3> copy_groups = ops::quad_set_groups(n, ctx.info());
   cases.push_back(make_case(ctx, fmt::format("copy (yardstick, workgroup {})", local), n, bytes, "—",
                             [&](Recorder& rec) {
                               rec.dispatch(copy,

@@ -73,19 +73,17 @@ void record_dropout(Recorder& rec, const Tensor& out, const Tensor& in, const Dr
   const uint32_t n = to_u32(in.numel(), label);
   const uint32_t local = elementwise_workgroup(ctx.info());
   if (draws_at_once == 0) draws_at_once = dropout_draws_at_once(ctx.info());
-  const bool interleaved = draws_at_once > 1;  // dropout_interleaved.comp: no loop, draws_at_once quads each
+  const bool interleaved = draws_at_once > 1;  // dropout_interleaved.comp: no loop, quad_sets.glsl
+  const auto [partial, contiguous] = quad_set_flags(n, ctx.info());
   const Kernel& kernel =
       ctx.kernel(interleaved ? "dropout_interleaved" : "dropout",
                  std::vector<uint32_t>{interleaved ? loop_free_workgroup(ctx.info()) : local, draw_mask ? 1u : 0u,
-                                       relu ? 1u : 0u, n % 4 != 0 ? 1u : 0u});
+                                       relu ? 1u : 0u, partial, contiguous});
   const DropoutParams params{static_cast<uint32_t>(config.seed), static_cast<uint32_t>(config.seed >> 32), n,
                              config.layer, mask.threshold, mask.scale};
-  const int64_t quads = quads_of(n);
   rec.dispatch(kernel,
                {in.slice, out.slice, step.slice, quad_binding(ctx, in.slice), quad_binding(ctx, out.slice)},
-               params,
-               interleaved ? loop_free_groups((quads + draws_at_once - 1) / draws_at_once, ctx.info())
-                           : quad_groups(quads, ctx.info()),
+               params, interleaved ? quad_set_groups(n, ctx.info()) : quad_groups(quads_of(n), ctx.info()),
                label);
 }
 

@@ -18,7 +18,6 @@ namespace vkdrop::ops {
 
 namespace {
 
-std::vector<uint32_t> workgroup(const DeviceInfo& device) { return {elementwise_workgroup(device)}; }
 
 // out and in: f32, the same shape, and in place or disjoint.
 void check_elementwise(const char* op, Arg out, Arg in) {
@@ -34,9 +33,9 @@ void relu_forward(Recorder& rec, const Tensor& y, const Tensor& x) {
   check_elementwise("relu_forward", {"y", y}, {"x", x});
   Context& ctx = rec.context();
   const uint32_t n = to_u32(x.numel(), "relu_forward: x");
-  const Kernel& kernel = ctx.kernel("relu_forward", workgroup(ctx.info()));
+  const Kernel& kernel = ctx.kernel("relu_forward", quad_set_constants(n, ctx.info()));
   rec.dispatch(kernel, {x.slice, y.slice, quad_binding(ctx, x.slice), quad_binding(ctx, y.slice)}, n,
-               quad_groups(quads_of(n), ctx.info()), "relu forward");
+               quad_set_groups(n, ctx.info()), "relu forward");
 }
 
 void relu_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tensor& y, float scale,
@@ -48,11 +47,11 @@ void relu_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tens
     uint32_t n;
     float scale;
   } params{to_u32(y.numel(), "relu_backward: y"), scale};
-  const Kernel& kernel = ctx.kernel("relu_backward", workgroup(ctx.info()));
+  const Kernel& kernel = ctx.kernel("relu_backward", quad_set_constants(params.n, ctx.info()));
   rec.dispatch(kernel,
                {dy.slice, y.slice, dx.slice, quad_binding(ctx, dy.slice), quad_binding(ctx, y.slice),
                 quad_binding(ctx, dx.slice)},
-               params, quad_groups(quads_of(params.n), ctx.info()), label);
+               params, quad_set_groups(params.n, ctx.info()), label);
 }
 
 uint32_t bias_backward_max_split(int64_t rows, int64_t cols) {

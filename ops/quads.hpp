@@ -11,7 +11,9 @@
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/arena.hpp>
 
+#include <array>
 #include <cstdint>
+#include <vector>
 
 namespace vkdrop::ops {
 
@@ -21,5 +23,14 @@ BufferSlice quad_binding(Context& ctx, const BufferSlice& slice);
 
 // Whole quads and the elements of the last partial one, for a kernel over `n` elements.
 constexpr int64_t quads_of(int64_t n) { return n / 4 + (n % 4 != 0 ? 1 : 0); }
+
+// A loop-free kernel over the quads of `n` elements (shaders/quad_sets.glsl: four quads an invocation, no
+// loop): its grid (ops::loop_free_groups), and its specialization constants {workgroup size
+// (loop_free_workgroup), PARTIAL (a partial last quad), CONTIGUOUS (a CPU device's order)}; a kernel with
+// constants of its own before these takes quad_set_constants(...) after them, ids in order.
+constexpr int64_t k_quad_set = 4;  // QUAD_SET in quad_sets.glsl
+std::array<uint32_t, 3> quad_set_groups(int64_t n, const DeviceInfo& device);
+std::array<uint32_t, 2> quad_set_flags(int64_t n, const DeviceInfo& device);  // {PARTIAL, CONTIGUOUS}
+std::vector<uint32_t> quad_set_constants(int64_t n, const DeviceInfo& device);  // {workgroup, PARTIAL, CONTIGUOUS}
 
 }  // namespace vkdrop::ops

@@ -27,8 +27,9 @@ uint32_t loop_free_workgroup(const DeviceInfo& device) {
 }
 
 std::array<uint32_t, 3> loop_free_groups(int64_t items, const DeviceInfo& device) {
+  if (items <= 0) return {0, 1, 1};  // no work: Recorder::dispatch records nothing
   const int64_t local = loop_free_workgroup(device);
-  const int64_t groups = std::max<int64_t>(1, (items + local - 1) / local);
+  const int64_t groups = (items + local - 1) / local;
   const int64_t max_x = device.max_workgroup_count[0], max_y = device.max_workgroup_count[1];
   if (groups <= max_x) return {static_cast<uint32_t>(groups), 1, 1};
   const int64_t rows = (groups + max_x - 1) / max_x;

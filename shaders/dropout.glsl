@@ -29,10 +29,15 @@ layout(local_size_x_id = 0) in;                        // workgroup size
 layout(constant_id = 1) const bool DRAW_MASK = true;  // false: eval mode, y = x * scale
 // true: x is first ReLU'd, relu_forward.comp's select (a ReLU with this dropout folded into it, ops/dropout.hpp)
 layout(constant_id = 2) const bool RELU = false;
-// dropout_interleaved.comp: n % 4 != 0, the last quad is partial (without it the kernel has no code for one)
-layout(constant_id = 3) const bool PARTIAL = false;
 
 #if DRAWS_AT_ONCE > 1
+// dropout_interleaved.comp: PARTIAL and CONTIGUOUS are quad_sets.glsl's; a set's quads are drawn together.
+layout(constant_id = 3) const bool PARTIAL = false;
+layout(constant_id = 4) const bool CONTIGUOUS = false;
+#include "quad_sets.glsl"
+#if DRAWS_AT_ONCE != QUAD_SET
+#error "dropout_interleaved draws the QUAD_SET quads of an invocation's set together"
+#endif
 #define PHILOX_CHAINS DRAWS_AT_ONCE  // dropout_keep4_interleaved for this many quads
 #endif
 #include "dropout_mask.glsl"
@@ -87,21 +92,15 @@ void main() {
     write_quad(q, whole, count, factor, keep);
   }
 #else
-  // No loop: the grid (ops::loop_free_groups) has an invocation for every DRAWS_AT_ONCE quads, flattened from
-  // two dimensions past the device's workgroup-count limit; quads past the end are drawn and not written.
-  // quads < 2^30, so the quad indices do not overflow.
-  const uint invocation = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * gl_WorkGroupSize.x +
-                          gl_LocalInvocationID.x;
+  // No loop (quad_sets.glsl): the four quads of this invocation's set, drawn together.
   uint set[DRAWS_AT_ONCE];
-  [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) set[i] = invocation * DRAWS_AT_ONCE + i;
+  [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) set[i] = set_quad(i);
   bvec4 keep[DRAWS_AT_ONCE];
   if (DRAW_MASK) {
     dropout_keep4_interleaved(seed, current_step, layer_id, set, keep_below, keep);
   } else {
     [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) keep[i] = bvec4(true);
   }
-  // Whole quads with one branch each; the partial quad, if any, after them (lavapipe runs a branch's code for
-  // every quad even where no lane takes it, so it stays out of the sets' way).
   [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) {
     if (set[i] < whole) {
       vec4 v = imageLoad(X4, int(set[i]));
@@ -109,6 +108,9 @@ void main() {
       y4[set[i]] = mix(vec4(0.0), v * factor, keep[i]);
     }
   }
-  if (PARTIAL && whole - set[0] < DRAWS_AT_ONCE) write_quad(whole, whole, count, factor, keep[whole - set[0]]);
+  if (PARTIAL) {
+    const uint slot = set_slot(whole);
+    if (slot < QUAD_SET) write_quad(whole, whole, count, factor, keep[slot]);
+  }
 #endif
 }

@@ -1,0 +1,55 @@
+// Loop-free element-wise kernels (shaders/quad_sets.glsl): the grid ops::loop_free_groups sizes, in two
+// dimensions past the device's workgroup-count limit, and a kernel that flattens such a grid. A real 2-D grid
+// needs over 268 million elements on lavapipe, so the kernel is checked with a small 2-D grid dispatched
+// directly, and the sizing with a device whose limits are small.
+#include "gpu.hpp"
+
+#include <vkdrop/ops/quads.hpp>
+#include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/recorder.hpp>
+#include <vkdrop/runtime/tensor.hpp>
+
+using namespace vkdrop;
+
+TEST_CASE("loop_free_groups covers every item in one or two dimensions, within the device's limits") {
+  DeviceInfo device;
+  device.max_workgroup_size = {1024, 1024, 64};
+  device.max_workgroup_invocations = 1024;
+  device.max_workgroup_count = {100, 7, 1};
+  const int64_t local = ops::loop_free_workgroup(device);
+  CHECK(local == 256);
+  CHECK(ops::loop_free_groups(0, device) == std::array<uint32_t, 3>{0, 1, 1});
+  CHECK(ops::loop_free_groups(1, device) == std::array<uint32_t, 3>{1, 1, 1});
+  CHECK(ops::loop_free_groups(100 * local, device) == std::array<uint32_t, 3>{100, 1, 1});
+  CHECK(ops::loop_free_groups(100 * local + 1, device) == std::array<uint32_t, 3>{100, 2, 1});
+  CHECK(ops::loop_free_groups(700 * local, device) == std::array<uint32_t, 3>{100, 7, 1});
+  CHECK_THROWS_AS(ops::loop_free_groups(700 * local + 1, device), ArgumentError);
+  device.max_workgroup_invocations = 64;  // a device with smaller workgroups gets them
+  CHECK(ops::loop_free_workgroup(device) == 64);
+}
+
+TEST_CASE("a quad-set kernel flattens a two-dimensional grid and writes the partial quad, in either order") {
+  Context& ctx = test::context();
+  const uint32_t local = 64;
+  // 3 x 2 workgroups of 64 invocations, four quads each: 6144 elements; with a partial quad; fewer invocations
+  // busy. Both orders: a GPU's (consecutive lanes on consecutive quads) and a CPU device's (a lane's own side by
+  // side), whichever this device is.
+  for (uint32_t contiguous : {0u, 1u}) {
+    for (int64_t n : {int64_t{6 * 64 * 4 * 4}, int64_t{6 * 64 * 4 * 4 - 2}, int64_t{5 * 64 * 4 * 4 + 3}}) {
+      Arena arena(ctx, 1 << 20);
+      Tensor x = make_tensor(arena, {n}, DType::f32, "x"), y = make_tensor(arena, {n}, DType::f32, "y");
+      const std::vector<float> xs = test::random_floats(static_cast<size_t>(n), 5);
+      upload(ctx, x, std::span<const float>(xs));
+      upload(ctx, y, std::span<const float>(std::vector<float>(static_cast<size_t>(n), -7.0f)));
+      const uint32_t partial = ops::quad_set_flags(n, ctx.info())[0];
+      Recorder rec(ctx);
+      rec.dispatch(ctx.kernel("copy", std::vector<uint32_t>{local, partial, contiguous}),
+                   {x.slice, y.slice, ops::quad_binding(ctx, x.slice), ops::quad_binding(ctx, y.slice)},
+                   static_cast<uint32_t>(n), std::array<uint32_t, 3>{3, 2, 1}, "copy over a 3 x 2 grid");
+      rec.run();
+      test::expect_bits(download_f32(ctx, y), xs,
+                        fmt::format("copy of {} elements over a 3 x 2 grid, contiguous = {}", n, contiguous));
+    }
+  }
+}
