@@ -198,9 +198,26 @@ void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Te
   // Its order of the squares is row_partials.glsl's only with 8 lanes, and at 16 its shuffles are a loop over
   // the lanes on lavapipe: elsewhere the one-column kernel runs.
   const uint32_t partials = row_partials(device, workgroup);
+  const bool quad_rows = cols % 4 == 0 && w.numel() / 4 <= device.max_texel_buffer_elements;
+  // On a CPU device (row_partials' order) whose shuffles are loops over the lanes, a pair of lanes takes a row,
+  // four columns a lane, with no shuffle in its loop (sgd_step_max_norm_pairs.comp; the same bits at every
+  // subgroup size). Zen 5, alternating runs, the 1024 x 1024 weight of the MLP sample: 16 lanes 2.3-2.6 ms
+  // against 3.2-4.1 for the one-column kernel, 4 lanes 1.7 against 3.3-3.4; at 8 lanes, where a shuffle is one
+  // vpermd, the quads kernel below was as fast or faster (1.1-2.0 against 1.4-1.6, 0.8 against 1.1 for the
+  // 784-wide weight).
+  if (quad_rows && partials == 8 && workgroup % 2 == 0 &&
+      !cheap_subgroup_shuffle(device)) {
+    const uint32_t rows_per_group = workgroup / 2;
+    const std::array<uint32_t, 3> pair_groups{
+        std::min((params.rows + rows_per_group - 1) / rows_per_group, device.max_workgroup_count[0]), 1, 1};
+    rec.dispatch(rec.context().kernel("sgd_step_max_norm_pairs", std::vector<uint32_t>{workgroup}),
+                 {w.slice, g.slice, v.slice, hyper.slice, w.slice, v.slice}, params, pair_groups,
+                 fmt::format("sgd_step + max_norm (quads, a row per lane pair, {} rows per workgroup)",
+                             rows_per_group));
+    return;
+  }
   const bool quads = workgroup == device.subgroup_size && device.subgroup_shuffle && workgroup % 4 == 0 &&
-                     (partials == 0 || partials == workgroup) && cols % 4 == 0 &&
-                     w.numel() / 4 <= device.max_texel_buffer_elements;
+                     (partials == 0 || partials == workgroup) && quad_rows;
   const char* kernel = quads ? "sgd_step_max_norm_quads" : "sgd_step_max_norm";
   rec.dispatch(rec.context().kernel(kernel, quads ? std::vector<uint32_t>{workgroup}
                                                   : std::vector<uint32_t>{workgroup, partials}),

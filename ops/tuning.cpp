@@ -97,6 +97,10 @@ MatmulTiling shared_memory_matmul_tiling() {
   return MatmulTiling{64, 64, 16, 4, 4, true};
 }
 
+bool cheap_subgroup_shuffle(const DeviceInfo& device) {
+  return device.subgroup_shuffle && (!device.is_cpu() || device.subgroup_size == 8);
+}
+
 MatmulTiling matmul_tiling(const DeviceInfo& device) {
   if (device.is_cpu() && device.subgroup_size >= 4) {
     // One subgroup per workgroup; 64 x 8 accumulators per lane were the fastest on lavapipe among the blocks
@@ -109,7 +113,7 @@ MatmulTiling matmul_tiling(const DeviceInfo& device) {
     // 2-vCPU Zen 5 with AVX-512 (16 lanes, bench_gemm --block, alternating: 1024^3 70-79 -> 103-105 GFLOP/s,
     // 1024x1024x128 45-46 -> 56-79; 128-row products within the noise).
     const uint32_t lanes = device.subgroup_size;
-    const bool load_x = lanes != 8 || !device.subgroup_shuffle;
+    const bool load_x = !cheap_subgroup_shuffle(device);
     const uint32_t tm = lanes >= 16 ? 32 : 64, tn = lanes >= 16 ? 16 : 8;
     return {tm, lanes * tn, 4 * lanes, tm, tn, false, load_x};
   }

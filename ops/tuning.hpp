@@ -50,6 +50,11 @@ uint32_t dropout_draws_at_once(const DeviceInfo& device);
 uint32_t loop_free_workgroup(const DeviceInfo& device);
 std::array<uint32_t, 3> loop_free_groups(int64_t items, const DeviceInfo& device);
 
+// Whether a subgroupShuffle with a computed lane is about as cheap as an arithmetic instruction: on GPUs, and on
+// lavapipe only with exactly 8 lanes of 32 bits (one vpermd; at 4 or 16 lanes Mesa 22.3 runs it as a loop over
+// the lanes through the stack). False without subgroup shuffles.
+bool cheap_subgroup_shuffle(const DeviceInfo& device);
+
 // --- reductions -----------------------------------------------------------------------------------------
 // bias_backward.comp's workgroup (columns, rows) for a (rows, cols) gradient.
 std::array<uint32_t, 2> bias_backward_workgroup(const DeviceInfo& device, int64_t cols);
