@@ -25,9 +25,10 @@ BufferSlice quad_binding(Context& ctx, const BufferSlice& slice);
 constexpr int64_t quads_of(int64_t n) { return n / 4 + (n % 4 != 0 ? 1 : 0); }
 
 // A loop-free kernel over the quads of `n` elements (shaders/quad_sets.glsl: four quads an invocation, no
-// loop): its grid (ops::loop_free_groups), and its specialization constants {workgroup size
-// (loop_free_workgroup), PARTIAL (a partial last quad), CONTIGUOUS (a CPU device's order)}; a kernel with
-// constants of its own before these takes quad_set_constants(...) after them, ids in order.
+// loop): its grid (ops::loop_free_groups) and its specialization constants. quad_set_constants gives
+// {workgroup size (loop_free_workgroup), PARTIAL (a partial last quad), CONTIGUOUS (a CPU device's order)} for a
+// kernel with no constants of its own (copy, ReLU); one that has some (dropout_interleaved) puts quad_set_flags
+// after them.
 constexpr int64_t k_quad_set = 4;  // QUAD_SET in quad_sets.glsl
 std::array<uint32_t, 3> quad_set_groups(int64_t n, const DeviceInfo& device);
 std::array<uint32_t, 2> quad_set_flags(int64_t n, const DeviceInfo& device);  // {PARTIAL, CONTIGUOUS}

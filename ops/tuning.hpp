@@ -37,9 +37,10 @@ std::array<uint32_t, 3> quad_groups(int64_t items, const DeviceInfo& device);
 // loops over.
 int64_t planes_per_workgroup(int64_t plane_size, const DeviceInfo& device);
 
-// Quads each iteration of dropout's grid-stride loop takes, their Philox draws interleaved round by round: 4 on
-// a CPU device (dropout_interleaved.comp: lavapipe runs an invocation's rounds in order for all its lanes, so
-// one draw at a time waits on each round's multiplies), 1 on a GPU (dropout.comp).
+// Quads a dropout invocation draws at once: 4 on a CPU device (dropout_interleaved.comp: four quads an invocation
+// without a loop, their Philox draws interleaved round by round, since lavapipe runs an invocation's rounds in
+// order for all its lanes and one draw at a time waits on each round's multiplies), 1 on a GPU (dropout.comp: a
+// quad an iteration of a grid-stride loop).
 uint32_t dropout_draws_at_once(const DeviceInfo& device);
 
 // --- loop-free kernels ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #extension GL_EXT_control_flow_attributes : require
-// The body of dropout.comp and dropout_interleaved.comp, which differ only in DRAWS_AT_ONCE (defined by each
-// before including this): the quads an invocation takes per iteration of its grid-stride loop, their Philox
-// draws interleaved round by round.
+// The body of dropout.comp and dropout_interleaved.comp, which differ in DRAWS_AT_ONCE (defined by each before
+// including this): 1 (dropout.comp, GPUs) takes a quad an iteration of a grid-stride loop; 4
+// (dropout_interleaved.comp, CPU devices) takes the four quads of an invocation's set without a loop
+// (quad_sets.glsl), their Philox draws interleaved round by round.
 //
 // Element-wise dropout, forward and backward: y = keep ? x * scale : 0. Backward is the same computation
 // on (dy -> dx) with the forward's (seed, step, layer): it regenerates the forward's mask instead of
@@ -17,10 +18,9 @@
 //
 // Interleaved draws (DRAWS_AT_ONCE = 4, CPU devices): one Philox call is ten dependent rounds, and lavapipe
 // runs an invocation's code for all its lanes in order, so a single chain leaves the core waiting on each
-// round's multiplies (a draw took as long at 4 lanes as at 16); four independent chains overlap. Invocation g
-// takes quads 4g .. 4g + 3, each drawn from its own counter as always: the masks are the same bits either
-// way. And no loop: the grid covers every quad. GPUs hide the latency across invocations and take one quad
-// each through a grid-stride loop (dropout.comp).
+// round's multiplies (a draw took as long at 4 lanes as at 16); four independent chains overlap. Each quad is
+// drawn from its own counter as always, so the masks are the same bits either way. GPUs hide the latency across
+// invocations and take one quad each through a grid-stride loop (dropout.comp).
 //
 // Written for lavapipe as much as for GPUs: x is read unconditionally and the mask only selects the
 // result (a load under a random mask costs llvmpipe a mispredicted branch per lane), and the push
