@@ -8,6 +8,10 @@
 // output y and is taken where y > 0 only, as in batch_norm_backward_sums.comp.
 layout(local_size_x_id = 0) in;  // workgroup size
 layout(constant_id = 1) const uint RELU = 0;
+// The dispatch's shape, fixed on the host (ops/batch_norm.cpp) so that a pipeline holds only the path it runs:
+// lavapipe runs both sides of every branch (under masks), even one no lane takes.
+layout(constant_id = 2) const uint PLANES = 1;  // 1: L >= the workgroup size, a workgroup takes whole planes
+layout(constant_id = 3) const uint QUADS = 1;   // 1: L % 4 == 0, planes move in quads
 
 layout(binding = 0, r32f) readonly uniform imageBuffer DY;          // (N, C, L)
 layout(binding = 1, r32f) readonly uniform imageBuffer X;           // (N, C, L): the forward's input
@@ -57,14 +61,14 @@ void main() {
   const float per_value = 1.0 / float(M);
   const uint tid = gl_LocalInvocationID.x;
   g_scale = gradient_scale;  // read outside control flow: inside it, llvmpipe gathers push constants per lane
-  if (l_count >= gl_WorkGroupSize.x) {
+  if (PLANES == 1) {
     for (uint p = gl_WorkGroupID.x; p < plane_count; p += gl_NumWorkGroups.x) {  // uniform in the workgroup
       const uint c = p % channels;
       const float mean = imageLoad(SaveMean, int(c)).x, invstd = imageLoad(SaveInvstd, int(c)).x;
       const float scale = imageLoad(Weight, int(c)).x * invstd;
       const float mean_dy = imageLoad(DBias, int(c)).x * per_value;
       const float mean_dy_xhat = imageLoad(DWeight, int(c)).x * per_value;
-      if ((l_count & 3u) == 0u) {
+      if (QUADS == 1) {
         const uint row = p * (l_count >> 2);
         for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x) {
           const vec4 xhat = (imageLoad(X4, int(row + l)) - mean) * invstd;

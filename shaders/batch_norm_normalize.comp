@@ -16,6 +16,10 @@ layout(local_size_x_id = 0) in;                     // workgroup size
 layout(constant_id = 1) const uint FROM_VARIANCE = 0;  // 1: binding 2 holds variances (eval)
 layout(constant_id = 2) const uint RELU = 0;           // 1: y = max(bn(x), 0), by a select
 layout(constant_id = 3) const uint DROPOUT2D = 0;      // 0: none; 1: y * scale (eval); 2: channel masks, * scale
+// The dispatch's shape, fixed on the host (ops/batch_norm.cpp) so that a pipeline holds only the path it runs:
+// lavapipe runs both sides of every branch (under masks), even one no lane takes.
+layout(constant_id = 4) const uint PLANES = 1;  // 1: L >= the workgroup size, a workgroup takes whole planes
+layout(constant_id = 5) const uint QUADS = 1;   // 1: L % 4 == 0, planes move in quads
 
 #extension GL_GOOGLE_include_directive : require
 #include "dropout_mask.glsl"
@@ -64,12 +68,12 @@ void main() {
   const uint layer_id = layer, keep_below = threshold;
   const float factor = scale;
   const uint tid = gl_LocalInvocationID.x;
-  if (l_count >= gl_WorkGroupSize.x) {
+  if (PLANES == 1) {
     for (uint p = gl_WorkGroupID.x; p < plane_count; p += gl_NumWorkGroups.x) {  // uniform in the workgroup
       const uint c = p % channels;
       const float mu = imageLoad(Mean, int(c)).x, gain = scale_of(c, e), shift = imageLoad(Bias, int(c)).x;
       const bool keep = kept(p, seed, current_step, layer_id, keep_below);  // one draw per plane
-      if ((l_count & 3u) == 0u) {
+      if (QUADS == 1) {
         const uint row = p * (l_count >> 2);
         for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x)
           y4[row + l] = drop(relu((imageLoad(X4, int(row + l)) - mu) * gain + shift), keep, factor);
