@@ -6,6 +6,7 @@
 
 #include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/reference/relu.hpp>
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/runtime/recorder.hpp>
 #include <vkdrop/runtime/tensor.hpp>
@@ -29,7 +30,7 @@ TEST_CASE("loop_free_groups covers every item in one or two dimensions, within t
   CHECK(ops::loop_free_workgroup(device) == 64);
 }
 
-TEST_CASE("a quad-set kernel flattens a two-dimensional grid and writes the partial quad, in either order") {
+TEST_CASE("quad-set kernels flatten a two-dimensional grid and write the partial quad, in either order") {
   Context& ctx = test::context();
   const uint32_t local = 64;
   // 3 x 2 workgroups of 64 invocations, four quads each: 6144 elements; with a partial quad; fewer invocations
@@ -43,13 +44,24 @@ TEST_CASE("a quad-set kernel flattens a two-dimensional grid and writes the part
       upload(ctx, x, std::span<const float>(xs));
       upload(ctx, y, std::span<const float>(std::vector<float>(static_cast<size_t>(n), -7.0f)));
       const uint32_t partial = ops::quad_set_flags(n, ctx.info())[0];
+      const std::vector<uint32_t> constants{local, partial, contiguous};
+      const BufferSlice x4 = ops::quad_binding(ctx, x.slice), y4 = ops::quad_binding(ctx, y.slice);
+      const std::array<uint32_t, 3> grid{3, 2, 1};
       Recorder rec(ctx);
-      rec.dispatch(ctx.kernel("copy", std::vector<uint32_t>{local, partial, contiguous}),
-                   {x.slice, y.slice, ops::quad_binding(ctx, x.slice), ops::quad_binding(ctx, y.slice)},
-                   static_cast<uint32_t>(n), std::array<uint32_t, 3>{3, 2, 1}, "copy over a 3 x 2 grid");
+      rec.dispatch(ctx.kernel("copy", constants), {x.slice, y.slice, x4, y4}, static_cast<uint32_t>(n), grid, "copy");
       rec.run();
       test::expect_bits(download_f32(ctx, y), xs,
                         fmt::format("copy of {} elements over a 3 x 2 grid, contiguous = {}", n, contiguous));
+      // relu_forward.comp, the same shape with arithmetic: a GPU's order is otherwise untested here.
+      std::vector<float> want(xs.size());
+      ref::relu_forward(want.data(), xs.data(), int(n));
+      upload(ctx, y, std::span<const float>(std::vector<float>(static_cast<size_t>(n), -7.0f)));
+      Recorder relu(ctx);
+      relu.dispatch(ctx.kernel("relu_forward", constants), {x.slice, y.slice, x4, y4}, static_cast<uint32_t>(n), grid,
+                    "relu");
+      relu.run();
+      test::expect_bits(download_f32(ctx, y), want,
+                        fmt::format("relu of {} elements over a 3 x 2 grid, contiguous = {}", n, contiguous));
     }
   }
 }
