@@ -12,6 +12,7 @@ layout(constant_id = 1) const uint RELU = 0;
 // lavapipe runs both sides of every branch (under masks), even one no lane takes.
 layout(constant_id = 2) const uint PLANES = 1;  // 1: L >= the workgroup size, a workgroup takes whole planes
 layout(constant_id = 3) const uint QUADS = 1;   // 1: L % 4 == 0, planes move in quads
+layout(constant_id = 4) const uint UNIT_EACH = 0;  // 1: a plane's quads are exactly the workgroup: no inner loop
 
 layout(binding = 0, r32f) readonly uniform imageBuffer DY;          // (N, C, L)
 layout(binding = 1, r32f) readonly uniform imageBuffer X;           // (N, C, L): the forward's input
@@ -70,9 +71,14 @@ void main() {
       const float mean_dy_xhat = imageLoad(DWeight, int(c)).x * per_value;
       if (QUADS == 1) {
         const uint row = p * (l_count >> 2);
-        for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x) {
-          const vec4 xhat = (imageLoad(X4, int(row + l)) - mean) * invstd;
-          dx4[row + l] = scale * (gradient4(row + l) - mean_dy - xhat * mean_dy_xhat);
+        if (UNIT_EACH == 1) {
+          const vec4 xhat = (imageLoad(X4, int(row + tid)) - mean) * invstd;
+          dx4[row + tid] = scale * (gradient4(row + tid) - mean_dy - xhat * mean_dy_xhat);
+        } else {
+          for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x) {
+            const vec4 xhat = (imageLoad(X4, int(row + l)) - mean) * invstd;
+            dx4[row + l] = scale * (gradient4(row + l) - mean_dy - xhat * mean_dy_xhat);
+          }
         }
       } else {
         const uint row = p * l_count;

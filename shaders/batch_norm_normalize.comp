@@ -20,6 +20,7 @@ layout(constant_id = 3) const uint DROPOUT2D = 0;      // 0: none; 1: y * scale 
 // lavapipe runs both sides of every branch (under masks), even one no lane takes.
 layout(constant_id = 4) const uint PLANES = 1;  // 1: L >= the workgroup size, a workgroup takes whole planes
 layout(constant_id = 5) const uint QUADS = 1;   // 1: L % 4 == 0, planes move in quads
+layout(constant_id = 6) const uint UNIT_EACH = 0;  // 1: a plane's quads are exactly the workgroup: no inner loop
 
 #extension GL_GOOGLE_include_directive : require
 #include "dropout_mask.glsl"
@@ -75,8 +76,12 @@ void main() {
       const bool keep = kept(p, seed, current_step, layer_id, keep_below);  // one draw per plane
       if (QUADS == 1) {
         const uint row = p * (l_count >> 2);
-        for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x)
-          y4[row + l] = drop(relu((imageLoad(X4, int(row + l)) - mu) * gain + shift), keep, factor);
+        if (UNIT_EACH == 1) {
+          y4[row + tid] = drop(relu((imageLoad(X4, int(row + tid)) - mu) * gain + shift), keep, factor);
+        } else {
+          for (uint l = tid; l < l_count >> 2; l += gl_WorkGroupSize.x)
+            y4[row + l] = drop(relu((imageLoad(X4, int(row + l)) - mu) * gain + shift), keep, factor);
+        }
       } else {
         const uint row = p * l_count;
         for (uint l = tid; l < l_count; l += gl_WorkGroupSize.x)
