@@ -55,8 +55,9 @@ void max_pool2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, cons
       uint32_t outputs, H, W, OH, OW, kernel_h, kernel_w;
     } tiled_push{fast_divisor(push.OW), fast_divisor(push.OH), to_u32(dy.numel(), op), push.H, push.W, push.OH,
                  push.OW, push.kernel_h, push.kernel_w};
-    rec.dispatch(ctx.kernel("max_pool2d_backward_tiled", std::vector<uint32_t>{elementwise_workgroup(device)}),
-                 {dy.slice, argmax.slice, dx.slice}, tiled_push, elementwise_groups(tiled_push.outputs, device),
+    rec.dispatch(ctx.kernel("max_pool2d_backward_tiled",
+                            std::vector<uint32_t>{loop_free_workgroup(device), push.kernel_h, push.kernel_w}),
+                 {dy.slice, argmax.slice, dx.slice}, tiled_push, loop_free_groups(tiled_push.outputs, device),
                  "max_pool2d backward (tiled windows)");
     return;
   }
