@@ -109,8 +109,9 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
 
   // copy.comp moves quads as the loop-free element-wise kernels do (shaders/quad_sets.glsl), launched as the ops
   // launch theirs.
-  const uint32_t local = ops::loop_free_workgroup(ctx.info());
-  const Kernel& copy = ctx.kernel("copy", std::vector<uint32_t>{local, ops::quad_set_flags(n, ctx.info())[0], ops::quad_set_flags(n, ctx.info())[1]});
+  const std::vector<uint32_t> copy_constants = ops::quad_set_constants(n, ctx.info());
+  const uint32_t local = copy_constants[0];  // the workgroup size
+  const Kernel& copy = ctx.kernel("copy", copy_constants);
   const std::array<uint32_t, 3> copy_groups = ops::quad_set_groups(n, ctx.info());
   cases.push_back(make_case(ctx, fmt::format("copy (yardstick, workgroup {})", local), n, bytes, "—",
                             [&](Recorder& rec) {

@@ -136,10 +136,10 @@ void record_normalize(Recorder& rec, const Tensor& y, const Tensor& x, const Ten
   } params{ch.N * ch.C, ch.C, ch.L, eps, e.seed_lo, e.seed_hi, e.layer, e.threshold, e.scale};
   // The step is read only when masks are drawn; mean stands in for it otherwise.
   const BufferSlice step = e.dropout2d == 2 ? epilogue.step->slice : mean.slice;
+  const auto [planes, quads, unit_each] = plane_shape(ch, device);
   rec.dispatch(ctx.kernel("batch_norm_normalize",
                           std::vector<uint32_t>{plane_workgroup(ch, device), from_variance ? 1u : 0u,
-                                                epilogue.relu ? 1u : 0u, e.dropout2d, plane_shape(ch, device)[0],
-                                                plane_shape(ch, device)[1], plane_shape(ch, device)[2]}),
+                                                epilogue.relu ? 1u : 0u, e.dropout2d, planes, quads, unit_each}),
                {x.slice, mean.slice, spread.slice, weight.slice, bias.slice, y.slice, quad_binding(ctx, x.slice),
                 quad_binding(ctx, y.slice), step},
                params, plane_groups(ch, device),
@@ -264,10 +264,9 @@ void batch_norm_backward(Recorder& rec, const Tensor& dx, const Tensor& dweight,
     uint32_t planes, C, L, M;
     float gradient_scale;
   } dx_params{ch.N * ch.C, ch.C, ch.L, static_cast<uint32_t>(ch.per_channel()), e.gradient_scale};
-  rec.dispatch(ctx.kernel("batch_norm_backward_dx", std::vector<uint32_t>{plane_workgroup(ch, device), relu,
-                                                                           plane_shape(ch, device)[0],
-                                                                           plane_shape(ch, device)[1],
-                                                                           plane_shape(ch, device)[2]}),
+  const auto [planes, quads, unit_each] = plane_shape(ch, device);
+  rec.dispatch(ctx.kernel("batch_norm_backward_dx",
+                          std::vector<uint32_t>{plane_workgroup(ch, device), relu, planes, quads, unit_each}),
                {dy.slice, x.slice, weight.slice, save_mean.slice, save_invstd.slice, dweight.slice, dbias.slice,
                 dx.slice, quad_binding(ctx, dy.slice), quad_binding(ctx, x.slice), quad_binding(ctx, dx.slice), y,
                 quad_binding(ctx, y)},

@@ -18,7 +18,6 @@ namespace vkdrop::ops {
 
 namespace {
 
-
 // out and in: f32, the same shape, and in place or disjoint.
 void check_elementwise(const char* op, Arg out, Arg in) {
   check_dtype(op, out, DType::f32);

@@ -192,21 +192,18 @@ void sgd_step_max_norm(Recorder& rec, const Tensor& w, const Tensor& g, const Te
   // max_norm's workgroup with subgroupAdd, so that the squares are summed in the same order as there.
   const uint32_t workgroup = workgroup_size != 0 ? workgroup_size : subgroup_row_workgroup(cols, device);
   const std::array<uint32_t, 3> groups{std::min(params.rows, device.max_workgroup_count[0]), 1, 1};
-  // A workgroup of one subgroup moves rows of whole quads four columns at a time (sgd_step_max_norm_quads.comp
-  // keeps max_norm's order of the squares by shuffles): lavapipe, where that is the device's choice, stores a
-  // vec4 per lane for the cost of a float.
-  // Its order of the squares is row_partials.glsl's only with 8 lanes, and at 16 its shuffles are a loop over
-  // the lanes on lavapipe: elsewhere the one-column kernel runs.
+  // Rows of whole quads move four columns a lane (lavapipe stores a vec4 per lane for the cost of a float), in
+  // the same order of the squares as max_norm:
+  //   - sgd_step_max_norm_quads.comp, a row per subgroup, which shuffles the squares into that order: where
+  //     shuffles are cheap (lavapipe with 8 lanes: one vpermd) and the order is the subgroup's own;
+  //   - sgd_step_max_norm_pairs.comp, a row per pair of lanes, no shuffle in its loop: on a CPU device whose
+  //     shuffles are loops over the lanes (lavapipe with 4 or 16). Zen 5, alternating runs, the MLP sample's
+  //     1024 x 1024 weight: 16 lanes 2.3-2.6 ms against 3.2-4.1 for the one-column kernel, 4 lanes 1.7 against
+  //     3.3-3.4; at 8 lanes the quads kernel was as fast or faster (1.1-2.0 against 1.4-1.6 ms).
+  // Elsewhere the one-column kernel runs.
   const uint32_t partials = row_partials(device, workgroup);
   const bool quad_rows = cols % 4 == 0 && w.numel() / 4 <= device.max_texel_buffer_elements;
-  // On a CPU device (row_partials' order) whose shuffles are loops over the lanes, a pair of lanes takes a row,
-  // four columns a lane, with no shuffle in its loop (sgd_step_max_norm_pairs.comp; the same bits at every
-  // subgroup size). Zen 5, alternating runs, the 1024 x 1024 weight of the MLP sample: 16 lanes 2.3-2.6 ms
-  // against 3.2-4.1 for the one-column kernel, 4 lanes 1.7 against 3.3-3.4; at 8 lanes, where a shuffle is one
-  // vpermd, the quads kernel below was as fast or faster (1.1-2.0 against 1.4-1.6, 0.8 against 1.1 for the
-  // 784-wide weight).
-  if (quad_rows && partials == 8 && workgroup % 2 == 0 &&
-      !cheap_subgroup_shuffle(device)) {
+  if (quad_rows && partials == 8 && workgroup % 2 == 0 && !cheap_subgroup_shuffle(device)) {
     const uint32_t rows_per_group = workgroup / 2;
     const std::array<uint32_t, 3> pair_groups{
         std::min((params.rows + rows_per_group - 1) / rows_per_group, device.max_workgroup_count[0]), 1, 1};

@@ -99,7 +99,8 @@ TEST_CASE("both dropout kernels, one draw at a time (GPUs) and four interleaved 
         ops::dropout_forward(rec, pr.y, pr.x, config, training, pr.step, draws);
         rec.run();
         std::vector<float> want(count);
-        ref::dropout_forward(want.data(), xs.data(), int(n), config.p, config.scaling, training, k_seed, k_step, k_layer);
+        ref::dropout_forward(want.data(), xs.data(), int(n), config.p, config.scaling, training, k_seed, k_step,
+                             k_layer);
         test::expect_bits(download_f32(ctx, pr.y), want,
                           fmt::format("n = {}, {} draws at once, {}", n, draws, training ? "train" : "eval"));
       }
