@@ -111,16 +111,27 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
   // launch theirs.
   const std::vector<uint32_t> copy_constants = ops::quad_set_constants(n, ctx.info());
   const uint32_t local = copy_constants[0];  // the workgroup size
-  const Kernel& copy = ctx.kernel("copy", copy_constants);
+  const std::string copy_name = ops::quad_set_kernel("copy", ctx.info());
+  const Kernel& copy = ctx.kernel(copy_name, copy_constants);
   const std::array<uint32_t, 3> copy_groups = ops::quad_set_groups(n, ctx.info());
-  cases.push_back(make_case(ctx, fmt::format("copy (yardstick, workgroup {})", local), n, bytes, "—",
+  const BufferSlice x_quads = ops::quad_binding(ctx, x.slice), y_quads = ops::quad_binding(ctx, y.slice);
+  cases.push_back(make_case(ctx, fmt::format("copy (yardstick, {}.comp, workgroup {})", copy_name, local), n, bytes,
+                            "—",
                             [&](Recorder& rec) {
-                              rec.dispatch(copy,
-                                           {x.slice, y.slice, ops::quad_binding(ctx, x.slice),
-                                            ops::quad_binding(ctx, y.slice)},
-                                           static_cast<uint32_t>(n), copy_groups, "copy");
+                              rec.dispatch(copy, {x.slice, y.slice, x_quads, y_quads}, static_cast<uint32_t>(n),
+                                           copy_groups, "copy");
                             },
                             y, xs));
+  // Where the element-wise kernels store pairs of quads as 64-bit words, the same copy with a vec4 store a quad.
+  if (ops::quad_pair_stores(ctx.info())) {
+    const Kernel& copy_vec4 = ctx.kernel("copy", copy_constants);
+    cases.push_back(make_case(ctx, "copy with vec4 stores (copy.comp)", n, bytes, "—",
+                              [&](Recorder& rec) {
+                                rec.dispatch(copy_vec4, {x.slice, y.slice, x_quads, y_quads},
+                                             static_cast<uint32_t>(n), copy_groups, "copy");
+                              },
+                              y, xs));
+  }
 
   ref::dropout_forward(want.data(), xs.data(), int(n), k_p, config.scaling, true, k_seed, k_step, k_layer);
   cases.push_back(make_case(ctx, "dropout forward (train)", n, bytes, "0",

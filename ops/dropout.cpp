@@ -64,8 +64,8 @@ void check_pass(const char* op, Arg out, Arg in, const Tensor& step) {
   check_counter(op, {"step", step});
 }
 
-// Element-wise dropout.comp or dropout_interleaved.comp (draws_at_once 1 or 4, dropout.glsl): out = keep ? in *
-// scale : 0 (in ReLU'd first when relu), the mask drawn when draw_mask.
+// Element-wise dropout.comp or dropout_interleaved.comp / its _u64 twin (draws_at_once 1 or 4, dropout.glsl,
+// ops::quad_set_kernel): out = keep ? in * scale : 0 (in ReLU'd first when relu), the mask drawn when draw_mask.
 void record_dropout(Recorder& rec, const Tensor& out, const Tensor& in, const DropoutConfig& config,
                     const MaskParams& mask, bool draw_mask, const Tensor& step, const char* label, bool relu = false,
                     uint32_t draws_at_once = 0) {
@@ -74,11 +74,11 @@ void record_dropout(Recorder& rec, const Tensor& out, const Tensor& in, const Dr
   const uint32_t local = elementwise_workgroup(ctx.info());
   if (draws_at_once == 0) draws_at_once = dropout_draws_at_once(ctx.info());
   const bool interleaved = draws_at_once > 1;  // dropout_interleaved.comp: no loop, quad_sets.glsl
-  const auto [partial, contiguous] = quad_set_flags(n, ctx.info());
+  const auto [partial, contiguous, lone_quad] = quad_set_flags(n, ctx.info());
   const Kernel& kernel =
-      ctx.kernel(interleaved ? "dropout_interleaved" : "dropout",
+      ctx.kernel(interleaved ? quad_set_kernel("dropout_interleaved", ctx.info()) : "dropout",
                  std::vector<uint32_t>{interleaved ? loop_free_workgroup(ctx.info()) : local, draw_mask ? 1u : 0u,
-                                       relu ? 1u : 0u, partial, contiguous});
+                                       relu ? 1u : 0u, partial, contiguous, lone_quad});
   const DropoutParams params{static_cast<uint32_t>(config.seed), static_cast<uint32_t>(config.seed >> 32), n,
                              config.layer, mask.threshold, mask.scale};
   rec.dispatch(kernel,

@@ -32,7 +32,7 @@ void relu_forward(Recorder& rec, const Tensor& y, const Tensor& x) {
   check_elementwise("relu_forward", {"y", y}, {"x", x});
   Context& ctx = rec.context();
   const uint32_t n = to_u32(x.numel(), "relu_forward: x");
-  const Kernel& kernel = ctx.kernel("relu_forward", quad_set_constants(n, ctx.info()));
+  const Kernel& kernel = ctx.kernel(quad_set_kernel("relu_forward", ctx.info()), quad_set_constants(n, ctx.info()));
   rec.dispatch(kernel, {x.slice, y.slice, quad_binding(ctx, x.slice), quad_binding(ctx, y.slice)}, n,
                quad_set_groups(n, ctx.info()), "relu forward");
 }
@@ -46,7 +46,8 @@ void relu_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const Tens
     uint32_t n;
     float scale;
   } params{to_u32(y.numel(), "relu_backward: y"), scale};
-  const Kernel& kernel = ctx.kernel("relu_backward", quad_set_constants(params.n, ctx.info()));
+  const Kernel& kernel =
+      ctx.kernel(quad_set_kernel("relu_backward", ctx.info()), quad_set_constants(params.n, ctx.info()));
   rec.dispatch(kernel,
                {dy.slice, y.slice, dx.slice, quad_binding(ctx, dy.slice), quad_binding(ctx, y.slice),
                 quad_binding(ctx, dx.slice)},

@@ -12,13 +12,22 @@ std::array<uint32_t, 3> quad_set_groups(int64_t n, const DeviceInfo& device) {
   return loop_free_groups((quads_of(n) + k_quad_set - 1) / k_quad_set, device);
 }
 
-std::array<uint32_t, 2> quad_set_flags(int64_t n, const DeviceInfo& device) {
-  return {n % 4 != 0 ? 1u : 0u, device.is_cpu() ? 1u : 0u};
+std::array<uint32_t, 3> quad_set_flags(int64_t n, const DeviceInfo& device) {
+  return {n % 4 != 0 ? 1u : 0u, device.is_cpu() ? 1u : 0u, (n / 4) % 2 != 0 ? 1u : 0u};
 }
 
 std::vector<uint32_t> quad_set_constants(int64_t n, const DeviceInfo& device) {
-  const auto [partial, contiguous] = quad_set_flags(n, device);
-  return {loop_free_workgroup(device), partial, contiguous};
+  const auto [partial, contiguous, lone_quad] = quad_set_flags(n, device);
+  return {loop_free_workgroup(device), partial, contiguous, lone_quad};
+}
+
+bool quad_pair_stores(const DeviceInfo& device) {
+  // The pairs are a lane's neighbouring quads: the CPU order (CONTIGUOUS) only.
+  return device.is_cpu() && device.shader_int64;
+}
+
+std::string quad_set_kernel(const std::string& name, const DeviceInfo& device) {
+  return quad_pair_stores(device) ? name + "_u64" : name;
 }
 
 }  // namespace vkdrop::ops

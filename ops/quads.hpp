@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace vkdrop::ops {
@@ -25,13 +26,22 @@ BufferSlice quad_binding(Context& ctx, const BufferSlice& slice);
 constexpr int64_t quads_of(int64_t n) { return n / 4 + (n % 4 != 0 ? 1 : 0); }
 
 // A loop-free kernel over the quads of `n` elements (shaders/quad_sets.glsl: four quads an invocation, no
-// loop): its grid (ops::loop_free_groups) and its specialization constants. quad_set_constants gives
-// {workgroup size (loop_free_workgroup), PARTIAL (a partial last quad), CONTIGUOUS (a CPU device's order)} for a
-// kernel with no constants of its own (copy, ReLU); one that has some (dropout_interleaved) puts quad_set_flags
-// after them.
+// loop): its grid (ops::loop_free_groups), its specialization constants and which of its twins to run.
+// quad_set_constants gives {workgroup size (loop_free_workgroup), PARTIAL (a partial last quad), CONTIGUOUS (a CPU
+// device's order), LONE_QUAD (an odd number of whole quads)} for a kernel with no constants of its own (copy,
+// ReLU); one that has some (dropout_interleaved) puts quad_set_flags after them.
 constexpr int64_t k_quad_set = 4;  // QUAD_SET in quad_sets.glsl
 std::array<uint32_t, 3> quad_set_groups(int64_t n, const DeviceInfo& device);
-std::array<uint32_t, 2> quad_set_flags(int64_t n, const DeviceInfo& device);  // {PARTIAL, CONTIGUOUS}
-std::vector<uint32_t> quad_set_constants(int64_t n, const DeviceInfo& device);  // {workgroup, PARTIAL, CONTIGUOUS}
+// {PARTIAL, CONTIGUOUS, LONE_QUAD}
+std::array<uint32_t, 3> quad_set_flags(int64_t n, const DeviceInfo& device);
+// {workgroup, PARTIAL, CONTIGUOUS, LONE_QUAD}
+std::vector<uint32_t> quad_set_constants(int64_t n, const DeviceInfo& device);
+
+// Whether a quad-set kernel stores its whole quads in pairs as 64-bit words (its `_u64` twin,
+// shaders/quad_set_stores.glsl): on CPU devices with shaderInt64, where lavapipe stores lane by lane and
+// component by component and half as many components move the same bytes in about half the time.
+bool quad_pair_stores(const DeviceInfo& device);
+// The kernel to run for quad-set kernel `name` on this device: `name`, or its twin `name`_u64.
+std::string quad_set_kernel(const std::string& name, const DeviceInfo& device);
 
 }  // namespace vkdrop::ops

@@ -190,6 +190,9 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
   info.subgroup_arithmetic = compute && (subgroup.supportedOperations & arithmetic) == arithmetic;
   info.subgroup_shuffle = compute && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) != 0;
   info.subgroup_ballot = compute && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT) != 0;
+  VkPhysicalDeviceFeatures features;
+  vkGetPhysicalDeviceFeatures(device, &features);
+  info.shader_int64 = features.shaderInt64 == VK_TRUE;
   std::copy(std::begin(l.maxComputeWorkGroupSize), std::end(l.maxComputeWorkGroupSize), info.max_workgroup_size.begin());
   std::copy(std::begin(l.maxComputeWorkGroupCount), std::end(l.maxComputeWorkGroupCount), info.max_workgroup_count.begin());
   info.max_workgroup_invocations = l.maxComputeWorkGroupInvocations;
@@ -338,9 +341,14 @@ Context::Context(ContextOptions options) {
     queue_info.queueFamilyIndex = queue_family_;
     queue_info.queueCount = 1;
     queue_info.pQueuePriorities = &priority;
+    // Optional features, enabled where the device has them (DeviceInfo says which): shaders that need one are
+    // only chosen on such devices.
+    VkPhysicalDeviceFeatures enabled{};
+    enabled.shaderInt64 = info_.shader_int64 ? VK_TRUE : VK_FALSE;
     VkDeviceCreateInfo device_info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     device_info.queueCreateInfoCount = 1;
     device_info.pQueueCreateInfos = &queue_info;
+    device_info.pEnabledFeatures = &enabled;
     VkDevice device = VK_NULL_HANDLE;
     VKDROP_CHECK(vkCreateDevice(physical_device_, &device_info, nullptr, &device));
     device_ = UniqueDevice(device);

@@ -1,31 +1,5 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#extension GL_EXT_control_flow_attributes : require
-// y = x, the memory-bandwidth yardstick the other kernels are measured against. It moves floats as the
-// element-wise kernels do: whole quads through the vec4 bindings, four an invocation without a loop
-// (quad_sets.glsl), the last partial quad through the float ones.
-layout(local_size_x_id = 0) in;                  // workgroup size
-layout(constant_id = 1) const bool PARTIAL = false;     // n % 4 != 0
-layout(constant_id = 2) const bool CONTIGUOUS = false;  // quad_sets.glsl: a CPU device's order
-
-#include "quad_sets.glsl"
-
-layout(binding = 0, r32f) readonly uniform imageBuffer X;     // (n)
-layout(binding = 1) writeonly buffer Y { float y[]; };        // (n)
-layout(binding = 2, rgba32f) readonly uniform imageBuffer X4;  // (n / 4): x's whole quads
-layout(binding = 3) writeonly buffer Y4 { vec4 y4[]; };       // (n / 4): y's whole quads
-layout(push_constant) uniform Params { uint n; };
-
-void main() {
-  const uint count = n, whole = count >> 2;
-  [[unroll]] for (uint i = 0; i < QUAD_SET; ++i) {
-    const uint q = set_quad(i);
-    if (q < whole) y4[q] = imageLoad(X4, int(q));
-  }
-  if (PARTIAL && set_slot(whole) < QUAD_SET) {
-    [[unroll]] for (uint j = 0; j < 3; ++j) {
-      const uint k = 4 * whole + j;
-      if (k < count) y[k] = imageLoad(X, int(k)).x;
-    }
-  }
-}
+// y = x, a vec4 store per quad: see copy.glsl.
+#define QUAD_PAIR_STORES 0
+#include "copy.glsl"

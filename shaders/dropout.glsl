@@ -2,7 +2,8 @@
 // The body of dropout.comp and dropout_interleaved.comp, which differ in DRAWS_AT_ONCE (defined by each before
 // including this): 1 (dropout.comp, GPUs) takes a quad an iteration of a grid-stride loop; 4
 // (dropout_interleaved.comp, CPU devices) takes the four quads of an invocation's set without a loop
-// (quad_sets.glsl), their Philox draws interleaved round by round.
+// (quad_sets.glsl), their Philox draws interleaved round by round; its twin dropout_interleaved_u64.comp stores
+// pairs of quads as 64-bit words (QUAD_PAIR_STORES, quad_set_stores.glsl).
 //
 // Element-wise dropout, forward and backward: y = keep ? x * scale : 0. Backward is the same computation
 // on (dy -> dx) with the forward's (seed, step, layer): it regenerates the forward's mask instead of
@@ -31,22 +32,26 @@ layout(constant_id = 1) const bool DRAW_MASK = true;  // false: eval mode, y = x
 layout(constant_id = 2) const bool RELU = false;
 
 #if DRAWS_AT_ONCE > 1
-// dropout_interleaved.comp: PARTIAL and CONTIGUOUS are quad_sets.glsl's; a set's quads are drawn together.
+// dropout_interleaved.comp and its twin dropout_interleaved_u64.comp (QUAD_PAIR_STORES): PARTIAL, CONTIGUOUS and
+// LONE_QUAD are quad_sets.glsl's; a set's quads are drawn together.
 layout(constant_id = 3) const bool PARTIAL = false;
 layout(constant_id = 4) const bool CONTIGUOUS = false;
+layout(constant_id = 5) const bool LONE_QUAD = false;
 #include "quad_sets.glsl"
 #if DRAWS_AT_ONCE != QUAD_SET
 #error "dropout_interleaved draws the QUAD_SET quads of an invocation's set together"
 #endif
 #define PHILOX_CHAINS DRAWS_AT_ONCE  // dropout_keep4_interleaved for this many quads
+#else
+#define QUAD_STORE_TYPE vec4
 #endif
 #include "dropout_mask.glsl"
 
-layout(binding = 0, r32f) readonly uniform imageBuffer X;      // (n)
-layout(binding = 1) writeonly buffer Y { float y[]; };         // (n); may be the same memory as x
-layout(binding = 2) readonly buffer Step { uint step[]; };     // (2): the 64-bit step counter, low word first
-layout(binding = 3, rgba32f) readonly uniform imageBuffer X4;  // (n / 4): x's whole quads
-layout(binding = 4) writeonly buffer Y4 { vec4 y4[]; };        // (n / 4): y's whole quads
+layout(binding = 0, r32f) readonly uniform imageBuffer X;           // (n)
+layout(binding = 1) writeonly buffer Y { float y[]; };              // (n); may be the same memory as x
+layout(binding = 2) readonly buffer Step { uint step[]; };          // (2): the 64-bit step counter, low word first
+layout(binding = 3, rgba32f) readonly uniform imageBuffer X4;       // (n / 4): x's whole quads
+layout(binding = 4) writeonly buffer Y4 { QUAD_STORE_TYPE y4[]; };  // (n / 4): y's whole quads
 layout(push_constant) uniform Params {
   uint seed_lo;    // 64-bit seed, low word
   uint seed_hi;    // and high word
@@ -56,21 +61,27 @@ layout(push_constant) uniform Params {
   float scale;     // applied to kept elements; ref::dropout_scale(p, scaling, training)
 };
 
-// y at quad q (q < quads; the last quad may be partial, 1 to 3 elements) for keep decisions `keep`. No loop:
-// lavapipe pays for every loop (its masks) about a third of what a quad's copy costs.
-void write_quad(uint q, uint whole, uint count, float factor, bvec4 keep) {
-  if (q < whole) {
-    vec4 v = imageLoad(X4, int(q));
-    if (RELU) v = mix(vec4(0.0), v, greaterThan(v, vec4(0.0)));
-    y4[q] = mix(vec4(0.0), v * factor, keep);  // mix with a bool is a select
-  } else {
-    const uint i = q << 2;
-    [[unroll]] for (uint k = 0u; k < 3u; ++k) {
-      if (i + k < count) {
-        float v = imageLoad(X, int(i + k)).x;
-        if (RELU) v = v > 0.0 ? v : 0.0;
-        y[i + k] = mix(0.0, v * factor, keep[k]);
-      }
+#if DRAWS_AT_ONCE > 1
+#define QUAD_SET_FLOATS y
+#define QUAD_SET_QUADS y4
+#include "quad_set_stores.glsl"
+#endif
+
+// Quad q of the result (q < whole) for keep decisions `keep`.
+vec4 dropout_quad(uint q, float factor, bvec4 keep) {
+  vec4 v = imageLoad(X4, int(q));
+  if (RELU) v = mix(vec4(0.0), v, greaterThan(v, vec4(0.0)));
+  return mix(vec4(0.0), v * factor, keep);  // mix with a bool is a select
+}
+
+// The last, partial quad `whole` (elements 4 * whole .. count - 1, one to three).
+void write_partial_quad(uint whole, uint count, float factor, bvec4 keep) {
+  const uint i = whole << 2;
+  [[unroll]] for (uint k = 0u; k < 3u; ++k) {
+    if (i + k < count) {
+      float v = imageLoad(X, int(i + k)).x;
+      if (RELU) v = v > 0.0 ? v : 0.0;
+      y[i + k] = mix(0.0, v * factor, keep[k]);
     }
   }
 }
@@ -89,7 +100,11 @@ void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint q = gl_GlobalInvocationID.x; q < quads; q += stride) {
     const bvec4 keep = DRAW_MASK ? dropout_keep4(seed, current_step, layer_id, q, keep_below) : bvec4(true);
-    write_quad(q, whole, count, factor, keep);
+    if (q < whole) {
+      y4[q] = dropout_quad(q, factor, keep);
+    } else {
+      write_partial_quad(whole, count, factor, keep);
+    }
   }
 #else
   // No loop (quad_sets.glsl): the four quads of this invocation's set, drawn together.
@@ -101,16 +116,15 @@ void main() {
   } else {
     [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) keep[i] = bvec4(true);
   }
+  vec4 value[QUAD_SET];
   [[unroll]] for (uint i = 0; i < DRAWS_AT_ONCE; ++i) {
-    if (set[i] < whole) {
-      vec4 v = imageLoad(X4, int(set[i]));
-      if (RELU) v = mix(vec4(0.0), v, greaterThan(v, vec4(0.0)));
-      y4[set[i]] = mix(vec4(0.0), v * factor, keep[i]);
-    }
+    value[i] = vec4(0.0);
+    if (set[i] < whole) value[i] = dropout_quad(set[i], factor, keep[i]);
   }
+  store_quad_set(value, whole);
   if (PARTIAL) {
     const uint slot = set_slot(whole);
-    if (slot < QUAD_SET) write_quad(whole, whole, count, factor, keep[slot]);
+    if (slot < QUAD_SET) write_partial_quad(whole, count, factor, keep[slot]);
   }
 #endif
 }

@@ -14,16 +14,25 @@
 // The grid may be two-dimensional (ops::loop_free_groups): workgroup g = y * groups.x + x; invocations past the
 // last quad take none. quads < 2^30, so no index overflows.
 //
-// Use: declare the specialization constants `const bool PARTIAL` (n % 4 != 0) and `const bool CONTIGUOUS`
-// (ops::quad_set_constants gives both), then
+// Use: define QUAD_PAIR_STORES (0, or 1 in a kernel's `_u64` twin: quad_set_stores.glsl), declare the
+// specialization constants `const bool PARTIAL` (n % 4 != 0), `const bool CONTIGUOUS` and `const bool LONE_QUAD`
+// (an odd number of whole quads; ops::quad_set_constants gives all three), then
 //   #include "quad_sets.glsl"
-// and in main(): for i < QUAD_SET, q = set_quad(i), if (q < whole) the quad; then
+// declare the output's bindings (floats, and QUAD_STORE_TYPE for its whole quads), include quad_set_stores.glsl,
+// and in main(): for i < QUAD_SET, q = set_quad(i), if (q < whole) compute quad i; store_quad_set(); then
 //   if (PARTIAL && set_slot(whole) < QUAD_SET) the partial quad whole (elements 4 * whole .. n - 1).
 
 #ifndef QUAD_SETS_GLSL
 #define QUAD_SETS_GLSL
 
 #define QUAD_SET 4  // quads per invocation (a macro: array sizes and #if may use it)
+
+// How the output's whole quads are stored (quad_set_stores.glsl): as vec4s, or in pairs as u64vec4s.
+#if QUAD_PAIR_STORES
+#define QUAD_STORE_TYPE u64vec4
+#else
+#define QUAD_STORE_TYPE vec4
+#endif
 
 uint quad_set_group() { return gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x; }
 

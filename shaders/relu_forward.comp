@@ -1,37 +1,5 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#extension GL_EXT_control_flow_attributes : require
-// y = x > 0 ? x : 0, a select rather than max(), so NaN and -0 give +0 as in reference/relu.hpp. y may be x.
-// Whole quads go through the vec4 bindings, four an invocation without a loop (quad_sets.glsl), the last
-// partial quad through the float ones (ops/quads.hpp).
-layout(local_size_x_id = 0) in;                      // workgroup size
-layout(constant_id = 1) const bool PARTIAL = false;     // n % 4 != 0
-layout(constant_id = 2) const bool CONTIGUOUS = false;  // quad_sets.glsl: a CPU device's order
-
-#include "quad_sets.glsl"
-
-layout(binding = 0, r32f) readonly uniform imageBuffer X;     // (n)
-layout(binding = 1) writeonly buffer Y { float y[]; };        // (n)
-layout(binding = 2, rgba32f) readonly uniform imageBuffer X4;  // (n / 4): x's whole quads
-layout(binding = 3) writeonly buffer Y4 { vec4 y4[]; };       // (n / 4): y's whole quads
-layout(push_constant) uniform Params { uint n; };
-
-void main() {
-  const uint count = n, whole = count >> 2;
-  [[unroll]] for (uint i = 0; i < QUAD_SET; ++i) {
-    const uint q = set_quad(i);
-    if (q < whole) {
-      const vec4 v = imageLoad(X4, int(q));
-      y4[q] = mix(vec4(0.0), v, greaterThan(v, vec4(0.0)));
-    }
-  }
-  if (PARTIAL && set_slot(whole) < QUAD_SET) {
-    [[unroll]] for (uint j = 0; j < 3; ++j) {
-      const uint k = 4 * whole + j;
-      if (k < count) {
-        const float v = imageLoad(X, int(k)).x;
-        y[k] = v > 0.0 ? v : 0.0;
-      }
-    }
-  }
-}
+// ReLU forward, a vec4 store per quad: see relu_forward.glsl.
+#define QUAD_PAIR_STORES 0
+#include "relu_forward.glsl"

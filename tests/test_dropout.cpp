@@ -60,7 +60,8 @@ std::vector<float> gpu_forward(Context& ctx, Problem& pr, const std::vector<floa
 
 TEST_CASE("dropout forward and backward match the reference bit for bit") {
   Context& ctx = test::context();
-  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{33}, int64_t{129}, int64_t{1000}, int64_t{100003}}) {
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{12}, int64_t{33}, int64_t{129}, int64_t{1000}, int64_t{1004},
+                    int64_t{100003}}) {
     Problem pr(ctx, n);
     const size_t count = static_cast<size_t>(n);
     const std::vector<float> xs = test::random_floats(count, 11), dys = test::random_floats(count, 12);
