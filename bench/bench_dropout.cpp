@@ -123,7 +123,7 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
                             },
                             y, xs));
   // Where the element-wise kernels store pairs of quads as 64-bit words, the same copy with a vec4 store a quad.
-  if (ops::quad_pair_stores(ctx.info())) {
+  if (ops::u64_stores(ctx.info())) {
     const Kernel& copy_vec4 = ctx.kernel("copy", copy_constants);
     cases.push_back(make_case(ctx, "copy with vec4 stores (copy.comp)", n, bytes, "—",
                               [&](Recorder& rec) {

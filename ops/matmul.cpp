@@ -149,6 +149,8 @@ void check_tiling(const MatmulTiling& t, const DeviceInfo& device) {
   } else if (t.thread_m % 4 != 0 || t.thread_n % 4 != 0) {
     refuse("the register path moves rows and columns in quads (thread_m, thread_n multiples of 4)");
   }
+  if (t.u64_stores && (t.shared || !device.shader_int64))
+    refuse("64-bit stores need the register path and a device with shaderInt64");
 }
 
 }  // namespace
@@ -158,10 +160,11 @@ std::string matmul_tiling_text(const MatmulTiling& t) {
     return fmt::format("shared-memory tiles {}x{}, K-slice {}, {}x{} per invocation, {} invocations", t.tile_m,
                        t.tile_n, t.tile_k, t.thread_m, t.thread_n, (t.tile_m / t.thread_m) * (t.tile_n / t.thread_n));
   }
-  return fmt::format("register blocks up to {}x{} per lane, {} lanes per workgroup, {}, no shared memory", t.thread_m,
+  return fmt::format("register blocks up to {}x{} per lane, {} lanes per workgroup, {}, no shared memory{}", t.thread_m,
                      t.thread_n, t.tile_n / std::max(1u, t.thread_n),
                      t.load_x ? "every lane loading the values of A or B it needs"
-                              : fmt::format("{} k-steps staged and shared by subgroup shuffles", t.tile_k));
+                              : fmt::format("{} k-steps staged and shared by subgroup shuffles", t.tile_k),
+                     t.u64_stores ? ", quads of C stored as 64-bit words" : "");
 }
 
 uint32_t matmul_max_split(int64_t M, int64_t N, int64_t K) {
@@ -270,7 +273,9 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
                                       o.transposed ? 1u : 0u,
                                       z4};
   const Kernel& kernel =
-      rec.context().kernel(!tiling.shared && tiling.load_x ? "matmul_load" : "matmul", spec);
+      rec.context().kernel(std::string(!tiling.shared && tiling.load_x ? "matmul_load" : "matmul") +
+                               (!tiling.shared && tiling.u64_stores ? "_u64" : ""),
+                           spec);
 
   MatmulParams p{};
   p.R = o.R;

@@ -51,6 +51,9 @@ struct MatmulTiling {
   // operations) instead of taking them from the lane that loaded them by subgroupShuffle (matmul.comp).
   // lavapipe runs a shuffle as one instruction only with 8 lanes of 32 bits.
   bool load_x = false;
+  // Register path only: store Z's quads as two 64-bit words each (the _u64 twins of matmul.comp and
+  // matmul_load.comp), where ops::u64_stores says so; needs shaderInt64.
+  bool u64_stores = false;
 };
 MatmulTiling matmul_tiling(const DeviceInfo& device);
 

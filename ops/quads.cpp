@@ -21,13 +21,8 @@ std::vector<uint32_t> quad_set_constants(int64_t n, const DeviceInfo& device) {
   return {loop_free_workgroup(device), partial, contiguous, lone_quad};
 }
 
-bool quad_pair_stores(const DeviceInfo& device) {
-  // The pairs are a lane's neighbouring quads: the CPU order (CONTIGUOUS) only.
-  return device.is_cpu() && device.shader_int64;
-}
-
 std::string quad_set_kernel(const std::string& name, const DeviceInfo& device) {
-  return quad_pair_stores(device) ? name + "_u64" : name;
+  return u64_stores(device) ? name + "_u64" : name;
 }
 
 }  // namespace vkdrop::ops

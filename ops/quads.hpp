@@ -37,11 +37,9 @@ std::array<uint32_t, 3> quad_set_flags(int64_t n, const DeviceInfo& device);
 // {workgroup, PARTIAL, CONTIGUOUS, LONE_QUAD}
 std::vector<uint32_t> quad_set_constants(int64_t n, const DeviceInfo& device);
 
-// Whether a quad-set kernel stores its whole quads in pairs as 64-bit words (its `_u64` twin,
-// shaders/quad_set_stores.glsl): on CPU devices with shaderInt64, where lavapipe stores lane by lane and
-// component by component and half as many components move the same bytes in about half the time.
-bool quad_pair_stores(const DeviceInfo& device);
-// The kernel to run for quad-set kernel `name` on this device: `name`, or its twin `name`_u64.
+// The kernel to run for quad-set kernel `name` on this device: `name`, or where ops::u64_stores says so its twin
+// `name`_u64, which stores the whole quads in pairs as 64-bit words (shaders/quad_set_stores.glsl; the pairs are a
+// lane's neighbouring quads, the order CONTIGUOUS gives, which u64_stores' CPU devices use).
 std::string quad_set_kernel(const std::string& name, const DeviceInfo& device);
 
 }  // namespace vkdrop::ops

@@ -101,6 +101,8 @@ bool cheap_subgroup_shuffle(const DeviceInfo& device) {
   return device.subgroup_shuffle && (!device.is_cpu() || device.subgroup_size == 8);
 }
 
+bool u64_stores(const DeviceInfo& device) { return device.is_cpu() && device.shader_int64; }
+
 MatmulTiling matmul_tiling(const DeviceInfo& device) {
   if (device.is_cpu() && device.subgroup_size >= 4) {
     // One subgroup per workgroup; 64 x 8 accumulators per lane were the fastest on lavapipe among the blocks
@@ -115,7 +117,7 @@ MatmulTiling matmul_tiling(const DeviceInfo& device) {
     const uint32_t lanes = device.subgroup_size;
     const bool load_x = !cheap_subgroup_shuffle(device);
     const uint32_t tm = lanes >= 16 ? 32 : 64, tn = lanes >= 16 ? 16 : 8;
-    return {tm, lanes * tn, 4 * lanes, tm, tn, false, load_x};
+    return {tm, lanes * tn, 4 * lanes, tm, tn, false, load_x, u64_stores(device)};
   }
   return shared_memory_matmul_tiling();
 }

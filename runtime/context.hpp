@@ -47,7 +47,7 @@ struct DeviceInfo {
   bool subgroup_shuffle = false;     // subgroupShuffle in compute shaders
   bool subgroup_ballot = false;      // subgroupBroadcast (and the other ballot operations) in compute shaders
   // 64-bit integers in shaders (the shaderInt64 feature, enabled on the device when present). Optional: only CPU
-  // devices' element-wise stores use it (ops::quad_pair_stores).
+  // devices' stores use it (ops::u64_stores).
   bool shader_int64 = false;
   std::array<uint32_t, 3> max_workgroup_size{};
   uint32_t max_workgroup_invocations = 0;

@@ -1,5 +1,6 @@
 // The body of matmul.comp and matmul_load.comp, which differ only in how lanes get X on the register path
-// (MATMUL_SHARE_BY_LOAD, defined by each before including this).
+// (MATMUL_SHARE_BY_LOAD, defined by each before including this), and of their _u64 twins, which store Z's quads
+// as 64-bit words (MATMUL_U64_STORES).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
 #if !MATMUL_SHARE_BY_LOAD
@@ -34,7 +35,10 @@
 //     subgroupBroadcast (3-4x at 4 lanes, 1.4-2x at 16), slower than the shuffle at 8. ops/matmul.cpp
 //     picks one per device;
 //   - Y is loaded per 8 k-steps, each lane its own columns;
-//   - loads and stores move vec4s where the strides allow (VEC4, Z4).
+//   - loads and stores move vec4s where the strides allow (VEC4, Z4); the _u64 twins (MATMUL_U64_STORES, CPU
+//     devices with shaderInt64: ops::u64_stores) store each quad of Z as two 64-bit words, half the
+//     components of lavapipe's lane-by-lane store loop (the CNN's 288x25088x64 product, K = 64 and 7.2 M
+//     outputs: 16-18 -> 14-15 ms at 16 lanes).
 // Per 8 k-steps: 8*TM*TN multiply-adds per lane for TM/4 + 2*TN vec4 loads.
 //
 // Both paths are correct for any R, Q, K >= 1: rows and columns past the edge are read as the nearest ones
@@ -58,7 +62,18 @@ layout(constant_id = 10) const uint Z_R = 0;     // Z is r-contiguous (zr = 1): 
 layout(constant_id = 11) const uint Z4 = 0;      // SHARED = 0: store quads of Z as vec4 (aligned, see matmul.cpp)
 
 layout(binding = 0) writeonly buffer Z { float z[]; };       // (R, Q) through zr, zq
+#if MATMUL_U64_STORES
+// Z again, as quads of two 64-bit words each (written when Z4 = 1): matmul_u64.comp and matmul_load_u64.comp, for
+// CPU devices with shaderInt64, where lavapipe stores lane by lane and component by component.
+layout(binding = 1) writeonly buffer Z4s { u64vec2 z4[]; };
+void store_z4(uint i, vec4 v) {
+  const uvec4 bits = floatBitsToUint(v);
+  z4[i] = u64vec2(packUint2x32(bits.xy), packUint2x32(bits.zw));
+}
+#else
 layout(binding = 1) writeonly buffer Z4s { vec4 z4[]; };     // Z again, as quads (written when Z4 = 1)
+void store_z4(uint i, vec4 v) { z4[i] = v; }
+#endif
 // The register path (CPU devices) reads X and Y through texel buffers: lavapipe loads an imageBuffer texel
 // for all lanes at once (a SIMD gather), where it loads a storage buffer lane by lane.
 layout(binding = 2, rgba32f) readonly uniform imageBuffer X4;  // X again, as quads (read when VEC4 = 1)
@@ -283,13 +298,13 @@ void main_registers() {
     if (Z4 == 1 && Z_R == 0) {
       [[unroll]] for (uint e = 0; e < 4; ++e) {
         [[unroll]] for (uint jq = 0; jq < TN / 4; ++jq) {
-          z4[(z_base + r[e] * zr + column_of(q0, lane, 4 * jq)) / 4] =
-              vec4(v[e * TN + 4 * jq], v[e * TN + 4 * jq + 1], v[e * TN + 4 * jq + 2], v[e * TN + 4 * jq + 3]);
+          store_z4((z_base + r[e] * zr + column_of(q0, lane, 4 * jq)) / 4,
+                   vec4(v[e * TN + 4 * jq], v[e * TN + 4 * jq + 1], v[e * TN + 4 * jq + 2], v[e * TN + 4 * jq + 3]));
         }
       }
     } else if (Z4 == 1) {
       [[unroll]] for (uint j = 0; j < TN; ++j) {
-        z4[(z_base + column_of(q0, lane, j) * zq + r[0]) / 4] = vec4(v[j], v[TN + j], v[2 * TN + j], v[3 * TN + j]);
+        store_z4((z_base + column_of(q0, lane, j) * zq + r[0]) / 4, vec4(v[j], v[TN + j], v[2 * TN + j], v[3 * TN + j]));
       }
     } else {
       [[unroll]] for (uint e = 0; e < 4; ++e) {

@@ -3,5 +3,6 @@
 // Z = X·Y (+ bias), f32: see matmul.glsl. On the register path (CPU devices) every lane loads the X values it
 // needs itself (the same texel for all lanes) instead of taking them from the lane that loaded them:
 // ops/matmul.cpp uses it where a subgroupShuffle is not a single instruction (lavapipe at 4 or 16 lanes).
+#define MATMUL_U64_STORES 0
 #define MATMUL_SHARE_BY_LOAD 1
 #include "matmul.glsl"

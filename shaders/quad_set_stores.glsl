@@ -5,7 +5,7 @@
 //   #include "quad_set_stores.glsl"
 //
 // QUAD_PAIR_STORES = 0 (GPUs, CPU devices without 64-bit integers): a vec4 store per quad.
-// QUAD_PAIR_STORES = 1 (a kernel's `_u64` twin, CPU devices with shaderInt64: ops::quad_pair_stores): the set's
+// QUAD_PAIR_STORES = 1 (a kernel's `_u64` twin, CPU devices with shaderInt64: ops::u64_stores): the set's
 // quads 2h and 2h + 1, side by side in a CPU device's order (CONTIGUOUS, which this needs), as one u64vec4 of
 // the same bits. lavapipe (Mesa 22.3) stores lane after lane and component after component, so four 64-bit
 // components a lane for eight floats take about half the time of eight 32-bit ones (a copy kernel: 19-20 GB/s

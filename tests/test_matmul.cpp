@@ -88,7 +88,7 @@ std::optional<ops::MatmulTiling> test_tiling() {
   ops::MatmulTiling tiling = ops::matmul_tiling(device);
   if (tiling.shared) return std::nullopt;
   const uint32_t lanes = tiling.tile_n / tiling.thread_n;
-  return ops::MatmulTiling{4, lanes * 4, tiling.tile_k, 4, 4, false, tiling.load_x};
+  return ops::MatmulTiling{4, lanes * 4, tiling.tile_k, 4, 4, false, tiling.load_x, tiling.u64_stores};
 }
 
 void check_all_transposes(int M, int N, int K, const std::optional<ops::MatmulTiling>& tiling = test_tiling()) {
@@ -120,6 +120,27 @@ TEST_CASE("matmul matches the reference on aligned shapes (vec4 loads and stores
   check_case({128, 20, 12, false, true, true}, test_tiling());
   check_case({128, 20, 12, true, false, false}, test_tiling());
   check_case({12, 260, 10, true, false, true}, test_tiling());
+  // The register path's other way of storing C's quads: vec4s where the device's tiling stores 64-bit words
+  // (ops::u64_stores), and 64-bit words where it stores vec4s and the device can.
+  std::optional<ops::MatmulTiling> other = test_tiling();
+  if (other && (other->u64_stores || test::context().info().shader_int64)) {
+    other->u64_stores = !other->u64_stores;
+    check_case({128, 20, 12, false, true, true}, other);
+    check_case({128, 20, 12, true, false, false}, other);
+    check_case({12, 100, 64, false, false, true}, other);
+  }
+  // A tiling the device cannot run: 64-bit stores on the shared-memory path.
+  if (test::context().info().shader_int64) {
+    ops::MatmulTiling shared{64, 64, 16, 4, 4, true};
+    shared.u64_stores = true;
+    Context& ctx = test::context();
+    Arena arena(ctx, 1 << 16);
+    Tensor a = make_tensor(arena, {4, 4}, DType::f32, "a"), b = make_tensor(arena, {4, 4}, DType::f32, "b"),
+           c = make_tensor(arena, {4, 4}, DType::f32, "c");
+    Recorder rec(ctx);
+    CHECK_THROWS_WITH(ops::matmul(rec, c, a, b, false, false, nullptr, shared),
+                      Catch::Matchers::Contains("64-bit stores need the register path"));
+  }
 }
 
 TEST_CASE("matmul serves Linear's three products with the device's own tiling") {
