@@ -59,7 +59,7 @@ bool cheap_subgroup_shuffle(const DeviceInfo& device);
 // Whether kernels store floats through 64-bit words (their `_u64` twins: pairs of quads as u64vec4 in the
 // element-wise kernels, a quad as u64vec2 in the matmul): on CPU devices with shaderInt64. lavapipe (Mesa 22.3) stores
 // lane by lane and component by component, so half as many components move the same bytes in about half the time
-// (a copy kernel 18.2 -> 24.6 GB/s at 8 lanes; the CNN's 288x25088x64 input-gradient product 16-18 -> 14-15 ms).
+// (a copy kernel 1.3-1.6x as fast; the CNN's 288x25088x64 input-gradient product 16-18 -> 14-15 ms).
 bool u64_stores(const DeviceInfo& device);
 
 // --- reductions -----------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@
 // QUAD_PAIR_STORES = 1 (a kernel's `_u64` twin, CPU devices with shaderInt64: ops::u64_stores): the set's
 // quads 2h and 2h + 1, side by side in a CPU device's order (CONTIGUOUS, which this needs), as one u64vec4 of
 // the same bits. lavapipe (Mesa 22.3) stores lane after lane and component after component, so four 64-bit
-// components a lane for eight floats take about half the time of eight 32-bit ones (a copy kernel: 19-20 GB/s
-// against 14.8-15.3, 16 lanes). With an odd number of whole quads the last one has no partner: its four floats
+// components a lane for eight floats take about half the store loop of eight 32-bit ones (the copy kernel 1.3-1.6x
+// as fast, bench_dropout). With an odd number of whole quads the last one has no partner: its four floats
 // go through QUAD_SET_FLOATS, compiled only then (LONE_QUAD).
 
 #ifndef QUAD_SET_STORES_GLSL
