@@ -176,6 +176,13 @@ void add_cases(Context& ctx, Arena& arena, int64_t n, std::vector<Case>& cases) 
                               8.0 * static_cast<double>(n2), "0",
                               [&](Recorder& rec) { ops::dropout2d_forward(rec, y4, x4, config, true, step); }, y,
                               want2));
+    // On a CPU device the line above is the loop-free kernel (dropout2d_sets.comp); this is the one GPUs run.
+    if (ctx.info().is_cpu()) {
+      cases.push_back(make_case(ctx, fmt::format("dropout2d forward (train, {}x{}x8x8, the GPU kernel)", batch, channels),
+                                n2, 8.0 * static_cast<double>(n2), "0",
+                                [&](Recorder& rec) { ops::dropout2d_forward(rec, y4, x4, config, step, false); }, y,
+                                want2));
+    }
   }
 
   ref::relu_forward(want.data(), xs.data(), int(n));

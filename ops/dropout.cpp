@@ -2,6 +2,7 @@
 
 #include <vkdrop/ops/arguments.hpp>
 #include <vkdrop/ops/elementwise.hpp>
+#include <vkdrop/ops/fast_divide.hpp>
 #include <vkdrop/ops/quads.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/reference/dropout_mask.hpp>
@@ -36,6 +37,19 @@ struct Dropout2dParams {
   uint32_t threshold;
   float scale;
   uint32_t run;  // consecutive work items per invocation
+};
+
+// dropout2d_sets.comp's push constants.
+struct Dropout2dSetsParams {
+  uint32_t seed_lo, seed_hi;
+  uint32_t channels;
+  uint32_t quads;  // S / 4
+  uint32_t layer;
+  uint32_t threshold;
+  float scale;
+  uint32_t items;  // channel quads * sets
+  FastDivisor by_sets;
+  uint32_t sets;   // ceil(quads / 4)
 };
 
 // The mask parameters of `config`, validated: keep threshold and the scale of kept elements.
@@ -110,21 +124,45 @@ Channels channels_of(const char* op, const char* name, const Tensor& t) {
   return {t.dim(0) * t.dim(1), spatial};
 }
 
+// Channel-wise dropout: dropout2d_sets.comp (or its _u64 twin) when `loop_free` (a CPU device's kernel, for S % 4 ==
+// 0), else dropout2d.comp.
 void record_dropout2d(Recorder& rec, const Tensor& out, const Tensor& in, const Channels& channels,
-                      const DropoutConfig& config, const MaskParams& mask, const Tensor& step, const char* label) {
+                      const DropoutConfig& config, const MaskParams& mask, const Tensor& step, const char* label,
+                      bool loop_free) {
   Context& ctx = rec.context();
   to_u32(in.numel(), label);  // every element index must fit the shader's uint
+  const uint32_t seed_lo = static_cast<uint32_t>(config.seed), seed_hi = static_cast<uint32_t>(config.seed >> 32);
+  if (loop_free) {
+    // An invocation per (channel quad, four positions): see dropout2d_sets.glsl.
+    const uint32_t quads = static_cast<uint32_t>(channels.spatial / 4);
+    const uint32_t sets = (quads + 3) / 4;
+    const uint32_t items = to_u32(quads_of(channels.count) * sets, label);
+    const bool pairs = u64_stores(ctx.info()) && quads % 2 == 0;
+    const Kernel& kernel = ctx.kernel(pairs ? "dropout2d_sets_u64" : "dropout2d_sets",
+                                      std::vector<uint32_t>{loop_free_workgroup(ctx.info()),
+                                                            channels.count % 4 != 0 ? 1u : 0u, quads % 4 != 0 ? 1u : 0u});
+    const Dropout2dSetsParams params{seed_lo,    seed_hi, static_cast<uint32_t>(channels.count), quads, config.layer,
+                                     mask.threshold, mask.scale, items, fast_divisor(sets), sets};
+    rec.dispatch(kernel, {in.slice, out.slice, step.slice}, params, loop_free_groups(items, ctx.info()), label);
+    return;
+  }
   const uint32_t local = elementwise_workgroup(ctx.info());
   const Kernel& kernel = ctx.kernel("dropout2d", std::vector<uint32_t>{local});
-  const Dropout2dParams params{static_cast<uint32_t>(config.seed), static_cast<uint32_t>(config.seed >> 32),
-                               static_cast<uint32_t>(channels.count), static_cast<uint32_t>(channels.spatial),
-                               config.layer, mask.threshold, mask.scale, quads_per_invocation(ctx.info())};
+  const Dropout2dParams params{seed_lo, seed_hi, static_cast<uint32_t>(channels.count),
+                               static_cast<uint32_t>(channels.spatial), config.layer, mask.threshold, mask.scale,
+                               quads_per_invocation(ctx.info())};
   // One work item per (channel quad, position), a position being a quad of elements when S % 4 == 0;
   // quad_groups sizes the grid for quads_per_invocation items an invocation, taken as runs.
   const int64_t positions = channels.spatial % 4 == 0 ? channels.spatial / 4 : channels.spatial;
   rec.dispatch(kernel,
                {in.slice, out.slice, step.slice, quad_binding(ctx, in.slice), quad_binding(ctx, out.slice)},
                params, quad_groups(quads_of(channels.count) * positions, ctx.info()), label);
+}
+
+// The kernel a device runs for channel-wise dropout: the loop-free one on CPU devices where channels are whole
+// quads.
+bool dropout2d_loop_free(const DeviceInfo& device, const Channels& channels) {
+  return device.is_cpu() && channels.spatial % 4 == 0;
 }
 
 }  // namespace
@@ -171,7 +209,22 @@ void dropout2d_forward(Recorder& rec, const Tensor& y, const Tensor& x, const Dr
   if (x.numel() == 0) return;
   // Without a mask, channel-wise and element-wise dropout are the same scaling.
   if (!training) return record_eval(rec, y, x, config, mask, step, "dropout2d forward (eval)");
-  record_dropout2d(rec, y, x, channels, config, mask, step, "dropout2d forward");
+  record_dropout2d(rec, y, x, channels, config, mask, step, "dropout2d forward",
+                   dropout2d_loop_free(rec.context().info(), channels));
+}
+
+void dropout2d_forward(Recorder& rec, const Tensor& y, const Tensor& x, const DropoutConfig& config,
+                       const Tensor& step, bool loop_free) {
+  const char* op = "dropout2d_forward";
+  const MaskParams mask = mask_params(op, config, /*training=*/true);
+  const Channels channels = channels_of(op, "x", x);
+  check_pass(op, {"y", y}, {"x", x}, step);
+  if (loop_free && channels.spatial % 4 != 0) {
+    throw ArgumentError(fmt::format("{}: the loop-free kernel needs a multiple of 4 elements per channel; x {} has {}",
+                                    op, shape_text(x.shape), channels.spatial));
+  }
+  if (x.numel() == 0) return;
+  record_dropout2d(rec, y, x, channels, config, mask, step, "dropout2d forward", loop_free);
 }
 
 void dropout2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const DropoutConfig& config,
@@ -181,7 +234,8 @@ void dropout2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const
   const Channels channels = channels_of(op, "dy", dy);
   check_pass(op, {"dx", dx}, {"dy", dy}, step);
   if (dy.numel() == 0) return;
-  record_dropout2d(rec, dx, dy, channels, config, mask, step, "dropout2d backward");
+  record_dropout2d(rec, dx, dy, channels, config, mask, step, "dropout2d backward",
+                   dropout2d_loop_free(rec.context().info(), channels));
 }
 
 void relu_dropout_forward(Recorder& rec, const Tensor& y, const Tensor& x, const DropoutConfig& config, bool training,

@@ -40,6 +40,11 @@ void dropout2d_forward(Recorder& rec, const Tensor& y, const Tensor& x, const Dr
                        const Tensor& step);
 void dropout2d_backward(Recorder& rec, const Tensor& dx, const Tensor& dy, const DropoutConfig& config,
                         const Tensor& step);
+// dropout2d_forward in training through a chosen kernel, for tests and benchmarks: loop_free = false runs
+// dropout2d.comp (what a GPU runs), true dropout2d_sets.comp (what a CPU device runs where each channel is whole
+// quads, S % 4 == 0; ArgumentError otherwise); the same bits either way.
+void dropout2d_forward(Recorder& rec, const Tensor& y, const Tensor& x, const DropoutConfig& config,
+                       const Tensor& step, bool loop_free);
 
 // A ReLU with a Dropout after it, in one pass each way (the Model folds them; layers/layer.hpp, Epilogue):
 // y = dropout(relu(x)), the bits of relu_forward then dropout_forward. Backward needs no mask: after the ReLU a

@@ -75,6 +75,37 @@ TEST_CASE("dropout2d forward and backward match the reference bit for bit") {
   }
 }
 
+TEST_CASE("dropout2d's two kernels, a GPU's and a CPU device's loop-free one, give the reference's bits") {
+  Context& ctx = test::context();
+  // Channels of whole quads (S % 4 == 0), where CPU devices run dropout2d_sets.comp: quads per channel even (its
+  // _u64 twin where the device has 64-bit integers) and odd, a channel's last set of four quads partial or not,
+  // the last channel quad partial or not, one channel quad and many workgroups.
+  for (const Shape& shape : {Shape{8, 16, 4, 4}, Shape{3, 17, 6, 6}, Shape{5, 3, 4, 6}, Shape{33, 7, 8, 8},
+                             Shape{2, 2, 4}, Shape{4, 3, 28, 28}, Shape{6, 5, 14, 14}, Shape{63, 35, 8, 8}}) {
+    Problem pr(ctx, shape);
+    const size_t count = static_cast<size_t>(element_count(shape));
+    const std::vector<float> xs = test::random_floats(count, 23);
+    upload(ctx, pr.x, std::span<const float>(xs));
+    const ops::DropoutConfig config{0.4, DropoutScaling::Inverted, k_seed, k_layer};
+    std::vector<float> want(count);
+    const int N = int(shape[0]), C = int(shape[1]), S = spatial_of(shape);
+    ref::dropout2d_forward(want.data(), xs.data(), N, C, S, config.p, config.scaling, true, k_seed, k_step, k_layer);
+    for (bool loop_free : {false, true}) {
+      upload(ctx, pr.y, std::span<const float>(std::vector<float>(count, -7.0f)));
+      Recorder rec(ctx);
+      ops::dropout2d_forward(rec, pr.y, pr.x, config, pr.step, loop_free);
+      rec.run();
+      test::expect_bits(download_f32(ctx, pr.y), want,
+                        fmt::format("dropout2d forward, {}, loop_free = {}", shape_text(shape), loop_free));
+    }
+  }
+  // The loop-free kernel takes channels of whole quads only.
+  Problem odd(ctx, Shape{2, 3, 5});
+  Recorder rec(ctx);
+  CHECK_THROWS_WITH(ops::dropout2d_forward(rec, odd.y, odd.x, ops::DropoutConfig{0.4}, odd.step, true),
+                    Catch::Matchers::Contains("multiple of 4 elements per channel"));
+}
+
 TEST_CASE("dropout2d drops whole channels, at rate p, in place too") {
   Context& ctx = test::context();
   // 2^20 channels of 3 elements, so the per-channel keep rate is measured over 10^6 draws.
