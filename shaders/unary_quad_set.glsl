@@ -1,9 +1,10 @@
-// The body of relu_forward.comp and relu_forward_u64.comp, which differ only in how whole quads are stored
-// (QUAD_PAIR_STORES, quad_set_stores.glsl).
-//
-// y = x > 0 ? x : 0, a select rather than max(), so NaN and -0 give +0 as in reference/relu.hpp. y may be x.
-// Whole quads go through the quad bindings, four an invocation without a loop (quad_sets.glsl), the last
-// partial quad through the float ones (ops/quads.hpp).
+// The body of the loop-free element-wise kernels with one input and one output, y = f(x) (copy and ReLU, each
+// with a `_u64` twin). The including kernel defines QUAD_PAIR_STORES (quad_set_stores.glsl) and f on a quad and on
+// a float, before including this:
+//   vec4 map_quad(vec4 x);
+//   float map_float(float x);
+// Whole quads go through the quad bindings, four an invocation without a loop (quad_sets.glsl), the last partial
+// quad through the float ones (ops/quads.hpp). y may be x.
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x_id = 0) in;                         // workgroup size
 layout(constant_id = 1) const bool PARTIAL = false;     // n % 4 != 0
@@ -12,9 +13,9 @@ layout(constant_id = 3) const bool LONE_QUAD = false;   // an odd number of whol
 
 #include "quad_sets.glsl"
 
-layout(binding = 0, r32f) readonly uniform imageBuffer X;     // (n)
-layout(binding = 1) writeonly buffer Y { float y[]; };        // (n)
-layout(binding = 2, rgba32f) readonly uniform imageBuffer X4;  // (n / 4): x's whole quads
+layout(binding = 0, r32f) readonly uniform imageBuffer X;           // (n)
+layout(binding = 1) writeonly buffer Y { float y[]; };              // (n)
+layout(binding = 2, rgba32f) readonly uniform imageBuffer X4;       // (n / 4): x's whole quads
 layout(binding = 3) writeonly buffer Y4 { QUAD_STORE_TYPE y4[]; };  // (n / 4): y's whole quads
 layout(push_constant) uniform Params { uint n; };
 
@@ -28,19 +29,13 @@ void main() {
   [[unroll]] for (uint i = 0; i < QUAD_SET; ++i) {
     const uint q = set_quad(i);
     value[i] = vec4(0.0);
-    if (q < whole) {
-      const vec4 v = imageLoad(X4, int(q));
-      value[i] = mix(vec4(0.0), v, greaterThan(v, vec4(0.0)));
-    }
+    if (q < whole) value[i] = map_quad(imageLoad(X4, int(q)));
   }
   store_quad_set(value, whole);
   if (PARTIAL && set_slot(whole) < QUAD_SET) {
     [[unroll]] for (uint j = 0; j < 3; ++j) {
       const uint k = 4 * whole + j;
-      if (k < count) {
-        const float v = imageLoad(X, int(k)).x;
-        y[k] = v > 0.0 ? v : 0.0;
-      }
+      if (k < count) y[k] = map_float(imageLoad(X, int(k)).x);
     }
   }
 }
