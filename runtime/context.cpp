@@ -332,6 +332,7 @@ Context::Context(ContextOptions options) {
     std::string wanted = options.device.empty() ? env("VKDROP_DEVICE") : options.device;
     uint32_t chosen = select_device(devices, wanted);
     info_ = devices[chosen];
+    if (!options.shader_int64.value_or(env("VKDROP_SHADER_INT64") != "0")) info_.shader_int64 = false;
     physical_device_ = handles[chosen];
     queue_family_ = *compute_queue_family(physical_device_, nullptr);
     vkGetPhysicalDeviceMemoryProperties(physical_device_, &memory_);

@@ -75,6 +75,10 @@ struct ContextOptions {
   std::string device;
   // Enable the Khronos validation layer. Empty: on when VKDROP_VALIDATION=1.
   std::optional<bool> validation;
+  // Use the device's 64-bit integers (shaderInt64) where it has them: CPU devices then run the kernels' `_u64`
+  // twins (ops::u64_stores). Empty: on, unless VKDROP_SHADER_INT64=0, which runs the kernels of devices without
+  // them (the tests do, to cover those kernels on lavapipe).
+  std::optional<bool> shader_int64;
   // Where the pipeline cache lives. Empty: VKDROP_CACHE_DIR, else $XDG_CACHE_HOME/vkdrop, else ~/.cache/vkdrop.
   std::filesystem::path cache_dir;
 };

@@ -129,16 +129,18 @@ TEST_CASE("matmul matches the reference on aligned shapes (vec4 loads and stores
     check_case({128, 20, 12, true, false, false}, other);
     check_case({12, 100, 64, false, false, true}, other);
   }
-  // A tiling the device cannot run: 64-bit stores on the shared-memory path.
-  if (test::context().info().shader_int64) {
-    ops::MatmulTiling shared{64, 64, 16, 4, 4, true};
-    shared.u64_stores = true;
-    Context& ctx = test::context();
-    Arena arena(ctx, 1 << 16);
-    Tensor a = make_tensor(arena, {4, 4}, DType::f32, "a"), b = make_tensor(arena, {4, 4}, DType::f32, "b"),
-           c = make_tensor(arena, {4, 4}, DType::f32, "c");
+  // Tilings the device cannot run: 64-bit stores on the shared-memory path, and (VKDROP_SHADER_INT64=0, the
+  // @no_int64 test) on a device without 64-bit integers.
+  Context& ctx = test::context();
+  Arena arena(ctx, 1 << 16);
+  Tensor a = make_tensor(arena, {4, 4}, DType::f32, "a"), b = make_tensor(arena, {4, 4}, DType::f32, "b"),
+         c = make_tensor(arena, {4, 4}, DType::f32, "c");
+  std::vector<ops::MatmulTiling> refused{ops::MatmulTiling{64, 64, 16, 4, 4, true}};
+  if (test_tiling() && !ctx.info().shader_int64) refused.push_back(*test_tiling());
+  for (ops::MatmulTiling tiling : refused) {
+    tiling.u64_stores = true;
     Recorder rec(ctx);
-    CHECK_THROWS_WITH(ops::matmul(rec, c, a, b, false, false, nullptr, shared),
+    CHECK_THROWS_WITH(ops::matmul(rec, c, a, b, false, false, nullptr, tiling),
                       Catch::Matchers::Contains("64-bit stores need the register path"));
   }
 }
