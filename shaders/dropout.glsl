@@ -32,11 +32,9 @@ layout(constant_id = 1) const bool DRAW_MASK = true;  // false: eval mode, y = x
 layout(constant_id = 2) const bool RELU = false;
 
 #if DRAWS_AT_ONCE > 1
-// dropout_interleaved.comp and its twin dropout_interleaved_u64.comp (QUAD_PAIR_STORES): PARTIAL, CONTIGUOUS and
-// LONE_QUAD are quad_sets.glsl's; a set's quads are drawn together.
-layout(constant_id = 3) const bool PARTIAL = false;
-layout(constant_id = 4) const bool CONTIGUOUS = false;
-layout(constant_id = 5) const bool LONE_QUAD = false;
+// dropout_interleaved.comp and its twin dropout_interleaved_u64.comp (QUAD_PAIR_STORES): quad_sets.glsl's constants
+// PARTIAL, CONTIGUOUS and LONE_QUAD follow this kernel's own (constant_id 3-5); a set's quads are drawn together.
+#define QUAD_SET_CONSTANTS 3
 #include "quad_sets.glsl"
 #if DRAWS_AT_ONCE != QUAD_SET
 #error "dropout_interleaved draws the QUAD_SET quads of an invocation's set together"

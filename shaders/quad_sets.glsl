@@ -14,9 +14,8 @@
 // The grid may be two-dimensional (ops::loop_free_groups): workgroup g = y * groups.x + x; invocations past the
 // last quad take none. quads < 2^30, so no index overflows.
 //
-// Use: define QUAD_PAIR_STORES (0, or 1 in a kernel's `_u64` twin: quad_set_stores.glsl), declare the
-// specialization constants `const bool PARTIAL` (n % 4 != 0), `const bool CONTIGUOUS` and `const bool LONE_QUAD`
-// (an odd number of whole quads; ops::quad_set_constants gives all three), then
+// Use: define QUAD_PAIR_STORES (0, or 1 in a kernel's `_u64` twin: quad_set_stores.glsl), and QUAD_SET_CONSTANTS
+// if the kernel has specialization constants of its own before this header's (below), then
 //   #include "quad_sets.glsl"
 // declare the output's bindings (floats, and QUAD_STORE_TYPE for its whole quads), include quad_set_stores.glsl,
 // and in main(): for i < QUAD_SET, q = set_quad(i), if (q < whole) compute quad i; store_quad_set(); then
@@ -26,6 +25,15 @@
 #define QUAD_SETS_GLSL
 
 #define QUAD_SET 4  // quads per invocation (a macro: array sizes and #if may use it)
+
+// The specialization constants of every quad-set kernel, in ops::quad_set_flags' order, from constant_id
+// QUAD_SET_CONSTANTS (1, after the workgroup size, unless the includer puts constants of its own first).
+#ifndef QUAD_SET_CONSTANTS
+#define QUAD_SET_CONSTANTS 1
+#endif
+layout(constant_id = QUAD_SET_CONSTANTS) const bool PARTIAL = false;        // n % 4 != 0
+layout(constant_id = QUAD_SET_CONSTANTS + 1) const bool CONTIGUOUS = false;  // a CPU device's order (above)
+layout(constant_id = QUAD_SET_CONSTANTS + 2) const bool LONE_QUAD = false;   // odd whole quads (quad_set_stores.glsl)
 
 // How the output's whole quads are stored (quad_set_stores.glsl): as vec4s, or in pairs as u64vec4s.
 #if QUAD_PAIR_STORES

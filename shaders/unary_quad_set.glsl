@@ -7,11 +7,7 @@
 // quad through the float ones (ops/quads.hpp). y may be x.
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x_id = 0) in;                         // workgroup size
-layout(constant_id = 1) const bool PARTIAL = false;     // n % 4 != 0
-layout(constant_id = 2) const bool CONTIGUOUS = false;  // quad_sets.glsl: a CPU device's order
-layout(constant_id = 3) const bool LONE_QUAD = false;   // an odd number of whole quads (quad_set_stores.glsl)
-
-#include "quad_sets.glsl"
+#include "quad_sets.glsl"  // its constants PARTIAL, CONTIGUOUS, LONE_QUAD: constant_id 1-3
 
 layout(binding = 0, r32f) readonly uniform imageBuffer X;           // (n)
 layout(binding = 1) writeonly buffer Y { float y[]; };              // (n)
