@@ -12,7 +12,6 @@
 #include <vkdrop/runtime/tensor.hpp>
 
 #include <string>
-#include <utility>
 #include <vector>
 
 using namespace vkdrop;
@@ -52,15 +51,18 @@ TEST_CASE("quad-set kernels flatten a two-dimensional grid and write the partial
       Tensor x = make_tensor(arena, {n}, DType::f32, "x"), y = make_tensor(arena, {n}, DType::f32, "y");
       const std::vector<float> xs = test::random_floats(static_cast<size_t>(n), 5);
       upload(ctx, x, std::span<const float>(xs));
-      const auto [partial, unused, lone_quad] = ops::quad_set_flags(n, ctx.info());
-      const std::vector<uint32_t> constants{local, partial, contiguous, lone_quad};
+      const std::array<uint32_t, 3> flags = ops::quad_set_flags(n, ctx.info());  // {PARTIAL, CONTIGUOUS, LONE_QUAD}
+      const std::vector<uint32_t> constants{local, flags[0], contiguous, flags[2]};
       const BufferSlice x4 = ops::quad_binding(ctx, x.slice), y4 = ops::quad_binding(ctx, y.slice);
       // relu_forward.comp is the same shape with arithmetic: a GPU's order is otherwise untested here.
       std::vector<float> relu_want(xs.size());
       ref::relu_forward(relu_want.data(), xs.data(), int(n));
       for (const std::string& suffix : suffixes) {
-        for (const auto& [kernel, want] : {std::pair<std::string, const std::vector<float>&>{"copy", xs},
-                                           std::pair<std::string, const std::vector<float>&>{"relu_forward", relu_want}}) {
+        const struct {
+          std::string kernel;
+          const std::vector<float>& want;
+        } cases[] = {{"copy", xs}, {"relu_forward", relu_want}};
+        for (const auto& [kernel, want] : cases) {
           upload(ctx, y, std::span<const float>(std::vector<float>(static_cast<size_t>(n), -7.0f)));
           Recorder rec(ctx);
           rec.dispatch(ctx.kernel(kernel + suffix, constants), {x.slice, y.slice, x4, y4}, static_cast<uint32_t>(n),
