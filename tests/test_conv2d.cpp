@@ -145,6 +145,18 @@ TEST_CASE("conv2d forward and backward over odd shapes") {
   check_conv2d(Conv2dGeometry{{1, 5}, 1, {0, 2}}, false, {{{2, 1, 3, 12}, {6, 1, 1, 5}}});
 }
 
+TEST_CASE("conv2d's direct weight gradient over quads of positions: padding, dilation and strides along h") {
+  // On a CPU device, few taps with stride_w 1 and OW, W multiples of 4 take the quad kernel (four positions along
+  // ow an item): padding 1 and 3 (the loaded run starts 3 and 1 elements before the window), none (a 1x5 kernel
+  // narrowing 12 columns to 8), dilation 3, a stride along h, a partial last block of output channels (5 channels,
+  // 2 a block), a batch of 33. The tests above cover padding 1 and 2 and dilation 2 too ({33, 1, 8, 8},
+  // {2, 1, 3, 12}, {2, 3, 9, 8}).
+  check_conv2d(Conv2dGeometry{{3, 3}, {2, 1}, {1, 3}, {1, 1}}, true, {{{2, 2, 5, 8}, {5, 2, 3, 3}, {5}}});
+  check_conv2d(Conv2dGeometry{{1, 5}, 1, 0}, true, {{{3, 2, 4, 12}, {3, 2, 1, 5}, {3}}});
+  check_conv2d(Conv2dGeometry{{3, 3}, 1, {0, 3}, {1, 3}}, false, {{{2, 3, 3, 8}, {4, 3, 3, 3}}});
+  check_conv2d(Conv2dGeometry{3, 1, 1}, true, {{{33, 1, 4, 4}, {7, 1, 3, 3}, {7}}});
+}
+
 TEST_CASE("conv2d without bias") {
   check_conv2d(Conv2dGeometry{3, 1}, false, {{{4, 3, 6, 6}, {5, 3, 3, 3}}, {{1, 1, 5, 7}, {1, 1, 3, 3}}});
   check_conv2d(Conv2dGeometry{{3, 1}, 2, {1, 0}, {2, 1}}, false, {{{2, 17, 9, 4}, {3, 17, 3, 1}}});
