@@ -70,6 +70,16 @@ struct RegisterChoice {
   uint32_t tm, tn;
 };
 
+// The model's cost of one tm x tn block per 8 k-steps (see choose_registers). With load_x (matmul_load.comp) every
+// lane loads X itself, 2·tm vec4 loads per 8 k-steps instead of tm/4 staged ones: what makes a strip of narrow blocks
+// (column_strip) cost more than its share of the product. choose_registers' sweep was measured with the staged count
+// and keeps it.
+double register_block_cost(bool vec4, bool load_x, uint32_t tm, uint32_t tn) {
+  const double x_loads = load_x ? 2.0 * tm : tm / 4.0;
+  const double loads = vec4 ? 300.0 * (x_loads + 2.0 * tn) : 170.0 * (tm + 8.0 * tn);
+  return loads + 21.0 * tm * tn + 8.0 * tm;
+}
+
 // The register path's block for this product: the tiling's, a quarter of its rows, or 8 x 4 for thin products (an
 // eighth of 64 x 8; beside 32 x 16 at 16 lanes, 4 columns a lane leave fewer lanes idle). Few sizes, because each is a
 // pipeline that LLVM compiles for up to 2 s; either orientation. Per 8 k-steps a tm x tn block costs about 300
@@ -95,9 +105,7 @@ RegisterChoice choose_registers(const Tensor& a, const Tensor& b, bool trans_a, 
       // (4 s); such shapes are rare enough to do without it.
       if (!vec4 && tm == tiling.thread_m && tn == tiling.thread_n && tm * tn > 128) continue;
       const double tiles = double(ceil_div(o.R, tm)) * ceil_div(o.Q, lanes * tn);
-      const double waves = std::ceil(tiles / cores);
-      const double loads = vec4 ? 300.0 * (tm / 4.0 + 2.0 * tn) : 170.0 * (tm + 8.0 * tn);
-      const double cost = waves * (loads + 21.0 * tm * tn + 8.0 * tm);
+      const double cost = std::ceil(tiles / cores) * register_block_cost(vec4, false, tm, tn);
       if (best_cost < 0 || cost < best_cost) {
         best = {o, tm, tn};
         best_cost = cost;
@@ -105,6 +113,40 @@ RegisterChoice choose_registers(const Tensor& a, const Tensor& b, bool trans_a, 
     }
   }
   return best;
+}
+
+// Where a ragged last column of tiles goes to blocks of tm x 4 instead: Z's columns from the returned one on are a
+// second dispatch's, whose tiles are lanes x 4 columns wide; 0 keeps one dispatch. Decided after choose_registers,
+// by the model, and only where it is cheaper: the block (and so where K is split) stays choose_registers'.
+// The sample CNN's 64x288x25088 weight gradient at 16 lanes and 32 x 16 blocks: 288 columns are a tile of 256 and
+// one of which 32 are used, so 44 % of the product was padding; with the strip, the last 32 columns are a tile of
+// 32 x 64. Both dispatches sum each element in the same order as one would: the same bits. The strip's Y, Z and
+// bias are bound from its first column on, so its offsets must suit the device's binding alignment.
+uint32_t column_strip(const RegisterChoice& choice, const DeviceInfo& device, uint32_t lanes, bool load_x, uint32_t K) {
+  const Oriented& o = choice.o;
+  const uint32_t tile_q = lanes * choice.tn, strip_tile_q = lanes * 4;
+  const uint32_t ragged = o.Q % tile_q, first = o.Q - ragged;
+  // A second dispatch costs tens of microseconds on lavapipe: not for padding of fewer than 4 M multiply-adds
+  // (about 0.1 ms there).
+  if (double(o.R) * (tile_q - ragged) * K < double(1 << 22)) return 0;
+  // Only where lanes load X themselves: there a block's X loads do not shrink with its columns, and the strip won
+  // (64x288x25088 at 16 lanes, bench_conv, two alternating pairs: 28.1-28.5 ms -> 14.9-15.4 + 8.1-8.7). With X
+  // staged and shared by shuffles (8 lanes, 64 x 8 blocks) the same split lost: 25.2-25.8 -> 23.8-24.7 + 5.9-7.5.
+  if (!load_x || choice.tn <= 4 || ragged == 0 || first == 0) return 0;
+  // The strip's first column: in Y (k-contiguous: a row of ldy floats a column), in Z (a column is zq = R floats
+  // of Cᵀ, or 1 of C) and in the bias (bias[q], Z = C).
+  const uint64_t align = std::max<uint64_t>(1, device.binding_offset_alignment());
+  const uint64_t y_offset = uint64_t(first) * (o.y_k ? o.ldy : 1u) * sizeof(float);
+  const uint64_t z_offset = uint64_t(first) * (o.transposed ? o.R : 1u) * sizeof(float);
+  if (y_offset % align != 0 || z_offset % align != 0 || uint64_t(first) * sizeof(float) % align != 0) return 0;
+  const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const auto waves = [&](double tiles) { return std::ceil(tiles / cores); };
+  const bool vec4 = vec4_loads(o);
+  const double rows = ceil_div(o.R, choice.tm), block = register_block_cost(vec4, load_x, choice.tm, choice.tn);
+  const double one = waves(rows * ceil_div(o.Q, tile_q)) * block;
+  const double two = waves(rows * (first / tile_q)) * block +
+                     waves(rows * ceil_div(ragged, strip_tile_q)) * register_block_cost(vec4, load_x, choice.tm, 4);
+  return two < one ? first : 0;
 }
 
 // The register path needs subgroup shuffles in compute shaders (unless every lane loads its own X) and one
@@ -245,6 +287,7 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
 
   Oriented o;
   uint32_t tm = tiling.thread_m, tn = tiling.thread_n;
+  uint32_t strip = 0;  // the register path's column strip (column_strip); 0: none
   if (tiling.shared) {
     o = orient(false, a, b, trans_a, trans_b, m32, n32, k32);
   } else {
@@ -252,30 +295,34 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
     o = choice.o;
     tm = choice.tm;
     tn = choice.tn;
+    strip = column_strip(choice, device, lanes, tiling.load_x, k32);
   }
   const uint32_t threads = tiling.shared ? (tiling.tile_m / tm) * (tiling.tile_n / tn) : lanes;
   // The register path reads X and Y as vec4 when their rows are 16-byte aligned, and writes c as vec4 when
   // its rows are (N a multiple of 4: c's quads then lie along Z's columns, or along its rows when Z = Cᵀ).
   const uint32_t vec4 = !tiling.shared && vec4_loads(o) ? 1 : 0;
   const uint32_t z4 = !tiling.shared && n32 % 4 == 0 ? 1 : 0;
-  const std::vector<uint32_t> spec = {threads,
-                                      o.x_k ? 1u : 0u,
-                                      o.y_k ? 1u : 0u,
-                                      vec4,
-                                      tiling.shared ? 1u : 0u,
-                                      tm,
-                                      tn,
-                                      // The shared-memory tiles; 1 x 1 on the register path, which declares
-                                      // the shared arrays too but does not use them.
-                                      tiling.shared ? tiling.tile_m : 1,
-                                      tiling.shared ? tiling.tile_n : 1,
-                                      tiling.shared ? tiling.tile_k : 1,
-                                      o.transposed ? 1u : 0u,
-                                      z4};
-  const Kernel& kernel =
-      rec.context().kernel(std::string(!tiling.shared && tiling.load_x ? "matmul_load" : "matmul") +
-                               (!tiling.shared && tiling.u64_stores ? "_u64" : ""),
-                           spec);
+  // The kernel for blocks of tm x `columns` (tn, or a strip's 4).
+  const auto kernel_for = [&](uint32_t columns) -> const Kernel& {
+    const std::vector<uint32_t> spec = {threads,
+                                        o.x_k ? 1u : 0u,
+                                        o.y_k ? 1u : 0u,
+                                        vec4,
+                                        tiling.shared ? 1u : 0u,
+                                        tm,
+                                        columns,
+                                        // The shared-memory tiles; 1 x 1 on the register path, which declares
+                                        // the shared arrays too but does not use them.
+                                        tiling.shared ? tiling.tile_m : 1,
+                                        tiling.shared ? tiling.tile_n : 1,
+                                        tiling.shared ? tiling.tile_k : 1,
+                                        o.transposed ? 1u : 0u,
+                                        z4};
+    return rec.context().kernel(std::string(!tiling.shared && tiling.load_x ? "matmul_load" : "matmul") +
+                                    (!tiling.shared && tiling.u64_stores ? "_u64" : ""),
+                                spec);
+  };
+  const Kernel& kernel = kernel_for(tn);
 
   MatmulParams p{};
   p.R = o.R;
@@ -319,8 +366,28 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   // Whole granules a slice; rounding the chunk up may leave fewer slices than asked for, never an empty one.
   const uint32_t chunk = ceil_div(ceil_div(k32, std::max(slices, 1u)), k_split_granule) * k_split_granule;
   if (slices > 1) slices = ceil_div(k32, chunk);
-  if (slices < 2) {
+  if (slices < 2 && strip == 0) {
     rec.dispatch(kernel, {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y}, p, groups, label);
+    return;
+  }
+  if (slices < 2) {
+    // Z's columns [0, strip) in whole tiles, then [strip, Q) as blocks of tm x 4, bound from column strip on.
+    MatmulParams main_part = p;
+    main_part.Q = strip;
+    groups[0] = strip / tile_q;
+    rec.dispatch(kernel, {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y}, main_part, groups, label);
+    MatmulParams last = p;
+    last.Q = o.Q - strip;
+    const auto from = [](const BufferSlice& slice, uint64_t floats) {
+      return slice.sub(floats * sizeof(float), slice.size - floats * sizeof(float));
+    };
+    const BufferSlice z_last = from(c.slice, uint64_t(strip) * p.zq);
+    const BufferSlice y_last = from(y, uint64_t(strip) * (o.y_k ? o.ldy : 1u));
+    const BufferSlice bias_last = p.bias_mode == 1 ? from(bias_slice, strip) : bias_slice;
+    const BufferSlice y4_last = vec4 ? y_last : y4;
+    rec.dispatch(kernel_for(4), {z_last, z_last, x4, y4_last, x, y_last, bias_last, x, y_last}, last,
+                 {ceil_div(last.Q, lanes * 4), groups[1], 1},
+                 fmt::format("{}, columns from {} as {}x4 blocks", label, strip, tm));
     return;
   }
   const uint64_t stride = split_slice_stride(M * N);

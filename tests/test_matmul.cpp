@@ -37,7 +37,7 @@ std::string describe(const Case& c, const std::string& path) {
 // Runs one product on the GPU, compares it with the CPU reference and returns it. With `split`, matmul gets
 // scratch for partial sums and may split K.
 std::vector<float> check_case(const Case& cs, const std::optional<ops::MatmulTiling>& tiling = std::nullopt,
-                              bool split = false) {
+                              bool split = false, size_t* dispatches = nullptr) {
   Context& ctx = test::context();
   const std::string what =
       describe(cs, tiling ? ops::matmul_tiling_text(*tiling) : "default tiling") + (split ? ", K may split" : "");
@@ -66,6 +66,7 @@ std::vector<float> check_case(const Case& cs, const std::optional<ops::MatmulTil
     ops::matmul(rec, c, a, b, cs.trans_a, cs.trans_b, cs.bias ? &bias : nullptr, scratch);
   }
   rec.run();
+  if (dispatches != nullptr) *dispatches = rec.dispatch_count();
   if (M * N == 0) return {};
 
   std::vector<float> want(size_t(M * N));
@@ -211,6 +212,34 @@ TEST_CASE("matmul's register path shares X between lanes by shuffles or loads it
   }
   CHECK(embedded_shader("matmul").vulkan_minor == 1);
   CHECK(embedded_shader("matmul_load").vulkan_minor == 1);
+}
+
+TEST_CASE("matmul's register path takes a ragged last column of tiles as a strip of narrower blocks: the same bits") {
+  // Where lanes load X themselves (4 and 16 lanes on lavapipe), the columns past the last whole tile go to a second
+  // dispatch of tm x 4 blocks (ops/matmul.cpp, column_strip), bound from their first column on: the sample CNN's
+  // weight-gradient shape (Z = C, a bias along the columns), k-contiguous Y, and a tall product. Each element sums
+  // as the tm x 4 tiling alone sums it.
+  Context& ctx = test::context();
+  const ops::MatmulTiling chosen = ops::matmul_tiling(ctx.info());
+  if (chosen.shared) {
+    WARN("this device runs matmul's shared-memory path; the register path is for CPU devices");
+    return;
+  }
+  const uint32_t lanes = ctx.info().subgroup_size;
+  ops::MatmulTiling narrow = chosen;
+  narrow.thread_n = 4;
+  narrow.tile_n = lanes * 4;
+  const int tile = static_cast<int>(chosen.tile_n), ragged = 2 * tile + tile / 8;
+  int strips = 0;
+  // K long enough for the padding to be worth a second dispatch (at least 4 M multiply-adds of it).
+  for (const Case& cs : {Case{64, ragged, 2400, false, false, true}, Case{64, ragged, 2404, false, true, true},
+                         Case{ragged, 64, 2400, true, false, false}}) {
+    size_t dispatches = 0;
+    const std::vector<float> got = check_case(cs, chosen, false, &dispatches);
+    test::expect_bits(check_case(cs, narrow), got, describe(cs, "blocks of 4 columns alone"));
+    strips += dispatches == 2 ? 1 : 0;
+  }
+  if (chosen.load_x) CHECK(strips >= 2);  // the model takes the strip for the first two at least
 }
 
 TEST_CASE("matmul splits a long K into slices added in order: the reference's product, the same bits every run") {
