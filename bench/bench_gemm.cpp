@@ -4,8 +4,10 @@
 //
 //   bench_gemm [--block TMxTN] [--shared] [--samples N]
 //
-// --block overrides the register block of the CPU path (matmul_tiling's thread_m x thread_n), to compare
-// blocks; --shared runs the shared-memory tiling matmul_tiling gives GPUs instead. ours/OpenBLAS is the
+// Each product runs with the tiling matmul would take: where the device's matmul tuner is on (GPUs by default,
+// VKDROP_MATMUL_AUTOTUNE=1 elsewhere) the one it measured fastest for that shape, printed in the row; else
+// matmul_tiling's. --block overrides the register block of the CPU path (matmul_tiling's thread_m x thread_n), to
+// compare blocks; --shared runs the shared-memory tiling matmul_tiling gives GPUs instead; neither is tuned. ours/OpenBLAS is the
 // ratio of median times. OpenBLAS uses its default threads (all cores), as lavapipe does.
 //
 // The peer runs with the best kernels this CPU has: unless OPENBLAS_CORETYPE is set, bench_gemm first times
@@ -14,6 +16,7 @@
 // comparison; on lavapipe once per vector width (4, 8, 16 lanes) unless LP_NATIVE_VECTOR_WIDTH is set. On a GPU
 // it also faces cuBLAS on that GPU through PyTorch (bench/torch_cuda.py; VKDROP_PYTHON names its python3).
 #include <vkdrop/ops/matmul.hpp>
+#include <vkdrop/ops/matmul_tuner.hpp>
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/runtime/recorder.hpp>
@@ -144,7 +147,10 @@ int main(int argc, char** argv) {
       tiling.tile_n = tiling.shared ? tiling.tile_n : lanes * block_n;
     }
     fmt::print("device: {} ({})\n", ctx.info().name, ctx.info().driver);
-    fmt::print("tiling: {}\n", ops::matmul_tiling_text(tiling));
+    fmt::print("tiling: {}{}\n", ops::matmul_tiling_text(tiling),
+               !shared && block_m == 0 && ops::matmul_tuner(ctx).enabled()
+                   ? fmt::format(" unless tuned (the tuner is on; its file: {})", ops::matmul_tuner(ctx).file().string())
+                   : "");
     fmt::print("OpenBLAS: {} (core {}, {} threads)", openblas_get_config(), openblas_get_corename(),
                openblas_get_num_threads());
     if (const char* core = std::getenv("OPENBLAS_CORETYPE")) fmt::print(", OPENBLAS_CORETYPE={}", core);
@@ -167,8 +173,14 @@ int main(int argc, char** argv) {
       Tensor partials = make_tensor(arena, {std::max<int64_t>(1, ops::matmul_partials_elements(M, N, K))}, DType::f32, "partials");
       upload(ctx, a, std::span<const float>(av));
       upload(ctx, b, std::span<const float>(bv));
+      ops::MatmulTiling product_tiling = tiling;
+      const bool tuned = !shared && block_m == 0 && ops::matmul_tuner(ctx).enabled();
+      if (tuned) {
+        product_tiling = ops::matmul_tuner(ctx).tiling_for(
+            {uint32_t(M), uint32_t(N), uint32_t(K), p.trans_a, p.trans_b, /*split=*/true});
+      }
       Recorder rec(ctx);
-      ops::matmul(rec, c, a, b, p.trans_a, p.trans_b, nullptr, tiling, &partials);
+      ops::matmul(rec, c, a, b, p.trans_a, p.trans_b, nullptr, product_tiling, &partials);
       rec.finish();
       rec.run();  // warm-up; on lavapipe the first run also compiles the kernel
 
@@ -222,10 +234,11 @@ int main(int argc, char** argv) {
         if (cuda) cuda_peer = fmt::format("PyTorch {} on {}", (*cuda)["torch"].get<std::string>(),
                                           (*cuda)["device"].get<std::string>());
       }
-      rows.push_back(fmt::format("| {} | {} | {} | {} | {:.1f} | {:.1f} | {:.2f} | {:.1f} / {:.1f} = {:.2f} |{} {:.1e}{} | {}{} |",
+      rows.push_back(fmt::format("| {} | {} | {} | {} | {:.1f} | {:.1f} | {:.2f} | {:.1f} / {:.1f} = {:.2f} |{} {:.1e}{} | {}{}{} |",
                                  M, N, K, op, ours_gf, theirs_gf, ours_gf / theirs_gf, ours_best, theirs_best,
                                  ours_best / theirs_best, cuda_cells, rel, correct ? "" : " WRONG", p.role,
-                                 rec.dispatch_count() > 1 ? " (K split)" : ""));
+                                 rec.dispatch_count() > 1 ? " (K split)" : "",
+                                 tuned ? fmt::format("; tuned: {}", ops::matmul_tiling_text(product_tiling)) : ""));
     }
 
     fmt::print("| M | N | K | op | vkdrop GFLOP/s | OpenBLAS GFLOP/s | ours/OpenBLAS | fastest samples: ours / "

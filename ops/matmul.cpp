@@ -1,6 +1,7 @@
 #include <vkdrop/ops/matmul.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/matmul_tuner.hpp>
 #include <vkdrop/ops/split_sum.hpp>
 #include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/runtime/error.hpp>
@@ -174,25 +175,29 @@ void check_f32_matrix(Arg arg) {
   check_rank("matmul", arg, {2}, "a matrix");
 }
 
-void check_tiling(const MatmulTiling& t, const DeviceInfo& device) {
-  const auto refuse = [&](const std::string& why) {
-    throw ArgumentError(fmt::format("matmul: tiling {} cannot run on {}: {}", matmul_tiling_text(t), device.name, why));
-  };
-  if (t.thread_m == 0 || t.thread_n == 0 || t.tile_m == 0 || t.tile_n == 0 || t.tile_k == 0) refuse("a size is 0");
-  if (t.tile_m % t.thread_m != 0 || t.tile_n % t.thread_n != 0) refuse("tiles are not whole register blocks");
+std::string tiling_problem(const MatmulTiling& t, const DeviceInfo& device) {
+  if (t.thread_m == 0 || t.thread_n == 0 || t.tile_m == 0 || t.tile_n == 0 || t.tile_k == 0) return "a size is 0";
+  if (t.tile_m % t.thread_m != 0 || t.tile_n % t.thread_n != 0) return "tiles are not whole register blocks";
   const uint64_t threads = uint64_t(t.tile_m / t.thread_m) * (t.tile_n / t.thread_n);
   if (threads > device.max_workgroup_invocations || threads > device.max_workgroup_size[0])
-    refuse(fmt::format("{} invocations per workgroup", threads));
+    return fmt::format("{} invocations per workgroup", threads);
   if (t.shared) {
     const uint64_t bytes = uint64_t(t.tile_k) * (t.tile_m + t.tile_n) * sizeof(float);
-    if (bytes > device.max_shared_memory_bytes) refuse(fmt::format("{} bytes of shared memory", bytes));
+    if (bytes > device.max_shared_memory_bytes) return fmt::format("{} bytes of shared memory", bytes);
   } else if (t.tile_m != t.thread_m) {
-    refuse("the register path has one row of lanes (tile_m = thread_m)");
+    return "the register path has one row of lanes (tile_m = thread_m)";
   } else if (t.thread_m % 4 != 0 || t.thread_n % 4 != 0) {
-    refuse("the register path moves rows and columns in quads (thread_m, thread_n multiples of 4)");
+    return "the register path moves rows and columns in quads (thread_m, thread_n multiples of 4)";
   }
   if (t.u64_stores && (t.shared || !device.shader_int64))
-    refuse("64-bit stores need the register path and a device with shaderInt64");
+    return "64-bit stores need the register path and a device with shaderInt64";
+  return "";
+}
+
+void check_tiling(const MatmulTiling& t, const DeviceInfo& device) {
+  if (const std::string why = tiling_problem(t, device); !why.empty()) {
+    throw ArgumentError(fmt::format("matmul: tiling {} cannot run on {}: {}", matmul_tiling_text(t), device.name, why));
+  }
 }
 
 }  // namespace
@@ -207,6 +212,16 @@ std::string matmul_tiling_text(const MatmulTiling& t) {
                      t.load_x ? "every lane loading the values of A or B it needs"
                               : fmt::format("{} k-steps staged and shared by subgroup shuffles", t.tile_k),
                      t.u64_stores ? ", quads of C stored as 64-bit words" : "");
+}
+
+std::string matmul_tiling_problem(const MatmulTiling& t, const DeviceInfo& device) {
+  if (std::string why = tiling_problem(t, device); !why.empty()) return why;
+  const uint32_t lanes = t.tile_n / t.thread_n;
+  if (!t.shared && !register_path_runs(device, lanes, t.load_x)) {
+    return fmt::format("the register path needs {}subgroups of exactly {} lanes (a multiple of 4); the device has {}",
+                       t.load_x ? "" : "subgroup shuffles and ", lanes, device.subgroup_size);
+  }
+  return "";
 }
 
 uint32_t matmul_max_split(int64_t M, int64_t N, int64_t K) {
@@ -227,6 +242,17 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   if (!tiling.shared &&
       !register_path_runs(rec.context().info(), tiling.tile_n / tiling.thread_n, tiling.load_x)) {
     tiling = shared_memory_matmul_tiling();
+  }
+  // The tuner measures only well-formed products; anything else goes on to the checks below.
+  MatmulTuner& tuner = matmul_tuner(rec.context());
+  if (tuner.enabled() && a.shape.size() == 2 && b.shape.size() == 2) {
+    const int64_t M = trans_a ? a.dim(1) : a.dim(0), K = trans_a ? a.dim(0) : a.dim(1);
+    const int64_t N = trans_b ? b.dim(0) : b.dim(1), Kb = trans_b ? b.dim(1) : b.dim(0);
+    const auto fits = [](int64_t v) { return v >= 1 && v <= int64_t{UINT32_MAX}; };
+    if (K == Kb && fits(M) && fits(N) && fits(K) && c.shape == Shape{M, N} && a.dtype == DType::f32 &&
+        b.dtype == DType::f32) {
+      tiling = tuner.tiling_for({uint32_t(M), uint32_t(N), uint32_t(K), trans_a, trans_b, partials != nullptr});
+    }
   }
   matmul(rec, c, a, b, trans_a, trans_b, bias, tiling, partials);
 }
@@ -356,7 +382,9 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   // Where K is split decides the order of the sums, so the register path decides it from the workgroups the
   // product has with 8 lanes and 64 x 8 blocks, whatever the subgroup size and block: lavapipe's vector width
   // changes the speed, never the bits (tests/lane_width).
-  uint64_t split_basis = uint64_t(groups[0]) * groups[1];
+  // On GPUs likewise from the conventional 64 x 64 tiles, whatever tiling the tuner picked.
+  const MatmulTiling shared_basis = shared_memory_matmul_tiling();
+  uint64_t split_basis = uint64_t(ceil_div(o.Q, shared_basis.tile_n)) * ceil_div(o.R, shared_basis.tile_m);
   if (!tiling.shared) {
     const RegisterChoice nominal =
         choose_registers(a, b, trans_a, trans_b, m32, n32, k32, k_split_basis_tiling, k_split_basis_lanes);

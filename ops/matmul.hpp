@@ -54,9 +54,15 @@ struct MatmulTiling {
   // Register path only: store Z's quads as two 64-bit words each (the _u64 twins of matmul.comp and
   // matmul_load.comp), where ops::u64_stores says so; needs shaderInt64.
   bool u64_stores = false;
+  bool operator==(const MatmulTiling&) const = default;
 };
 MatmulTiling matmul_tiling(const DeviceInfo& device);
+// Whether this device can run the tiling: "" if so, else why not (what matmul's ArgumentError would say).
+std::string matmul_tiling_problem(const MatmulTiling& tiling, const DeviceInfo& device);
 
+// The product takes matmul_tiling(device), or where the device's MatmulTuner is on (ops/matmul_tuner.hpp: GPUs by
+// default) the tiling it measured fastest for this shape; the bits are the same either way.
+//
 // matmul with an explicit tiling instead of matmul_tiling(device): for benchmarks comparing tilings and
 // for testing the shared-memory (GPU) path on a CPU device. Throws ArgumentError for a tiling the device
 // cannot run.

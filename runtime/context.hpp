@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <typeindex>
 #include <vector>
 
 namespace vkdrop {
@@ -83,6 +84,12 @@ struct ContextOptions {
   std::filesystem::path cache_dir;
 };
 
+// State that a higher layer keeps per Context, made on first use (ops' matmul tuner: Context::extension).
+class ContextExtension {
+ public:
+  virtual ~ContextExtension() = default;
+};
+
 class Context {
  public:
   explicit Context(ContextOptions options = {});
@@ -128,6 +135,17 @@ class Context {
   // Write the pipeline cache to disk now (also done by the destructor). A failure is a warning.
   void save_pipeline_cache() const;
 
+  // The one T of this Context, made by T(Context&) on first use and destroyed with the Context, before any of
+  // its Vulkan objects: where a layer above the runtime keeps per-device state (ops::MatmulTuner) without the
+  // runtime knowing it. T derives from ContextExtension.
+  template <class T>
+  T& extension() {
+    std::lock_guard<std::mutex> lock(extensions_mutex_);
+    std::unique_ptr<ContextExtension>& slot = extensions_[std::type_index(typeid(T))];
+    if (!slot) slot = std::make_unique<T>(*this);
+    return static_cast<T&>(*slot);
+  }
+
  private:
   void transfer(const BufferSlice& device_side, void* host, uint64_t bytes, bool to_device);
 
@@ -150,6 +168,8 @@ class Context {
   std::map<std::string, std::unique_ptr<Kernel>> kernels_;
   std::unique_ptr<Arena> placeholder_arena_;  // holds placeholder_, made on first use
   std::unique_ptr<BufferSlice> placeholder_;
+  std::mutex extensions_mutex_;
+  std::map<std::type_index, std::unique_ptr<ContextExtension>> extensions_;  // last: destroyed first
 };
 
 // Validation messages (warnings and errors) reported by the Khronos layer since the last call, from every

@@ -1,0 +1,80 @@
+#pragma once
+// Autotuning of matmul's tiling, per device and product shape. Which tile a GPU runs fastest (64 x 64 with 4 x 4
+// an invocation, 128 x 128 with 8 x 8, ...) depends on its multiprocessors, registers and caches, which Vulkan
+// does not describe, so it cannot be derived from DeviceInfo. On first use of a product shape the tuner times
+// each candidate tiling the device can run (matmul_candidates) on scratch buffers and keeps the fastest, in
+// memory and in a JSON file beside the pipeline cache (the same directory, the same device key), so later runs
+// take it without measuring.
+//
+// A tuned tiling changes the speed, never the bits: each output sums its k-steps in the same order whatever the
+// tile (the shared path's fma chain, the register path's block-independent order), and where K is split is
+// decided from a fixed nominal tiling (ops/matmul.cpp). tests/test_matmul_tuner checks both.
+//
+// On by default on GPUs, off on CPU devices (lavapipe's choice is derived from its subgroup size, and each
+// candidate costs seconds of LLVM compilation there). VKDROP_MATMUL_AUTOTUNE=1 turns it on, =0 off;
+// MatmulTuner::set_enabled overrides both. The file is only a cache: one that cannot be read or parsed, or that
+// names another device, is a warning and the products are measured again; one that cannot be written is a
+// warning and the run keeps its measurements in memory.
+
+#include <vkdrop/ops/matmul.hpp>
+#include <vkdrop/runtime/context.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace vkdrop::ops {
+
+// A product as the tuner tells them apart: C (M, N) = op(A) (M, K) · op(B) (K, N), and whether K may be split
+// (matmul was given partials). The bias does not change the tiling.
+struct MatmulShape {
+  uint32_t M = 0, N = 0, K = 0;
+  bool trans_a = false, trans_b = false;
+  bool split = false;
+  // "128x1024x784 a bT split": the key in the tuning file.
+  std::string key() const;
+};
+
+// The tilings worth timing on this device, the one matmul_tiling derives first: on GPUs shared-memory tiles from
+// 32 x 32 to 128 x 128 with 2 x 2 to 8 x 8 outputs an invocation, within the device's workgroup and shared-memory
+// limits; on CPU devices the register blocks of its subgroup size (64 x 8, 32 x 16, 32 x 8).
+std::vector<MatmulTiling> matmul_candidates(const DeviceInfo& device);
+
+class MatmulTuner : public ContextExtension {
+ public:
+  explicit MatmulTuner(Context& context);
+
+  bool enabled() const { return enabled_; }
+  void set_enabled(bool enabled) { enabled_ = enabled; }
+
+  // The fastest candidate for this product: remembered, read from the file, or measured now (about a
+  // millisecond per candidate on a GPU, plus compiling it) and then written to the file. M, N and K >= 1.
+  MatmulTiling tiling_for(const MatmulShape& shape);
+
+  // Products this tuner has measured (not found in memory or in the file).
+  uint32_t measured() const { return measured_; }
+  const std::filesystem::path& file() const { return file_; }
+
+ private:
+  MatmulTiling measure(const MatmulShape& shape);
+  void read_file();
+  void write_file() const;
+
+  Context& context_;
+  bool enabled_;
+  std::filesystem::path file_;
+  std::vector<MatmulTiling> candidates_;
+  std::mutex mutex_;
+  std::map<std::string, MatmulTiling> chosen_;        // by MatmulShape::key
+  std::map<std::string, double> chosen_microseconds_;  // the time it measured, for the file's readers
+  uint32_t measured_ = 0;
+  bool file_read_ = false;  // read on first use, so a tuner that is off never touches the file
+};
+
+// The tuner of this Context.
+MatmulTuner& matmul_tuner(Context& context);
+
+}  // namespace vkdrop::ops
