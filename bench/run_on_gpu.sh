@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_on_gpu.sh: everything vkdrop reports about a real GPU, in one run with a deadline, for a machine whose
 # time is short: the device as vkdrop sees it, the test suite, the three benchmarks against PyTorch CUDA on
-# the same GPU, and the two samples' training runs (the MLP's default, and the CNN for 15 epochs).
+# the same GPU, and the two samples' training runs (the MLP's default, and the CNN for 15 epochs), and the
+# matmul tilings the tuner chose there.
 #
 #   bench/run_on_gpu.sh BUILD_DIR LOG_DIR [SECONDS]
 #
@@ -44,6 +45,9 @@ work=$(mktemp -d)
 part train_cnn 200 "$build/samples/mnist_mlp" --model cnn --epochs 15 --metrics "$logs/train_cnn.jsonl" \
   --save "$work/cnn.safetensors"
 part train_mlp 60 "$build/samples/mnist_mlp"
+
+# The tilings the matmul tuner measured on this GPU for the benchmarks and the samples (ops/matmul_tuner.hpp).
+cp "${VKDROP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vkdrop}"/matmul-tilings-*.json "$logs/" 2>/dev/null || true
 
 # The short table: each part's last lines.
 for f in "$logs"/*.txt; do

@@ -122,10 +122,20 @@ MatmulTiling MatmulTuner::tiling_for(const MatmulShape& shape) {
   }
   const std::string key = shape.key();
   if (auto it = chosen_.find(key); it != chosen_.end()) return it->second;
-  const MatmulTiling best = measure(shape);
-  ++measured_;
-  write_file();
-  return best;
+  try {
+    const MatmulTiling best = measure(shape);
+    ++measured_;
+    write_file();
+    return best;
+  } catch (const VulkanError& e) {
+    // The scratch operands did not fit beside what the device already holds: the product itself may, so it
+    // takes the derived tiling (for this run; nothing is written). A lost device and the rest are not ours to hide.
+    if (e.result() != VK_ERROR_OUT_OF_DEVICE_MEMORY && e.result() != VK_ERROR_OUT_OF_HOST_MEMORY) throw;
+    warn(fmt::format("could not measure matmul tilings for {} ({}); it takes {}", key, e.what(),
+                     matmul_tiling_text(candidates_.front())));
+    chosen_[key] = candidates_.front();
+    return candidates_.front();
+  }
 }
 
 MatmulTiling MatmulTuner::measure(const MatmulShape& s) {

@@ -50,8 +50,9 @@ class MatmulTuner : public ContextExtension {
   bool enabled() const { return enabled_; }
   void set_enabled(bool enabled) { enabled_ = enabled; }
 
-  // The fastest candidate for this product: remembered, read from the file, or measured now (about a
-  // millisecond per candidate on a GPU, plus compiling it) and then written to the file. M, N and K >= 1.
+  // The fastest candidate for this product: remembered, read from the file, or measured now (a few milliseconds
+  // per candidate on a GPU, plus compiling it) and then written to the file. M, N and K >= 1. Where the device
+  // has no memory left for the scratch operands of a measurement, a warning, and the derived tiling for this run.
   MatmulTiling tiling_for(const MatmulShape& shape);
 
   // Products this tuner has measured (not found in memory or in the file).

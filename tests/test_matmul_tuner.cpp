@@ -11,6 +11,7 @@
 #include <vkdrop/ops/matmul_tuner.hpp>
 #include <vkdrop/reference/matmul.hpp>
 #include <vkdrop/runtime/error.hpp>
+#include <vkdrop/runtime/faults.hpp>
 #include <vkdrop/runtime/recorder.hpp>
 #include <vkdrop/runtime/tensor.hpp>
 
@@ -268,6 +269,27 @@ TEST_CASE("an unwritable tuning file is a warning, and the run keeps its measure
   CHECK_THAT(warnings, Catch::Matchers::Contains("warning: could not save the matmul tuning file"));
   CHECK(tuner.tiling_for(k_small) == chosen);
   CHECK(tuner.measured() == 1);
+}
+
+TEST_CASE("a device without memory for the measurement is a warning, and the product takes the derived tiling") {
+  const auto dir = test::temp_dir("vkdrop-test-matmul-tuner-memory");
+  Context ctx(ContextOptions{.cache_dir = dir});
+  ops::MatmulTuner& tuner = ops::matmul_tuner(ctx);
+  tuner.set_enabled(true);
+  ops::MatmulTiling chosen{};
+  arm_fault(FaultPoint::allocate, 1);  // the tuner's scratch arena
+  const std::string warnings = warnings_of([&] { chosen = tuner.tiling_for(k_small); });
+  disarm_faults();
+  CHECK_THAT(warnings, Catch::Matchers::Contains("warning: could not measure matmul tilings for " + k_small.key()));
+  CHECK(chosen == ops::matmul_tiling(ctx.info()));
+  CHECK(tuner.measured() == 0);
+  CHECK(!std::filesystem::exists(tuner.file()));  // nothing measured, nothing written
+  // A lost device is not hidden.
+  ops::MatmulShape other = k_small;
+  other.N = 28;
+  arm_fault(FaultPoint::submit, 1);
+  CHECK_THROWS_AS(tuner.tiling_for(other), VulkanError);
+  disarm_faults();
 }
 
 TEST_CASE("VKDROP_MATMUL_AUTOTUNE turns the tuner on or off, GPUs only when unset, and refuses other values") {
