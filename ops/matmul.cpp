@@ -93,14 +93,19 @@ double register_block_cost(bool vec4, bool load_x, uint32_t tm, uint32_t tn) {
 RegisterChoice choose_registers(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, uint32_t M,
                                 uint32_t N, uint32_t K, const MatmulTiling& tiling, uint32_t lanes) {
   const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::array<std::array<uint32_t, 2>, 3> blocks = {{{tiling.thread_m, tiling.thread_n},
-                                                          {quad_multiple(tiling.thread_m / 4), tiling.thread_n},
-                                                          {std::min(8u, tiling.thread_m), 4}}};
   RegisterChoice best{};
   double best_cost = -1;
   for (bool transposed : {false, true}) {
     const Oriented o = orient(transposed, a, b, trans_a, trans_b, M, N, K);
     const bool vec4 = vec4_loads(o);
+    std::vector<std::array<uint32_t, 2>> blocks = {{tiling.thread_m, tiling.thread_n},
+                                                   {quad_multiple(tiling.thread_m / 4), tiling.thread_n},
+                                                   {std::min(8u, tiling.thread_m), 4}};
+    // Columns that a tile of the tiling's width leaves ragged but one up to half again as wide covers: that block
+    // too, so that the last tile is not mostly padding (the sample CNN's 64x288x25088 weight gradient at 16 lanes:
+    // 288 columns are one tile of 16 x 20, against a tile of 256 and one of 32 in 256 with 32 x 16 blocks).
+    const uint32_t wide = (ceil_div(o.Q, lanes) + 3) / 4 * 4;
+    if (wide > tiling.thread_n && 2 * wide <= 3 * tiling.thread_n) blocks.push_back({tiling.thread_m, wide});
     for (auto [tm, tn] : blocks) {
       // Scalar loads (rows not 16-byte aligned) make the largest block's pipeline twice as slow to compile
       // (4 s); such shapes are rare enough to do without it.

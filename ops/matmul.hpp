@@ -45,7 +45,8 @@ struct MatmulTiling {
   // shared memory, each lane a thread_m x thread_n block read straight from the buffers; tile_m =
   // thread_m, tile_n = lanes * thread_n (lanes = the subgroup size, at least 4, with subgroup shuffles),
   // tile_k = 4 * lanes (k-steps of A or B staged per lane, shared by shuffles); thread_m and thread_n are
-  // multiples of 4 and upper bounds: smaller products get smaller blocks (see matmul.cpp).
+  // multiples of 4 and bounds: smaller products get smaller blocks, and columns that one tile up to half again as
+  // wide covers get such a block (see matmul.cpp).
   bool shared = true;
   // Register path only: every lane loads the X values it needs itself (matmul_load.comp; no subgroup
   // operations) instead of taking them from the lane that loaded them by subgroupShuffle (matmul.comp).

@@ -242,6 +242,28 @@ TEST_CASE("matmul's register path takes a ragged last column of tiles as a strip
   if (chosen.load_x) CHECK(strips >= 2);  // the model takes the strip for the first two at least
 }
 
+TEST_CASE("matmul's register path covers ragged columns with blocks up to half again as wide: the same bits") {
+  // Columns one tile and an eighth wide (the sample CNN's 288 taps at 16 lanes) fit one tile of blocks half again
+  // as wide (ops/matmul.cpp, choose_registers): one dispatch, where the strip of 4-column blocks made two. Each
+  // element sums as the 4-column tiling alone sums it.
+  Context& ctx = test::context();
+  const ops::MatmulTiling chosen = ops::matmul_tiling(ctx.info());
+  if (chosen.shared) {
+    WARN("this device runs matmul's shared-memory path; the register path is for CPU devices");
+    return;
+  }
+  ops::MatmulTiling narrow = chosen;
+  narrow.thread_n = 4;
+  narrow.tile_n = ctx.info().subgroup_size * 4;
+  const int columns = static_cast<int>(chosen.tile_n + chosen.tile_n / 8);
+  for (const Case& cs : {Case{64, columns, 2400, false, true, true}, Case{40, columns, 2404, false, false, false}}) {
+    size_t dispatches = 0;
+    const std::vector<float> got = check_case(cs, chosen, false, &dispatches);
+    test::expect_bits(check_case(cs, narrow), got, describe(cs, "blocks of 4 columns alone"));
+    CHECK(dispatches == 1);
+  }
+}
+
 TEST_CASE("matmul splits a long K into slices added in order: the reference's product, the same bits every run") {
   // A conv's weight gradient (few outputs, K = every output position), a classifier's 10 columns, and K
   // that no slice divides evenly; both shader paths, with and without bias, every transpose.
