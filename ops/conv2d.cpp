@@ -191,7 +191,12 @@ void im2col(Recorder& rec, const Tensor& cols, const Tensor& x, const Conv2dGeom
   const uint32_t items = static_cast<uint32_t>(taps % 4 == 0 ? s.positions() : s.positions() * s.C);
   if (items == 0) return;
   Context& ctx = rec.context();
-  rec.dispatch(ctx.kernel("im2col", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
+  // A small kernel over channels in quads: its taps unrolled (im2col.comp, FIXED). Up to 5 x 5: each size is a
+  // pipeline, and 4·KH·KW values an iteration.
+  const bool fixed = s.C % 4 == 0 && g.kernel.h * g.kernel.w <= 25;
+  const std::vector<uint32_t> spec = {elementwise_workgroup(ctx.info()), fixed ? 1u : 0u,
+                                      fixed ? uint32_t(g.kernel.h) : 3u, fixed ? uint32_t(g.kernel.w) : 3u};
+  rec.dispatch(ctx.kernel("im2col", spec),
                {x.slice, cols.slice, quad_binding(ctx, cols.slice)}, window_params(items, s, g, op),
                elementwise_groups(items, ctx.info()),
                fmt::format("im2col {}x{} stride {}x{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w));

@@ -157,6 +157,18 @@ TEST_CASE("conv2d's direct weight gradient over quads of positions: padding, dil
   check_conv2d(Conv2dGeometry{3, 1, 1}, true, {{{33, 1, 4, 4}, {7, 1, 3, 3}, {7}}});
 }
 
+TEST_CASE("conv2d's im2col over channel quads with the kernel unrolled: padding, strides, dilation, 1x1 to 5x5") {
+  // Channels a multiple of 4 and kernels up to 25 taps take im2col.comp's FIXED path (its window rows and columns
+  // decided once per position, four channels an iteration): padding 2 on a 5x5 kernel, a non-square kernel with a
+  // stride along h and a dilation along w, 1x1, dilation 2 with padding 2 over 12 channels, and a 6x5 kernel (30
+  // taps, the counter loop) beside them. {2, 4, 5, 7} and {2, 8, 3, 6} above take it too.
+  check_conv2d(Conv2dGeometry{5, 1, 2}, true, {{{2, 4, 4, 6}, {3, 4, 5, 5}, {3}}});
+  check_conv2d(Conv2dGeometry{{2, 5}, {2, 1}, {1, 0}, {1, 2}}, true, {{{3, 4, 7, 13}, {3, 4, 2, 5}, {3}}});
+  check_conv2d(Conv2dGeometry{1}, false, {{{2, 8, 3, 5}, {5, 8, 1, 1}}});
+  check_conv2d(Conv2dGeometry{3, 1, 2, 2}, true, {{{2, 12, 5, 6}, {2, 12, 3, 3}, {2}}});
+  check_conv2d(Conv2dGeometry{{6, 5}, 1, 1}, true, {{{2, 4, 6, 5}, {2, 4, 6, 5}, {2}}});
+}
+
 TEST_CASE("conv2d without bias") {
   check_conv2d(Conv2dGeometry{3, 1}, false, {{{4, 3, 6, 6}, {5, 3, 3, 3}}, {{1, 1, 5, 7}, {1, 1, 3, 3}}});
   check_conv2d(Conv2dGeometry{{3, 1}, 2, {1, 0}, {2, 1}}, false, {{{2, 17, 9, 4}, {3, 17, 3, 1}}});
