@@ -215,8 +215,11 @@ void col2im(Recorder& rec, const Tensor& dx, const Tensor& dcols, const Conv2dGe
   to_u32(dcols.numel(), "col2im: dcols");
   if (count == 0) return;
   Context& ctx = rec.context();
-  const Kernel& kernel =
-      ctx.kernel("col2im", std::vector<uint32_t>{elementwise_workgroup(ctx.info()), tap_major ? 1u : 0u});
+  // Stride 1 and a small kernel: its taps unrolled (col2im.comp, FIXED); each size is a pipeline.
+  const bool fixed = g.stride.h == 1 && g.stride.w == 1 && g.kernel.h * g.kernel.w <= 25;
+  const Kernel& kernel = ctx.kernel("col2im", std::vector<uint32_t>{elementwise_workgroup(ctx.info()), tap_major ? 1u : 0u,
+                                                                     fixed ? 1u : 0u, fixed ? uint32_t(g.kernel.h) : 3u,
+                                                                     fixed ? uint32_t(g.kernel.w) : 3u});
   rec.dispatch(kernel, {dcols.slice, dx.slice}, window_params(count, s, g, op), elementwise_groups(count, ctx.info()),
                fmt::format("col2im {}x{} stride {}x{}{}", g.kernel.h, g.kernel.w, g.stride.h, g.stride.w,
                            tap_major ? ", tap-major" : ""));
