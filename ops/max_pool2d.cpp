@@ -27,7 +27,11 @@ void max_pool2d_forward(Recorder& rec, const Tensor& y, const Tensor& argmax, co
     FastDivisor by_ow, by_oh;
     Pool2dPush window;
   } forward_push{fast_divisor(push.OW), fast_divisor(push.OH), push};
-  rec.dispatch(ctx.kernel("max_pool2d_forward", std::vector<uint32_t>{elementwise_workgroup(ctx.info())}),
+  // A small window: unrolled (max_pool2d_forward.comp, FIXED); each size is a pipeline.
+  const bool fixed = push.kernel_h * push.kernel_w <= 25;
+  const std::vector<uint32_t> spec = {elementwise_workgroup(ctx.info()), fixed ? 1u : 0u, fixed ? push.kernel_h : 2u,
+                                      fixed ? push.kernel_w : 2u};
+  rec.dispatch(ctx.kernel("max_pool2d_forward", spec),
                {x.slice, y.slice, argmax.slice, quad_binding(ctx, y.slice), quad_binding(ctx, argmax.slice)},
                forward_push,
                quad_groups(quads_of(push.count), ctx.info()), "max_pool2d forward");

@@ -8,6 +8,12 @@
 // when it is greater or NaN, as PyTorch's CPU kernel: ties go to the first maximal element, a NaN propagates,
 // and a window of -inf takes its first element.
 layout(local_size_x_id = 0) in;  // workgroup size
+// 1: the window is FIXED_KH x FIXED_KW (ops/max_pool2d.cpp: up to 25 elements) and every quad computes four outputs,
+// all loops unrolled (lavapipe pays for a loop with a run-time trip count: its masks, its counter); the outputs of a
+// partial last quad past the end read a clamped plane and are not stored.
+layout(constant_id = 1) const uint FIXED = 0;
+layout(constant_id = 2) const uint FIXED_KH = 2;
+layout(constant_id = 3) const uint FIXED_KW = 2;
 
 layout(binding = 0, r32f) readonly uniform imageBuffer X;        // (planes, H, W)
 layout(binding = 1) writeonly buffer Y { float y[]; };       // (planes, OH, OW)
@@ -22,6 +28,7 @@ layout(push_constant) uniform Params {
 };
 
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "fast_divide.glsl"
 
 void main() {
@@ -32,6 +39,8 @@ void main() {
   const int ph = int(pad_h), pw = int(pad_w);
   const float minus_inf = uintBitsToFloat(0xff800000u);
   const uint whole = count >> 2, quads = whole + ((count & 3u) != 0u ? 1u : 0u);
+  const int window_h = FIXED == 1u ? int(FIXED_KH) : kh, window_w = FIXED == 1u ? int(FIXED_KW) : kw;
+  const uint last_plane = FIXED == 1u ? count / (oh_count * ow_count) - 1u : 0u;
   for (uint q = gl_GlobalInvocationID.x; q < quads; q += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
     const uint o = q << 2;
     const uint ohp = fast_divide(o, ow_divisor), plane_first = fast_divide(ohp, oh_divisor);
@@ -39,18 +48,18 @@ void main() {
     const uint outputs_here = min(count - o, 4u);  // the last quad may be partial
     vec4 bests = vec4(0.0);
     uvec4 chosen = uvec4(0u);
-    for (uint k = 0u; k < outputs_here; ++k) {
+    [[unroll]] for (uint k = 0u; k < (FIXED == 1u ? 4u : outputs_here); ++k) {
       const int h_start = int(oh) * sh - ph, w_start = int(ow) * sw - pw;
-      const uint h0 = uint(max(h_start, 0)), h1 = uint(min(h_start + kh, int(h)));
-      const uint w0 = uint(max(w_start, 0)), w1 = uint(min(w_start + kw, int(w)));
-      const uint base = plane * h * w;
+      const uint h0 = uint(max(h_start, 0));
+      const uint w0 = uint(max(w_start, 0));
+      const uint base = (FIXED == 1u ? min(plane, last_plane) : plane) * h * w;
       float best = minus_inf;
       uint best_index = h0 * w + w0;
       // The window as a fixed grid (uniform trip counts, no branch per element: lavapipe runs loops whose
       // bounds differ by lane, and branches, under masks at a cost); padding is skipped by a select.
-      for (int a = 0; a < kh; ++a) {
+      [[unroll]] for (int a = 0; a < window_h; ++a) {
         const int ih = h_start + a;
-        for (int b = 0; b < kw; ++b) {
+        [[unroll]] for (int b = 0; b < window_w; ++b) {
           const int iw = w_start + b;
           const bool inside = ih >= 0 && ih < int(h) && iw >= 0 && iw < int(w);
           const uint at = inside ? uint(ih) * w + uint(iw) : 0u;
@@ -62,13 +71,14 @@ void main() {
       }
       bests[k] = best;
       chosen[k] = best_index;
-      if (++ow == ow_count) {  // step to the next output
-        ow = 0u;
-        if (++oh == oh_count) {
-          oh = 0u;
-          ++plane;
-        }
-      }
+      // Step to the next output by selects: the lanes' quads wrap rows and planes at different outputs.
+      ++ow;
+      const bool next_row = ow == ow_count;
+      ow = next_row ? 0u : ow;
+      oh += next_row ? 1u : 0u;
+      const bool next_plane = oh == oh_count;
+      oh = next_plane ? 0u : oh;
+      plane += next_plane ? 1u : 0u;
     }
     if (q < whole) {
       y4[q] = bests;
