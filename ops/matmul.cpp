@@ -381,7 +381,18 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   const uint32_t tile_r = tiling.shared ? tiling.tile_m : tm;
   const uint32_t tile_q = tiling.shared ? tiling.tile_n : lanes * tn;
   std::array<uint32_t, 3> groups = {ceil_div(o.Q, tile_q), ceil_div(o.R, tile_r), 1};
-  const std::string label = fmt::format("matmul {}x{}x{}{}{}", M, N, K, trans_a ? " aT" : "", trans_b ? " bT" : "");
+  // A tiling other than the one matmul derives (the tuner's, a benchmark's) is named in the label, so profiles and
+  // tests see which ran.
+  MatmulTiling derived = matmul_tiling(device);
+  if (!derived.shared && !register_path_runs(device, derived.tile_n / derived.thread_n, derived.load_x))
+    derived = shared_memory_matmul_tiling();
+  const std::string tiling_note =
+      tiling == derived ? ""
+      : tiling.shared   ? fmt::format(", tiles {}x{}x{} of {}x{}", tiling.tile_m, tiling.tile_n, tiling.tile_k,
+                                      tiling.thread_m, tiling.thread_n)
+                        : fmt::format(", blocks up to {}x{}", tiling.thread_m, tiling.thread_n);
+  const std::string label = fmt::format("matmul {}x{}x{}{}{}{}", M, N, K, trans_a ? " aT" : "", trans_b ? " bT" : "",
+                                        tiling_note);
 
   // Split K when the product has too few workgroups for the device (see matmul_max_split, device_split).
   // Where K is split decides the order of the sums, so the register path decides it from the workgroups the

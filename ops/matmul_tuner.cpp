@@ -44,14 +44,16 @@ bool enabled_by_default(const DeviceInfo& device) {
                                   value));
 }
 
-// Beside the pipeline cache, keyed like it (the device's pipeline-cache UUID and driver version):
-// pipelines-<uuid>-<version>.bin -> matmul-tilings-<uuid>-<version>.json.
+// Beside the pipeline cache, keyed like it (the device's pipeline-cache UUID and driver version) and by the subgroup
+// size, which lavapipe lets the user change (LP_NATIVE_VECTOR_WIDTH) under one UUID and whose candidates differ:
+// pipelines-<uuid>-<version>.bin -> matmul-tilings-<uuid>-<version>-<lanes>lanes.json.
 std::filesystem::path tuning_file(const Context& context) {
   const std::filesystem::path& cache = context.pipeline_cache_path();
   std::string stem = cache.stem().string();
   const std::string prefix = "pipelines";
   if (stem.rfind(prefix, 0) == 0) stem = stem.substr(prefix.size());
-  return cache.parent_path() / ("matmul-tilings" + stem + ".json");
+  return cache.parent_path() /
+         fmt::format("matmul-tilings{}-{}lanes.json", stem, context.info().subgroup_size);
 }
 
 nlohmann::json to_json(const MatmulTiling& t) {
@@ -80,7 +82,9 @@ std::string MatmulShape::key() const {
 }
 
 std::vector<MatmulTiling> matmul_candidates(const DeviceInfo& device) {
-  const MatmulTiling derived = matmul_tiling(device);
+  // What matmul takes untuned: matmul_tiling, or the shared-memory tiling where the device cannot run its register path.
+  MatmulTiling derived = matmul_tiling(device);
+  if (!derived.shared && !matmul_tiling_problem(derived, device).empty()) derived = shared_memory_matmul_tiling();
   std::vector<MatmulTiling> all = {derived};
   if (derived.shared) {
     // {tile_m, tile_n, tile_k, thread_m, thread_n}: 256 invocations but for the 8 x 8 on 64 x 64 (64, for many
@@ -116,12 +120,14 @@ MatmulTiling MatmulTuner::tiling_for(const MatmulShape& shape) {
     throw ArgumentError(fmt::format("MatmulTuner: product {} has no multiply-adds to time", shape.key()));
   }
   std::lock_guard<std::mutex> lock(mutex_);
+  if (candidates_.empty()) return matmul_tiling(context_.info());  // nothing this device can run: matmul says why
   if (!file_read_) {
+    file_read_ = true;  // once, even if it is ignored
     read_file();
-    file_read_ = true;
   }
   const std::string key = shape.key();
   if (auto it = chosen_.find(key); it != chosen_.end()) return it->second;
+  if (auto it = fallback_.find(key); it != fallback_.end()) return it->second;
   try {
     const MatmulTiling best = measure(shape);
     ++measured_;
@@ -133,14 +139,15 @@ MatmulTiling MatmulTuner::tiling_for(const MatmulShape& shape) {
     if (e.result() != VK_ERROR_OUT_OF_DEVICE_MEMORY && e.result() != VK_ERROR_OUT_OF_HOST_MEMORY) throw;
     warn(fmt::format("could not measure matmul tilings for {} ({}); it takes {}", key, e.what(),
                      matmul_tiling_text(candidates_.front())));
-    chosen_[key] = candidates_.front();
+    fallback_[key] = candidates_.front();  // never written: a later run measures it
     return candidates_.front();
   }
 }
 
 MatmulTiling MatmulTuner::measure(const MatmulShape& s) {
   const int64_t M = s.M, N = s.N, K = s.K;
-  Arena arena(context_);
+  const int64_t floats = M * K + K * N + M * N + std::max<int64_t>(1, matmul_partials_elements(M, N, K));
+  Arena arena(context_, uint64_t(floats) * sizeof(float) + (4u << 20));  // room for the slices' alignment
   const Tensor a = make_tensor(arena, s.trans_a ? Shape{K, M} : Shape{M, K}, DType::f32, "tuning a");
   const Tensor b = make_tensor(arena, s.trans_b ? Shape{N, K} : Shape{K, N}, DType::f32, "tuning b");
   const Tensor c = make_tensor(arena, {M, N}, DType::f32, "tuning c");
@@ -166,6 +173,7 @@ MatmulTiling MatmulTuner::measure(const MatmulShape& s) {
     matmul(rec, c, a, b, s.trans_a, s.trans_b, nullptr, tiling, s.split ? &partials : nullptr);
     rec.finish();
     const double once = seconds(rec, 1);  // the first replay also warms caches and clocks
+    if (once > 4 * best_seconds) continue;  // far behind the best so far: not worth its samples
     const uint32_t times =
         static_cast<uint32_t>(std::clamp(std::ceil(k_sample_seconds / std::max(once, 1e-9)), 1.0, double(k_max_replays)));
     std::vector<double> samples;
@@ -192,31 +200,62 @@ void MatmulTuner::read_file() {
     chosen_microseconds_.clear();
   };
   if (std::filesystem::is_directory(file_, exists_error)) return ignore("it is a directory");
-  std::ifstream in(file_, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in || in.bad()) return ignore("it cannot be read");
-  const nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) return ignore("it is not JSON");
-  if (doc.value("format", "") != k_format || doc.value("version", 0) != k_format_version) {
-    return ignore(fmt::format("it is not a '{}' file of version {}", k_format, k_format_version));
-  }
-  const DeviceInfo& info = context_.info();
-  if (doc.value("device", "") != info.name || doc.value("driver_version", uint64_t{0}) != info.driver_version) {
-    return ignore("it was written for another device or driver");
-  }
-  const auto products = doc.find("products");
-  if (products == doc.end() || !products->is_object()) return ignore("it has no 'products' object");
-  for (const auto& [key, entry] : products->items()) {
-    if (const std::optional<MatmulTiling> tiling = from_json(entry, candidates_)) {
-      chosen_[key] = *tiling;
-      if (entry.contains("microseconds") && entry["microseconds"].is_number())
-        chosen_microseconds_[key] = entry["microseconds"].get<double>();
-    }
+  std::string why;
+  const std::map<std::string, Entry> entries = read_entries(&why);
+  if (!why.empty()) return ignore(why);
+  for (const auto& [key, entry] : entries) {
+    chosen_[key] = entry.tiling;
+    if (entry.microseconds) chosen_microseconds_[key] = *entry.microseconds;
   }
 }
 
-void MatmulTuner::write_file() const {
+std::map<std::string, MatmulTuner::Entry> MatmulTuner::read_entries(std::string* why) const {
+  std::map<std::string, Entry> entries;
+  const auto fail = [&](const std::string& reason) {
+    *why = reason;
+    return std::map<std::string, Entry>{};
+  };
+  std::ifstream in(file_, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || in.bad()) return fail("it cannot be read");
+  const nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return fail("it is not JSON");
+  // Compared as JSON values: a field of another type is simply not equal (value() would throw on it).
+  const auto field = [&](const char* name) { return doc.contains(name) ? doc[name] : nlohmann::json(); };
+  if (field("format") != k_format || field("version") != k_format_version) {
+    return fail(fmt::format("it is not a '{}' file of version {}", k_format, k_format_version));
+  }
+  const DeviceInfo& info = context_.info();
+  if (field("device") != info.name || field("driver_version") != info.driver_version ||
+      field("subgroup_size") != info.subgroup_size) {
+    return fail("it was written for another device, driver or subgroup size");
+  }
+  const nlohmann::json products = field("products");
+  if (!products.is_object()) return fail("it has no 'products' object");
+  for (const auto& [key, entry] : products.items()) {
+    if (const std::optional<MatmulTiling> tiling = from_json(entry, candidates_)) {
+      Entry e{*tiling, std::nullopt};
+      if (entry.contains("microseconds") && entry["microseconds"].is_number())
+        e.microseconds = entry["microseconds"].get<double>();
+      entries[key] = e;
+    }
+  }
+  return entries;
+}
+
+void MatmulTuner::write_file() {
+  // Another process on this device (ctest -j, two trainings) may have added products since this one read the file:
+  // keep them. (Two writers at the same moment can still lose each other's newest entry; it is measured again.)
+  std::error_code exists_error;
+  if (std::filesystem::is_regular_file(file_, exists_error)) {
+    std::string why;
+    for (const auto& [key, entry] : read_entries(&why)) {
+      if (chosen_.count(key) != 0) continue;
+      chosen_[key] = entry.tiling;
+      if (entry.microseconds) chosen_microseconds_[key] = *entry.microseconds;
+    }
+  }
   nlohmann::json products = nlohmann::json::object();
   for (const auto& [key, tiling] : chosen_) {
     nlohmann::json entry = to_json(tiling);
@@ -226,7 +265,8 @@ void MatmulTuner::write_file() const {
   const DeviceInfo& info = context_.info();
   const nlohmann::json doc = {{"format", k_format},           {"version", k_format_version},
                               {"device", info.name},          {"driver", info.driver},
-                              {"driver_version", info.driver_version}, {"products", products}};
+                              {"driver_version", info.driver_version}, {"subgroup_size", info.subgroup_size},
+                              {"products", products}};
   // Write beside, then rename (as the pipeline cache): a crash never leaves a torn file for the next run.
   std::filesystem::path tmp = file_;
   tmp += fmt::format(".tmp-{}-{}", ::getpid(), static_cast<const void*>(this));

@@ -10,19 +10,26 @@
 // tile (the shared path's fma chain, the register path's block-independent order), and where K is split is
 // decided from a fixed nominal tiling (ops/matmul.cpp). tests/test_matmul_tuner checks both.
 //
+// A tuned tiling that is not the derived one is named in the product's dispatch label (profiles show it).
+//
 // On by default on GPUs, off on CPU devices (lavapipe's choice is derived from its subgroup size, and each
 // candidate costs seconds of LLVM compilation there). VKDROP_MATMUL_AUTOTUNE=1 turns it on, =0 off;
-// MatmulTuner::set_enabled overrides both. The file is only a cache: one that cannot be read or parsed, or that
-// names another device, is a warning and the products are measured again; one that cannot be written is a
-// warning and the run keeps its measurements in memory.
+// MatmulTuner::set_enabled overrides both. The file (one per device, driver and subgroup size) is only a cache: one
+// that cannot be read or parsed, or that names another device, is a warning and the products are measured again;
+// an entry whose tiling is not a candidate here is measured again; one that cannot be written is a warning and the
+// run keeps its measurements in memory. Before writing, a tuner takes in the products other processes wrote since
+// it read the file. Where the device has no memory for a measurement's scratch operands, the product takes the
+// derived tiling for this run, and nothing about it is written.
 
 #include <vkdrop/ops/matmul.hpp>
 #include <vkdrop/runtime/context.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,8 +54,8 @@ class MatmulTuner : public ContextExtension {
  public:
   explicit MatmulTuner(Context& context);
 
-  bool enabled() const { return enabled_; }
-  void set_enabled(bool enabled) { enabled_ = enabled; }
+  bool enabled() const { return enabled_.load(); }
+  void set_enabled(bool enabled) { enabled_.store(enabled); }
 
   // The fastest candidate for this product: remembered, read from the file, or measured now (a few milliseconds
   // per candidate on a GPU, plus compiling it) and then written to the file. M, N and K >= 1. Where the device
@@ -60,17 +67,24 @@ class MatmulTuner : public ContextExtension {
   const std::filesystem::path& file() const { return file_; }
 
  private:
+  struct Entry {
+    MatmulTiling tiling;
+    std::optional<double> microseconds;
+  };
   MatmulTiling measure(const MatmulShape& shape);
   void read_file();
-  void write_file() const;
+  // The file's products whose tilings are candidates here; `why` says why the whole file is ignored, if it is.
+  std::map<std::string, Entry> read_entries(std::string* why) const;
+  void write_file();
 
   Context& context_;
-  bool enabled_;
+  std::atomic<bool> enabled_;
   std::filesystem::path file_;
   std::vector<MatmulTiling> candidates_;
   std::mutex mutex_;
   std::map<std::string, MatmulTiling> chosen_;        // by MatmulShape::key
   std::map<std::string, double> chosen_microseconds_;  // the time it measured, for the file's readers
+  std::map<std::string, MatmulTiling> fallback_;       // not measured (no memory): this run only, never written
   uint32_t measured_ = 0;
   bool file_read_ = false;  // read on first use, so a tuner that is off never touches the file
 };

@@ -328,7 +328,9 @@ void main_shared() {
   const uint tx = tid % cols, ty = tid / cols;
   const uint r0 = gl_WorkGroupID.y * TILE_M;
   const uint q0 = gl_WorkGroupID.x * TILE_N;
-  float acc[TM * TN];
+  // precise: fma() is one rounding in every pipeline (GLSL lets an unmarked fma be a multiply and an add), so that
+  // every tile of the matmul tuner's candidates gives the same bits.
+  precise float acc[TM * TN];
   [[unroll]] for (uint i = 0; i < TM * TN; ++i) acc[i] = 0.0;
 
   for (uint k0 = k_begin; k0 < k_end; k0 += TILE_K) {
@@ -347,7 +349,9 @@ void main_shared() {
       const uint qq = Y_K == 1 ? e / TILE_K : e % TILE_N;
       const uint q = q0 + qq, k = k0 + kk;
       const float v = y1[y_index(min(k, K - 1), min(q, Q - 1))];
-      ys[kk * TILE_N + qq] = (q < Q && k < k_end) ? v : 0.0;
+      // A k-step past the end multiplies +0 by -0: adding that exact -0 leaves every sum as it was, -0 included,
+      // so how many such steps a tile's last K-slice has (TILE_K) cannot change a bit.
+      ys[kk * TILE_N + qq] = k >= k_end ? uintBitsToFloat(0x80000000u) : q < Q ? v : 0.0;
     }
     barrier();
     [[unroll]] for (uint kk = 0; kk < TILE_K; ++kk) {

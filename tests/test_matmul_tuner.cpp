@@ -9,6 +9,7 @@
 
 #include <vkdrop/ops/matmul.hpp>
 #include <vkdrop/ops/matmul_tuner.hpp>
+#include <vkdrop/ops/tuning.hpp>
 #include <vkdrop/reference/matmul.hpp>
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/runtime/faults.hpp>
@@ -33,7 +34,9 @@ namespace {
 
 // One product on fixed inputs: (M, N) = op(a) · op(b) + bias, K possibly split, with the given tiling or
 // matmul's own choice (nullopt). Returns c.
-std::vector<float> product(Context& ctx, const ops::MatmulShape& s, const std::optional<ops::MatmulTiling>& tiling) {
+// With `tiny` != 1: a all +tiny, b all -tiny, bias -0 (every sum -0: the sign of zero must survive every tiling).
+std::vector<float> product(Context& ctx, const ops::MatmulShape& s, const std::optional<ops::MatmulTiling>& tiling,
+                           std::vector<std::string>* labels = nullptr, float tiny = 1.0f) {
   const int64_t M = s.M, N = s.N, K = s.K;
   Arena arena(ctx, 16 << 20);
   Tensor a = make_tensor(arena, s.trans_a ? Shape{K, M} : Shape{M, K}, DType::f32, "a");
@@ -42,9 +45,17 @@ std::vector<float> product(Context& ctx, const ops::MatmulShape& s, const std::o
   Tensor bias = make_tensor(arena, {N}, DType::f32, "bias");
   Tensor partials =
       make_tensor(arena, {std::max<int64_t>(1, ops::matmul_partials_elements(M, N, K))}, DType::f32, "partials");
-  upload(ctx, a, std::span<const float>(test::random_floats(size_t(M * K), 21)));
-  upload(ctx, b, std::span<const float>(test::random_floats(size_t(K * N), 22)));
-  upload(ctx, bias, std::span<const float>(test::random_floats(size_t(N), 23)));
+  std::vector<float> av = test::random_floats(size_t(M * K), 21), bv = test::random_floats(size_t(K * N), 22);
+  std::vector<float> biasv = test::random_floats(size_t(N), 23);
+  if (tiny != 1.0f) {
+    // a = +tiny, b = -tiny: every product is -tiny² (underflows to -0), every sum -0; no bias.
+    std::fill(av.begin(), av.end(), tiny);
+    std::fill(bv.begin(), bv.end(), -tiny);
+    std::fill(biasv.begin(), biasv.end(), -0.0f);
+  }
+  upload(ctx, a, std::span<const float>(av));
+  upload(ctx, b, std::span<const float>(bv));
+  upload(ctx, bias, std::span<const float>(biasv));
   Recorder rec(ctx);
   rec.fill(c.slice, 0x7fc00000u);  // NaN: an element the kernel misses cannot pass
   const Tensor* scratch = s.split ? &partials : nullptr;
@@ -54,7 +65,17 @@ std::vector<float> product(Context& ctx, const ops::MatmulShape& s, const std::o
     ops::matmul(rec, c, a, b, s.trans_a, s.trans_b, &bias, scratch);
   }
   rec.run();
+  if (labels != nullptr) *labels = rec.dispatch_labels();
   return download_f32(ctx, c);
+}
+
+// How a product's K was split, as its dispatch labels say ("K split 3 ways"; "" when it was not).
+std::string split_of(const std::vector<std::string>& labels) {
+  for (const std::string& label : labels) {
+    const size_t at = label.find("K split ");
+    if (at != std::string::npos) return label.substr(at, label.find(" ways", at) - at);
+  }
+  return "";
 }
 
 bool same_bits(const std::vector<float>& x, const std::vector<float>& y) {
@@ -116,23 +137,40 @@ TEST_CASE("every candidate tiling gives the bits of the derived one, on the regi
   const std::vector<ops::MatmulTiling> shared = gpu_candidates(ctx.info());
   REQUIRE(shared.size() >= 3);  // lavapipe's limits allow the GPU list's large tiles
   CHECK(shared.front() == ops::MatmulTiling{64, 64, 16, 4, 4, true});
-  // Ragged edges, every transpose, and a long K that may split into slices (on a CPU device of two cores: 64 x 64
-  // tiles leave four workgroups, enough; one 128 x 128 tile alone would split, were the split decided by the tile).
-  const std::vector<ops::MatmulShape> shapes = {
-      {37, 70, 300, false, true, false}, {66, 45, 129, true, false, false}, {100, 100, 1100, true, true, true}};
+  // Ragged edges, every transpose, and a long K that may split into slices. 64 x (64·T) outputs, T the workgroups the
+  // device splits a product up to (the cores of a CPU device): 64 x 64 tiles give T workgroups, enough, where larger
+  // tiles would give fewer and split, were the split decided by the tile; and K = 24, shorter than one K-slice of
+  // 16 (past its end the shared path multiplies by -0, which must leave even a -0 sum alone): products of -1e-30 and
+  // 1e-30 underflow, and a fused fma from +0 gives -0. (lavapipe's fma is a multiply and an add, +0 + -0 = +0, so
+  // its sums never become -0: this case can fail on GPUs only, where run_on_gpu.sh runs it.)
+  const uint32_t target = uint32_t(std::min<uint64_t>(32, ops::split_target_workgroups(ctx.info())));
+  const std::vector<ops::MatmulShape> shapes = {{37, 70, 300, false, true, false},
+                                                {66, 45, 129, true, false, false},
+                                                {64, 64 * target, 1100, true, true, true},
+                                                {8, 12, 24, false, false, false}};
   for (const ops::MatmulShape& s : shapes) {
     INFO(s.key());
-    std::vector<float> want(size_t(s.M) * s.N);
-    const auto av = test::random_floats(size_t(s.M) * s.K, 21), bv = test::random_floats(size_t(s.K) * s.N, 22);
-    const auto bias = test::random_floats(s.N, 23);
-    ref::matmul(want.data(), av.data(), bv.data(), int(s.M), int(s.N), int(s.K), s.trans_a, s.trans_b);
-    for (size_t i = 0; i < want.size(); ++i) want[i] += bias[i % s.N];
+    const bool underflow = s.K == 24;
+    const float scale = underflow ? 1e-30f : 1.0f;
     for (const std::vector<ops::MatmulTiling>* list : {&own, &shared}) {
-      const std::vector<float> first = product(ctx, s, list->front());
-      test::expect_close(first, want, 1e-5 * std::sqrt(double(s.K)), 1e-5, s.key());
+      std::vector<std::string> first_labels;
+      const std::vector<float> first = product(ctx, s, list->front(), &first_labels, scale);
+      if (underflow) {
+        // Every product underflows: c is the bias, and where the sum is -0 it must stay -0 (the bias is 0 there).
+        for (float v : first) CHECK(v == 0.0f);
+      } else {
+        std::vector<float> want(size_t(s.M) * s.N);
+        const auto av = test::random_floats(size_t(s.M) * s.K, 21), bv = test::random_floats(size_t(s.K) * s.N, 22);
+        const auto bias = test::random_floats(s.N, 23);
+        ref::matmul(want.data(), av.data(), bv.data(), int(s.M), int(s.N), int(s.K), s.trans_a, s.trans_b);
+        for (size_t i = 0; i < want.size(); ++i) want[i] += bias[i % s.N];
+        test::expect_close(first, want, 1e-5 * std::sqrt(double(s.K)), 1e-5, s.key());
+      }
       for (size_t i = 1; i < list->size(); ++i) {
         INFO(ops::matmul_tiling_text((*list)[i]));
-        CHECK(same_bits(product(ctx, s, (*list)[i]), first));
+        std::vector<std::string> labels;
+        CHECK(same_bits(product(ctx, s, (*list)[i], &labels, scale), first));
+        CHECK(split_of(labels) == split_of(first_labels));
       }
     }
   }
@@ -190,6 +228,7 @@ TEST_CASE("matmul takes the tuner's tiling when the tuner is on, and the bits do
       {"version", 1},
       {"device", ctx.info().name},
       {"driver_version", ctx.info().driver_version},
+      {"subgroup_size", ctx.info().subgroup_size},
       {"products",
        {{s.key(),
          {{"tile_m", second.tile_m}, {"tile_n", second.tile_n}, {"tile_k", second.tile_k}, {"thread_m", second.thread_m},
@@ -202,9 +241,17 @@ TEST_CASE("matmul takes the tuner's tiling when the tuner is on, and the bits do
   tuner.set_enabled(false);
   CHECK(same_bits(product(ctx, s, std::nullopt), derived));
   CHECK(tuner.measured() == 0);  // off: never asked
+  std::vector<std::string> labels;
+  product(ctx, s, std::nullopt, &labels);
+  CHECK_THAT(labels.at(0), !Catch::Matchers::Contains("blocks up to") && !Catch::Matchers::Contains("tiles"));
   tuner.set_enabled(true);
   CHECK(tuner.tiling_for(s) == second);  // from the file
-  CHECK(same_bits(product(ctx, s, std::nullopt), derived));
+  CHECK(same_bits(product(ctx, s, std::nullopt, &labels), derived));
+  // The dispatch names the tiling it ran, when it is not the derived one: the file's.
+  const std::string named = second.shared ? fmt::format(", tiles {}x{}x{} of {}x{}", second.tile_m, second.tile_n,
+                                                        second.tile_k, second.thread_m, second.thread_n)
+                                          : fmt::format(", blocks up to {}x{}", second.thread_m, second.thread_n);
+  CHECK_THAT(labels.at(0), Catch::Matchers::Contains(named));
   CHECK(tuner.measured() == 0);
   // A product the file does not name: matmul asks the tuner, which measures it.
   ops::MatmulShape other = s;
@@ -225,9 +272,12 @@ TEST_CASE("a tuning file that is not JSON or is another device's is a warning, a
       {"{\"format\": \"vkdrop matmul til", "it is not JSON"},
       {"[1, 2, 3]", "it is not JSON"},
       {"{\"format\": \"something else\", \"version\": 1}", "it is not a 'vkdrop matmul tilings' file of version 1"},
+      {"{\"format\": 1, \"version\": \"1\"}", "it is not a 'vkdrop matmul tilings' file of version 1"},
       {"{\"format\": \"vkdrop matmul tilings\", \"version\": 1, \"device\": \"Another GPU\", \"driver_version\": 1, "
        "\"products\": {}}",
-       "it was written for another device or driver"}};
+       "it was written for another device, driver or subgroup size"},
+      {"{\"format\": \"vkdrop matmul tilings\", \"version\": 1, \"device\": null, \"driver_version\": \"x\"}",
+       "it was written for another device, driver or subgroup size"}};
   for (const auto& [text, why] : cases) {
     INFO(text);
     std::ofstream(file, std::ios::trunc) << text;
@@ -254,6 +304,29 @@ TEST_CASE("a tuning file that is not JSON or is another device's is a warning, a
   tuner.set_enabled(true);
   CHECK(warnings_of([&] { tuner.tiling_for(k_small); }).empty());
   CHECK(tuner.measured() == 1);
+}
+
+TEST_CASE("two tuners on one file keep each other's products") {
+  // As two processes on one device (ctest -j, two trainings): each writes the file from what it measured, after
+  // taking in what the other wrote since.
+  const auto dir = test::temp_dir("vkdrop-test-matmul-tuner-merge");
+  Context first(ContextOptions{.cache_dir = dir});
+  Context second(ContextOptions{.cache_dir = dir});
+  ops::MatmulTuner& a = ops::matmul_tuner(first);
+  ops::MatmulTuner& b = ops::matmul_tuner(second);
+  a.set_enabled(true);
+  b.set_enabled(true);
+  ops::MatmulShape x = k_small, y = k_small, z = k_small;
+  y.M = 16;
+  z.M = 20;
+  a.tiling_for(x);  // a has read the file (none) and written x
+  b.tiling_for(y);  // b reads x, writes x and y
+  a.tiling_for(z);  // a writes z: it must keep y
+  std::ifstream in(a.file());
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  CHECK(doc["products"].contains(x.key()));
+  CHECK(doc["products"].contains(y.key()));
+  CHECK(doc["products"].contains(z.key()));
 }
 
 TEST_CASE("an unwritable tuning file is a warning, and the run keeps its measurement") {
@@ -284,6 +357,18 @@ TEST_CASE("a device without memory for the measurement is a warning, and the pro
   CHECK(chosen == ops::matmul_tiling(ctx.info()));
   CHECK(tuner.measured() == 0);
   CHECK(!std::filesystem::exists(tuner.file()));  // nothing measured, nothing written
+  CHECK(tuner.tiling_for(k_small) == chosen);      // remembered for this run
+  // A later measurement writes the file, without the product it could not measure (the next run measures it).
+  ops::MatmulShape measured = k_small;
+  measured.M = 16;
+  tuner.tiling_for(measured);
+  CHECK(tuner.measured() == 1);
+  {
+    std::ifstream in(tuner.file());
+    const nlohmann::json doc = nlohmann::json::parse(in);
+    CHECK(doc["products"].contains(measured.key()));
+    CHECK(!doc["products"].contains(k_small.key()));
+  }
   // A lost device is not hidden.
   ops::MatmulShape other = k_small;
   other.N = 28;
