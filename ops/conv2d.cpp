@@ -240,12 +240,21 @@ void block_transpose(Recorder& rec, const Tensor& out, const Tensor& in, const T
              e = static_cast<uint32_t>(in.dim(2));
   const BlockTransposeParams params{count, a, b, e, divisor_of(a), divisor_of(e)};
   Context& ctx = rec.context();
+  const BufferSlice bias_slice = bias != nullptr ? bias->slice : in.slice;  // unread without a bias
+  const std::string label = fmt::format("transpose ({}x{})x{}{}", in.dim(0), in.dim(1), in.dim(2), bias ? " + bias" : "");
+  if (e % 4 == 0) {
+    // Blocks of whole quads: the loop-free quad-set kernel (block_transpose_quads.glsl).
+    const std::array<uint32_t, 3> flags = quad_set_flags(count, ctx.info());
+    const std::vector<uint32_t> spec = {quad_set_constants(count, ctx.info())[0], bias != nullptr ? 1u : 0u, flags[0],
+                                        flags[1], flags[2]};
+    rec.dispatch(ctx.kernel(quad_set_kernel("block_transpose_quads", ctx.info()), spec),
+                 {in.slice, out.slice, out.slice, bias_slice}, params, quad_set_groups(count, ctx.info()), label);
+    return;
+  }
   const Kernel& kernel = ctx.kernel(
       "block_transpose", std::vector<uint32_t>{elementwise_workgroup(ctx.info()), bias != nullptr ? 1u : 0u});
-  const BufferSlice bias_slice = bias != nullptr ? bias->slice : in.slice;  // unread without a bias
   rec.dispatch(kernel, {in.slice, out.slice, quad_binding(ctx, in.slice), quad_binding(ctx, out.slice), bias_slice},
-               params, quad_groups(quads_of(count), ctx.info()),
-               fmt::format("transpose ({}x{})x{}{}", in.dim(0), in.dim(1), in.dim(2), bias ? " + bias" : ""));
+               params, quad_groups(quads_of(count), ctx.info()), label);
 }
 
 void row_sum(Recorder& rec, const Tensor& sums, const Tensor& m) {
