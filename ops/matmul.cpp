@@ -229,6 +229,13 @@ std::string matmul_tiling_problem(const MatmulTiling& t, const DeviceInfo& devic
   return "";
 }
 
+MatmulTiling matmul_untuned_tiling(const DeviceInfo& device) {
+  const MatmulTiling tiling = matmul_tiling(device);
+  if (!tiling.shared && !register_path_runs(device, tiling.tile_n / tiling.thread_n, tiling.load_x))
+    return shared_memory_matmul_tiling();
+  return tiling;
+}
+
 uint32_t matmul_max_split(int64_t M, int64_t N, int64_t K) {
   const int64_t outputs = std::max<int64_t>(1, M * N);
   const int64_t by_k = K / 256, by_size = ((int64_t{1} << 19) + outputs - 1) / outputs;
@@ -243,11 +250,7 @@ int64_t matmul_partials_elements(int64_t M, int64_t N, int64_t K) {
 
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
             const Tensor* bias, const Tensor* partials) {
-  MatmulTiling tiling = matmul_tiling(rec.context().info());
-  if (!tiling.shared &&
-      !register_path_runs(rec.context().info(), tiling.tile_n / tiling.thread_n, tiling.load_x)) {
-    tiling = shared_memory_matmul_tiling();
-  }
+  MatmulTiling tiling = matmul_untuned_tiling(rec.context().info());
   // The tuner measures only well-formed products; anything else goes on to the checks below.
   MatmulTuner& tuner = matmul_tuner(rec.context());
   if (tuner.enabled() && a.shape.size() == 2 && b.shape.size() == 2) {
@@ -383,11 +386,8 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   std::array<uint32_t, 3> groups = {ceil_div(o.Q, tile_q), ceil_div(o.R, tile_r), 1};
   // A tiling other than the one matmul derives (the tuner's, a benchmark's) is named in the label, so profiles and
   // tests see which ran.
-  MatmulTiling derived = matmul_tiling(device);
-  if (!derived.shared && !register_path_runs(device, derived.tile_n / derived.thread_n, derived.load_x))
-    derived = shared_memory_matmul_tiling();
   const std::string tiling_note =
-      tiling == derived ? ""
+      tiling == matmul_untuned_tiling(device) ? ""
       : tiling.shared   ? fmt::format(", tiles {}x{}x{} of {}x{}", tiling.tile_m, tiling.tile_n, tiling.tile_k,
                                       tiling.thread_m, tiling.thread_n)
                         : fmt::format(", blocks up to {}x{}", tiling.thread_m, tiling.thread_n);

@@ -58,6 +58,9 @@ struct MatmulTiling {
   bool operator==(const MatmulTiling&) const = default;
 };
 MatmulTiling matmul_tiling(const DeviceInfo& device);
+// What matmul takes untuned: matmul_tiling(device), or the shared-memory tiling where the device cannot run its
+// register path.
+MatmulTiling matmul_untuned_tiling(const DeviceInfo& device);
 // Whether this device can run the tiling: "" if so, else why not (what matmul's ArgumentError would say).
 std::string matmul_tiling_problem(const MatmulTiling& tiling, const DeviceInfo& device);
 

@@ -82,9 +82,7 @@ std::string MatmulShape::key() const {
 }
 
 std::vector<MatmulTiling> matmul_candidates(const DeviceInfo& device) {
-  // What matmul takes untuned: matmul_tiling, or the shared-memory tiling where the device cannot run its register path.
-  MatmulTiling derived = matmul_tiling(device);
-  if (!derived.shared && !matmul_tiling_problem(derived, device).empty()) derived = shared_memory_matmul_tiling();
+  const MatmulTiling derived = matmul_untuned_tiling(device);
   std::vector<MatmulTiling> all = {derived};
   if (derived.shared) {
     // {tile_m, tile_n, tile_k, thread_m, thread_n}: 256 invocations but for the 8 x 8 on 64 x 64 (64, for many
@@ -120,7 +118,7 @@ MatmulTiling MatmulTuner::tiling_for(const MatmulShape& shape) {
     throw ArgumentError(fmt::format("MatmulTuner: product {} has no multiply-adds to time", shape.key()));
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  if (candidates_.empty()) return matmul_tiling(context_.info());  // nothing this device can run: matmul says why
+  if (candidates_.empty()) return matmul_untuned_tiling(context_.info());  // nothing runs here: matmul says why
   if (!file_read_) {
     file_read_ = true;  // once, even if it is ignored
     read_file();
@@ -146,13 +144,13 @@ MatmulTiling MatmulTuner::tiling_for(const MatmulShape& shape) {
 
 MatmulTiling MatmulTuner::measure(const MatmulShape& s) {
   const int64_t M = s.M, N = s.N, K = s.K;
-  const int64_t floats = M * K + K * N + M * N + std::max<int64_t>(1, matmul_partials_elements(M, N, K));
+  const int64_t partial_floats = std::max<int64_t>(1, matmul_partials_elements(M, N, K));
+  const int64_t floats = M * K + K * N + M * N + partial_floats;
   Arena arena(context_, uint64_t(floats) * sizeof(float) + (4u << 20));  // room for the slices' alignment
   const Tensor a = make_tensor(arena, s.trans_a ? Shape{K, M} : Shape{M, K}, DType::f32, "tuning a");
   const Tensor b = make_tensor(arena, s.trans_b ? Shape{N, K} : Shape{K, N}, DType::f32, "tuning b");
   const Tensor c = make_tensor(arena, {M, N}, DType::f32, "tuning c");
-  const Tensor partials =
-      make_tensor(arena, {std::max<int64_t>(1, matmul_partials_elements(M, N, K))}, DType::f32, "tuning partials");
+  const Tensor partials = make_tensor(arena, {partial_floats}, DType::f32, "tuning partials");
   {
     // Zeros: the timing of a float product does not depend on its values, and nothing reads c.
     Recorder zero(context_);

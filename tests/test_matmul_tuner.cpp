@@ -133,7 +133,7 @@ TEST_CASE("every candidate tiling gives the bits of the derived one, on the regi
   Context& ctx = test::context();
   const std::vector<ops::MatmulTiling> own = ops::matmul_candidates(ctx.info());
   REQUIRE(!own.empty());
-  CHECK(own.front() == ops::matmul_tiling(ctx.info()));
+  CHECK(own.front() == ops::matmul_untuned_tiling(ctx.info()));
   const std::vector<ops::MatmulTiling> shared = gpu_candidates(ctx.info());
   REQUIRE(shared.size() >= 3);  // lavapipe's limits allow the GPU list's large tiles
   CHECK(shared.front() == ops::MatmulTiling{64, 64, 16, 4, 4, true});
@@ -354,7 +354,7 @@ TEST_CASE("a device without memory for the measurement is a warning, and the pro
   const std::string warnings = warnings_of([&] { chosen = tuner.tiling_for(k_small); });
   disarm_faults();
   CHECK_THAT(warnings, Catch::Matchers::Contains("warning: could not measure matmul tilings for " + k_small.key()));
-  CHECK(chosen == ops::matmul_tiling(ctx.info()));
+  CHECK(chosen == ops::matmul_untuned_tiling(ctx.info()));
   CHECK(tuner.measured() == 0);
   CHECK(!std::filesystem::exists(tuner.file()));  // nothing measured, nothing written
   CHECK(tuner.tiling_for(k_small) == chosen);      // remembered for this run
