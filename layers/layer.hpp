@@ -106,6 +106,13 @@ struct LayerTensors {
   // Applied to the output in forward (output = epilogue(layer(input))), and grad_output is the gradient of
   // that; empty unless the layer's applies_epilogue said yes to the layers after it.
   Epilogue epilogue;
+  // The layer after this one has already taken grad_output back through `epilogue` (input_epilogue below): it is the
+  // gradient of the output before the epilogue, and this layer's backward must not apply the epilogue's again.
+  bool grad_output_before_epilogue = false;
+  // The epilogue of the layer before this one, when this layer's backward writes grad_input through its backward
+  // (input is then that epilogue's output); empty otherwise. Set where the layer before says
+  // takes_gradient_before_epilogue and this one applies_input_epilogue_backward.
+  Epilogue input_epilogue;
 };
 
 // What a recorded pass is: the step counter (u32 (2): low, high word, on the device) drives the dropout
@@ -147,6 +154,12 @@ class Layer {
   virtual Epilogue as_epilogue() const { return {}; }
   // Whether this layer's forward and backward can apply `epilogue` (LayerTensors::epilogue).
   virtual bool applies_epilogue(const Epilogue& /*epilogue*/) const { return false; }
+  // The backward of the layer before's epilogue folded into the pass that makes grad_input, saving a pass over the
+  // gradient (a Linear after a Linear with a ReLU and a Dropout: its dx product's epilogue). The Model pairs a layer
+  // that applies_input_epilogue_backward(e) with the one before it when that one takes_gradient_before_epilogue(e)
+  // (LayerTensors::input_epilogue, grad_output_before_epilogue).
+  virtual bool applies_input_epilogue_backward(const Epilogue& /*epilogue*/) const { return false; }
+  virtual bool takes_gradient_before_epilogue(const Epilogue& /*epilogue*/) const { return false; }
 
   virtual void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const = 0;
   virtual void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const = 0;

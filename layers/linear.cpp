@@ -1,5 +1,6 @@
 #include <vkdrop/layers/linear.hpp>
 
+#include <vkdrop/ops/dropout.hpp>
 #include <vkdrop/ops/elementwise.hpp>
 #include <vkdrop/ops/matmul.hpp>
 #include <vkdrop/runtime/error.hpp>
@@ -52,6 +53,12 @@ namespace {
 // (*, features) as the matrix (rows, features) matmul takes.
 Tensor as_matrix(const Tensor& t) { return reshaped(t, {t.numel() / std::max<int64_t>(t.shape.back(), 1), t.shape.back()}); }
 
+// A folded Dropout's configuration for this pass.
+std::optional<ops::DropoutConfig> dropout_of(const Epilogue& e, const PassState& state) {
+  if (!e.dropout) return std::nullopt;
+  return ops::DropoutConfig{e.dropout->p, e.dropout->scaling, state.seed, e.dropout->layer_id};
+}
+
 }  // namespace
 
 void Linear::initialize(std::span<std::vector<float>> values, std::mt19937_64& rng, Init init) const {
@@ -67,17 +74,33 @@ void Linear::initialize(std::span<std::vector<float>> values, std::mt19937_64& r
   }
 }
 
-// y (B, out) = x (B, in) · Wᵀ (in, out) + b (out)
-void Linear::forward(Recorder& rec, const LayerTensors& t, const PassState&) const {
+// y (B, out) = epilogue(x (B, in) · Wᵀ (in, out) + b (out)), the epilogue a ReLU and maybe a Dropout after it
+void Linear::forward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
+  const ops::MatmulEpilogue epilogue =
+      t.epilogue.relu ? ops::MatmulEpilogue::relu(dropout_of(t.epilogue, state), state.dropout, state.step)
+                      : ops::MatmulEpilogue{};
   ops::matmul(rec, as_matrix(t.output), as_matrix(t.input), t.params[0], /*trans_a=*/false, /*trans_b=*/true,
-              bias_ ? &t.params[1] : nullptr, &t.scratch[0]);
+              bias_ ? &t.params[1] : nullptr, &t.scratch[0], epilogue);
 }
 
-// dx (B, in) = dy (B, out) · W (out, in);  dW (out, in) = dyᵀ (out, B) · x (B, in);  db (out) = Σ_rows dy
-void Linear::backward(Recorder& rec, const LayerTensors& t, const PassState&) const {
+// dy = the gradient before the epilogue: y > 0 ? grad_output · scale : 0, in place (unless the layer after did it);
+// dx (B, in) = dy (B, out) · W (out, in), through the layer before's epilogue backward where it has one;
+// dW (out, in) = dyᵀ (out, B) · x (B, in);  db (out) = Σ_rows dy
+void Linear::backward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
+  if (t.epilogue.relu && !t.grad_output_before_epilogue) {
+    if (const auto dropout = dropout_of(t.epilogue, state)) {
+      ops::relu_dropout_backward(rec, t.grad_output, t.grad_output, t.output, *dropout);
+    } else {
+      ops::relu_backward(rec, t.grad_output, t.grad_output, t.output);
+    }
+  }
   const Tensor dy = as_matrix(t.grad_output);
   if (!t.grad_input.slice.empty()) {
-    ops::matmul(rec, as_matrix(t.grad_input), dy, t.params[0], false, false, nullptr, &t.scratch[0]);
+    const Tensor gate = as_matrix(t.input);  // the layer before's output, after its epilogue
+    const ops::MatmulEpilogue through = t.input_epilogue.relu
+                                            ? ops::MatmulEpilogue::relu_backward(gate, dropout_of(t.input_epilogue, state))
+                                            : ops::MatmulEpilogue{};
+    ops::matmul(rec, as_matrix(t.grad_input), dy, t.params[0], false, false, nullptr, &t.scratch[0], through);
   }
   ops::matmul(rec, t.grads[0], dy, as_matrix(t.input), /*trans_a=*/true, /*trans_b=*/false, nullptr, &t.scratch[0]);
   if (bias_) ops::bias_backward(rec, t.grads[1], dy, &t.scratch[0]);

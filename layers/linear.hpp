@@ -14,6 +14,11 @@ class Linear : public Layer {
   Shape output_shape(const Shape& input) const override;
   std::vector<BufferSpec> buffers(const Shape& input) const override;
   void initialize(std::span<std::vector<float>> values, std::mt19937_64& rng, Init init) const override;
+  // A ReLU after it, and a Dropout after that, run in its product's epilogue (ops::MatmulEpilogue); so does the
+  // backward of a ReLU (and Dropout) before it, in the product that makes grad_input.
+  bool applies_epilogue(const Epilogue& e) const override { return e.relu && !e.dropout2d; }
+  bool applies_input_epilogue_backward(const Epilogue& e) const override { return applies_epilogue(e); }
+  bool takes_gradient_before_epilogue(const Epilogue& e) const override { return applies_epilogue(e); }
   void forward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   void backward(Recorder& rec, const LayerTensors& t, const PassState& state) const override;
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Linear>(*this); }

@@ -1,9 +1,11 @@
 #include <vkdrop/ops/matmul.hpp>
 
 #include <vkdrop/ops/arguments.hpp>
+#include <vkdrop/ops/elementwise.hpp>
 #include <vkdrop/ops/matmul_tuner.hpp>
 #include <vkdrop/ops/split_sum.hpp>
 #include <vkdrop/ops/tuning.hpp>
+#include <vkdrop/reference/dropout_mask.hpp>
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/runtime/kernel.hpp>
 
@@ -26,7 +28,85 @@ struct MatmulParams {
   uint32_t bias_mode;  // 0: none, 1: bias[q], 2: bias[r]
   uint32_t k_chunk;    // k-steps per workgroup z (K: not split)
   uint32_t z_slice;    // floats between the partial products of consecutive z
+  uint32_t c_offset;   // C's flat index of Z's first element
+  uint32_t seed_lo, seed_hi, layer, threshold;  // the epilogue's dropout mask
+  float scale;                                  // the epilogue's factor
 };
+
+// matmul.glsl's EPILOGUE modes.
+enum EpilogueMode : uint32_t { epilogue_none, epilogue_relu, epilogue_relu_dropout, epilogue_relu_scale, epilogue_gate };
+
+// An epilogue as the shader takes it, validated against c.
+struct EpilogueSetup {
+  EpilogueMode mode = epilogue_none;
+  uint32_t seed_lo = 0, seed_hi = 0, layer = 0, threshold = 0;
+  float scale = 1;
+  std::string label;  // appended to the dispatch's
+};
+
+EpilogueSetup setup_epilogue(const MatmulEpilogue& e, const Tensor& c) {
+  using Kind = MatmulEpilogue::Kind;
+  EpilogueSetup s;
+  if (e.kind == Kind::None) {
+    if (e.dropout || e.step != nullptr || e.gate != nullptr)
+      throw ArgumentError("matmul: an epilogue of kind None takes no dropout, step or gate");
+    return s;
+  }
+  if (e.dropout) {
+    try {
+      s.threshold = ref::keep_threshold(e.dropout->p);
+      // Rounded to float once on the host, as ops::dropout_forward does.
+      s.scale = static_cast<float>(ref::dropout_scale(e.dropout->p, e.dropout->scaling, e.training));
+    } catch (const ArgumentError& err) {
+      throw ArgumentError(fmt::format("matmul: the epilogue's dropout: {}", err.what()));
+    }
+    s.seed_lo = static_cast<uint32_t>(e.dropout->seed);
+    s.seed_hi = static_cast<uint32_t>(e.dropout->seed >> 32);
+    s.layer = e.dropout->layer;
+  }
+  // The mask and the gate go by C's flat element index, a uint in the shader.
+  to_u32(c.numel(), "matmul: the elements of c with an epilogue");
+  if (e.kind == Kind::ReLUBackward) {
+    if (e.gate == nullptr) throw ArgumentError("matmul: a ReLU-backward epilogue needs the gate (the forward's output)");
+    if (e.step != nullptr) throw ArgumentError("matmul: a ReLU-backward epilogue takes no step (it draws no mask)");
+    check_tensor("matmul", {"gate", *e.gate}, c.shape, DType::f32, fmt::format("shaped as c ({})", shape_text(c.shape)));
+    check_disjoint("matmul", {{"c", c}, {"gate", *e.gate}});
+    s.mode = epilogue_gate;
+    s.label = e.dropout ? ", through relu + dropout backward" : ", through relu backward";
+    return s;
+  }
+  if (e.gate != nullptr) throw ArgumentError("matmul: a ReLU epilogue takes no gate (that is ReLUBackward's)");
+  if (!e.dropout) {
+    s.mode = epilogue_relu;
+    s.label = " + relu";
+    return s;
+  }
+  if (e.step == nullptr) throw ArgumentError("matmul: a dropout epilogue needs the step counter (step)");
+  check_counter("matmul", {"step", *e.step});
+  if (e.training) {
+    s.mode = epilogue_relu_dropout;
+    s.label = " + relu + dropout";
+  } else if (e.dropout->scaling == DropoutScaling::Vanilla) {
+    s.mode = epilogue_relu_scale;
+    s.label = " + relu + dropout (eval)";
+  } else {
+    s.mode = epilogue_relu;  // eval with inverted scaling: the dropout is the identity
+    s.label = " + relu";
+  }
+  return s;
+}
+
+// The epilogue as its own pass over c, in place (K split: the slices are summed first).
+void record_epilogue_pass(Recorder& rec, const Tensor& c, const MatmulEpilogue& e, const EpilogueSetup& s) {
+  switch (s.mode) {
+    case epilogue_none: return;
+    case epilogue_relu: return relu_forward(rec, c, c);
+    case epilogue_relu_dropout:
+    case epilogue_relu_scale: return relu_dropout_forward(rec, c, c, *e.dropout, e.training, *e.step);
+    case epilogue_gate:
+      return relu_backward(rec, c, c, *e.gate, s.scale, e.dropout ? "relu + dropout backward" : "relu backward");
+  }
+}
 
 // k-steps of a slice are a multiple of this: a whole staged chunk of either path (the register path stages
 // 4 x lanes, at most 128 for 32 lanes; the shared path TILE_K), and quads stay 16-byte aligned.
@@ -249,7 +329,7 @@ int64_t matmul_partials_elements(int64_t M, int64_t N, int64_t K) {
 }
 
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
-            const Tensor* bias, const Tensor* partials) {
+            const Tensor* bias, const Tensor* partials, const MatmulEpilogue& epilogue) {
   MatmulTiling tiling = matmul_untuned_tiling(rec.context().info());
   // The tuner measures only well-formed products; anything else goes on to the checks below.
   MatmulTuner& tuner = matmul_tuner(rec.context());
@@ -262,11 +342,12 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
       tiling = tuner.tiling_for({uint32_t(M), uint32_t(N), uint32_t(K), trans_a, trans_b, partials != nullptr});
     }
   }
-  matmul(rec, c, a, b, trans_a, trans_b, bias, tiling, partials);
+  matmul(rec, c, a, b, trans_a, trans_b, bias, tiling, partials, epilogue);
 }
 
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
-            const Tensor* bias, const MatmulTiling& tiling, const Tensor* partials) {
+            const Tensor* bias, const MatmulTiling& tiling, const Tensor* partials,
+            const MatmulEpilogue& epilogue) {
   check_f32_matrix({"c", c});
   check_f32_matrix({"a", a});
   check_f32_matrix({"b", b});
@@ -302,6 +383,7 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
     check_disjoint("matmul", {{"partials", *partials}, {"b", b}});
     if (bias != nullptr) check_disjoint("matmul", {{"partials", *partials}, {"bias", *bias}});
   }
+  const EpilogueSetup post = setup_epilogue(epilogue, c);
   const DeviceInfo& device = rec.context().info();
   check_tiling(tiling, device);
   const uint32_t lanes = tiling.tile_n / tiling.thread_n;
@@ -315,7 +397,7 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   const uint32_t m32 = to_u32(M, "matmul rows"), n32 = to_u32(N, "matmul columns"), k32 = to_u32(K, "matmul K");
   if (m32 == 0 || n32 == 0) return;
   if (k32 == 0 && bias == nullptr) {
-    rec.fill(c.slice, 0);  // an empty sum; 0.0f is all zero bits
+    rec.fill(c.slice, 0);  // an empty sum; 0.0f is all zero bits, and every epilogue keeps a zero
     return;
   }
 
@@ -336,8 +418,8 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   // its rows are (N a multiple of 4: c's quads then lie along Z's columns, or along its rows when Z = Cᵀ).
   const uint32_t vec4 = !tiling.shared && vec4_loads(o) ? 1 : 0;
   const uint32_t z4 = !tiling.shared && n32 % 4 == 0 ? 1 : 0;
-  // The kernel for blocks of tm x `columns` (tn, or a strip's 4).
-  const auto kernel_for = [&](uint32_t columns) -> const Kernel& {
+  // The kernel for blocks of tm x `columns` (tn, or a strip's 4), with the epilogue `mode`.
+  const auto kernel_for = [&](uint32_t columns, EpilogueMode mode) -> const Kernel& {
     const std::vector<uint32_t> spec = {threads,
                                         o.x_k ? 1u : 0u,
                                         o.y_k ? 1u : 0u,
@@ -351,12 +433,13 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
                                         tiling.shared ? tiling.tile_n : 1,
                                         tiling.shared ? tiling.tile_k : 1,
                                         o.transposed ? 1u : 0u,
-                                        z4};
+                                        z4,
+                                        mode};
     return rec.context().kernel(std::string(!tiling.shared && tiling.load_x ? "matmul_load" : "matmul") +
                                     (!tiling.shared && tiling.u64_stores ? "_u64" : ""),
                                 spec);
   };
-  const Kernel& kernel = kernel_for(tn);
+  const Kernel& kernel = kernel_for(tn, post.mode);
 
   MatmulParams p{};
   p.R = o.R;
@@ -371,6 +454,12 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   p.bias_mode = bias == nullptr ? 0 : o.transposed ? 2 : 1;
   p.k_chunk = k32;
   p.z_slice = 0;
+  p.c_offset = 0;
+  p.seed_lo = post.seed_lo;
+  p.seed_hi = post.seed_hi;
+  p.layer = post.layer;
+  p.threshold = post.threshold;
+  p.scale = post.scale;
 
   // Bindings that are not read still need a buffer: with K = 0 the operands are empty, so the bias stands
   // in for them; without a bias, X stands in for it.
@@ -381,6 +470,10 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   // placeholder of one quad stands in, since x or y may be shorter than a quad.
   const BufferSlice x4 = vec4 ? x : rec.context().placeholder();
   const BufferSlice y4 = vec4 ? y : rec.context().placeholder();
+  // The epilogue's step and gate (its quads with vec4 stores of c), or placeholders.
+  const BufferSlice step = post.mode == epilogue_relu_dropout ? epilogue.step->slice : rec.context().placeholder();
+  const BufferSlice gate = post.mode == epilogue_gate ? epilogue.gate->slice : rec.context().placeholder();
+  const BufferSlice gate4 = post.mode == epilogue_gate && z4 ? epilogue.gate->slice : rec.context().placeholder();
   const uint32_t tile_r = tiling.shared ? tiling.tile_m : tm;
   const uint32_t tile_q = tiling.shared ? tiling.tile_n : lanes * tn;
   std::array<uint32_t, 3> groups = {ceil_div(o.Q, tile_q), ceil_div(o.R, tile_r), 1};
@@ -393,6 +486,7 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
                         : fmt::format(", blocks up to {}x{}", tiling.thread_m, tiling.thread_n);
   const std::string label = fmt::format("matmul {}x{}x{}{}{}{}", M, N, K, trans_a ? " aT" : "", trans_b ? " bT" : "",
                                         tiling_note);
+  const std::string fused_label = label + post.label;
 
   // Split K when the product has too few workgroups for the device (see matmul_max_split, device_split).
   // Where K is split decides the order of the sums, so the register path decides it from the workgroups the
@@ -411,7 +505,7 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   const uint32_t chunk = ceil_div(ceil_div(k32, std::max(slices, 1u)), k_split_granule) * k_split_granule;
   if (slices > 1) slices = ceil_div(k32, chunk);
   if (slices < 2 && strip == 0) {
-    rec.dispatch(kernel, {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y}, p, groups, label);
+    rec.dispatch(kernel, {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y, step, gate, gate4}, p, groups, fused_label);
     return;
   }
   if (slices < 2) {
@@ -419,9 +513,11 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
     MatmulParams main_part = p;
     main_part.Q = strip;
     groups[0] = strip / tile_q;
-    rec.dispatch(kernel, {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y}, main_part, groups, label);
+    rec.dispatch(kernel, {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y, step, gate, gate4}, main_part, groups,
+                 fused_label);
     MatmulParams last = p;
     last.Q = o.Q - strip;
+    last.c_offset = strip * p.zq;
     const auto from = [](const BufferSlice& slice, uint64_t floats) {
       return slice.sub(floats * sizeof(float), slice.size - floats * sizeof(float));
     };
@@ -429,9 +525,9 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
     const BufferSlice y_last = from(y, uint64_t(strip) * (o.y_k ? o.ldy : 1u));
     const BufferSlice bias_last = p.bias_mode == 1 ? from(bias_slice, strip) : bias_slice;
     const BufferSlice y4_last = vec4 ? y_last : y4;
-    rec.dispatch(kernel_for(4), {z_last, z_last, x4, y4_last, x, y_last, bias_last, x, y_last}, last,
-                 {ceil_div(last.Q, lanes * 4), groups[1], 1},
-                 fmt::format("{}, columns from {} as {}x4 blocks", label, strip, tm));
+    rec.dispatch(kernel_for(4, post.mode), {z_last, z_last, x4, y4_last, x, y_last, bias_last, x, y_last, step, gate, gate4},
+                 last, {ceil_div(last.Q, lanes * 4), groups[1], 1},
+                 fmt::format("{}, columns from {} as {}x4 blocks{}", label, strip, tm, post.label));
     return;
   }
   const uint64_t stride = split_slice_stride(M * N);
@@ -440,9 +536,11 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   p.z_slice = static_cast<uint32_t>(stride);
   p.bias_mode = 0;
   groups[2] = slices;
-  rec.dispatch(kernel, {used, used, x4, y4, x, y, bias_slice, x, y}, p, groups,
+  const BufferSlice none = rec.context().placeholder();
+  rec.dispatch(kernel_for(tn, epilogue_none), {used, used, x4, y4, x, y, bias_slice, x, y, none, none, none}, p, groups,
                fmt::format("{}, K split {} ways", label, slices));
   sum_slices(rec, c, used, slices, stride, bias, fmt::format("{}: sum of {} slices", label, slices));
+  record_epilogue_pass(rec, c, epilogue, post);
 }
 
 }  // namespace vkdrop::ops

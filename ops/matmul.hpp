@@ -4,14 +4,45 @@
 // Serves Linear: forward Y = X·Wᵀ + b (trans_b), backward dX = dY·W and dW = dYᵀ·X (trans_a).
 // CPU reference: reference/matmul.hpp.
 
+#include <vkdrop/ops/dropout.hpp>
 #include <vkdrop/runtime/context.hpp>
 #include <vkdrop/runtime/recorder.hpp>
 #include <vkdrop/runtime/tensor.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace vkdrop::ops {
+
+// What matmul applies to each value of c on its way out, after the bias: a Linear with a ReLU (and a Dropout) after
+// it in one pass instead of two, and its backward folded into the product that makes its output's gradient. The
+// bits are those of the separate ops.
+struct MatmulEpilogue {
+  enum class Kind {
+    None,
+    // c = relu(c), then dropout(c) when `dropout`: relu_forward / relu_dropout_forward. The mask is drawn in
+    // training (`training`, from `step`: ops::dropout_forward's u32 (2) counter) by C's flat element index; in eval
+    // the dropout is the identity, or x·(1-p) with vanilla scaling.
+    ReLU,
+    // c = gate > 0 ? c·scale : 0, gate the forward output of a ReLU (and `dropout` after it), shaped as c, scale the
+    // dropout's (1 without one): relu_backward / relu_dropout_backward with c as their dy.
+    ReLUBackward,
+  };
+  Kind kind = Kind::None;
+  std::optional<DropoutConfig> dropout;
+  bool training = true;
+  const Tensor* step = nullptr;
+  const Tensor* gate = nullptr;
+
+  static MatmulEpilogue relu(std::optional<DropoutConfig> dropout = std::nullopt, bool training = true,
+                             const Tensor* step = nullptr) {
+    return {Kind::ReLU, std::move(dropout), training, step, nullptr};
+  }
+  static MatmulEpilogue relu_backward(const Tensor& gate, std::optional<DropoutConfig> dropout = std::nullopt) {
+    return {Kind::ReLUBackward, std::move(dropout), true, nullptr, &gate};
+  }
+};
 
 // c: (M, N); a: (M, K), or (K, M) when trans_a; b: (K, N), or (N, K) when trans_b;
 // bias: (N) added to every row of c, or nullptr. Any M, N, K >= 0 (not only tile multiples); M = 0 or
@@ -26,8 +57,13 @@ namespace vkdrop::ops {
 // result is deterministic (the split depends on the shape and the device only) and equals the unsplit
 // product up to float rounding. partials is f32 with at least matmul_partials_elements(M, N, K) elements and
 // disjoint from a, b, c and bias; a layer declares it as scratch (BufferSpec::scratch).
+//
+// epilogue: applied to every value of c after the bias (MatmulEpilogue). Where K is split it runs as its own
+// element-wise pass after the slices are summed (the same bits). Throws ArgumentError for a dropout p outside
+// [0, 1], a dropout without the ReLU or without the step it needs, and a gate that is c; ShapeError for a gate not
+// shaped as c.
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
-            const Tensor* bias = nullptr, const Tensor* partials = nullptr);
+            const Tensor* bias = nullptr, const Tensor* partials = nullptr, const MatmulEpilogue& epilogue = {});
 
 // The most slices matmul splits the K of an (M, N, K) product into, from the shape alone (1: never), so
 // that a layer can size its scratch before it knows the device: at least 256 k-steps a slice, at most 64
@@ -71,7 +107,8 @@ std::string matmul_tiling_problem(const MatmulTiling& tiling, const DeviceInfo& 
 // for testing the shared-memory (GPU) path on a CPU device. Throws ArgumentError for a tiling the device
 // cannot run.
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
-            const Tensor* bias, const MatmulTiling& tiling, const Tensor* partials = nullptr);
+            const Tensor* bias, const MatmulTiling& tiling, const Tensor* partials = nullptr,
+            const MatmulEpilogue& epilogue = {});
 
 // A description of a tiling for logs and benchmark headers, e.g. "registers 32x16 per invocation, 8 lanes".
 std::string matmul_tiling_text(const MatmulTiling& tiling);

@@ -6,6 +6,9 @@
 #if !MATMUL_SHARE_BY_LOAD
 #extension GL_KHR_shader_subgroup_shuffle : require
 #endif
+// The _u64 twins have 64-bit integers: Philox's products as one 64-bit multiply each (philox.glsl), the same bits.
+#define PHILOX_U64 MATMUL_U64_STORES
+#include "dropout_mask.glsl"
 // Z = X·Y (+ bias), f32. ops/matmul.cpp maps C = op(A)·op(B) onto this either directly (X = op(A), Y = op(B))
 // or transposed (Z = Cᵀ, X = op(B)ᵀ, Y = op(A)ᵀ), whichever its cost model prefers, so the shader sees only:
 //   X (R, K): the "row" operand, stored k-contiguous x[r*ldx + k] (X_K = 1) or r-contiguous x[k*ldx + r];
@@ -44,6 +47,12 @@
 // Both paths are correct for any R, Q, K >= 1: rows and columns past the edge are read as the nearest ones
 // inside, k-steps past K as zeros, and no access leaves a buffer.
 //
+// An epilogue (EPILOGUE, ops::MatmulEpilogue) applies to each value of C on its way out, after the bias, so that a
+// Linear with a ReLU and a Dropout after it, or the product that makes the gradient of such a layer's output, is one
+// pass instead of two: forward, relu_forward.comp's select and then dropout.glsl's (the mask of C's flat element
+// index, c_offset + r*zr + q*zq, by the mask contract); backward (a gate), relu_backward.glsl's z = g > 0 ? z·scale : 0
+// with g the forward's output. Each is the same expression as in its own pass, so the bits are the same.
+//
 // Split K: workgroup z sums only k in [z * k_chunk, min(K, (z + 1) * k_chunk)) and writes its partial Z at
 // z * z_slice; split_sum.comp then adds the slices in order (and the bias). With one slice, k_chunk = K
 // and z = 0: the plain product. k_chunk is a multiple of 128 (at least one staged chunk of either path, and
@@ -60,6 +69,13 @@ layout(constant_id = 8) const uint TILE_N = 64;  // SHARED = 1: columns of Z per
 layout(constant_id = 9) const uint TILE_K = 16;  // SHARED = 1: K-slice staged in shared memory
 layout(constant_id = 10) const uint Z_R = 0;     // Z is r-contiguous (zr = 1): Z = Cᵀ
 layout(constant_id = 11) const uint Z4 = 0;      // SHARED = 0: store quads of Z as vec4 (aligned, see matmul.cpp)
+// What happens to each value of C after the bias (ops/matmul.cpp, MatmulEpilogue):
+const uint EPILOGUE_NONE = 0;
+const uint EPILOGUE_RELU = 1;          // c > 0 ? c : 0
+const uint EPILOGUE_RELU_DROPOUT = 2;  // then keep ? c·scale : 0, the mask drawn
+const uint EPILOGUE_RELU_SCALE = 3;    // then c·scale (eval with the paper's vanilla scaling: no mask)
+const uint EPILOGUE_GATE = 4;          // g > 0 ? c·scale : 0, g = G (the forward's output, shaped as C)
+layout(constant_id = 12) const uint EPILOGUE = EPILOGUE_NONE;
 
 layout(binding = 0) writeonly buffer Z { float z[]; };       // (R, Q) through zr, zq
 #if MATMUL_U64_STORES
@@ -83,6 +99,9 @@ layout(binding = 5) readonly buffer Y1 { float y1[]; };      // (K, Q) through l
 layout(binding = 6) readonly buffer Bias { float bias[]; };  // (Q) or (R), read when bias_mode != 0
 layout(binding = 7, r32f) readonly uniform imageBuffer X1t;  // X again (the register path, VEC4 = 0)
 layout(binding = 8, r32f) readonly uniform imageBuffer Y1t;  // Y again (the register path, VEC4 = 0)
+layout(binding = 9) readonly buffer Step { uint step[]; };   // (2): the 64-bit step (EPILOGUE_RELU_DROPOUT)
+layout(binding = 10, r32f) readonly uniform imageBuffer G1;     // (M, N) the gate (EPILOGUE_GATE), C's flat index
+layout(binding = 11, rgba32f) readonly uniform imageBuffer G4;  // G again, as quads (EPILOGUE_GATE with Z4)
 layout(push_constant) uniform Params {
   uint R, Q, K;
   uint ldx, ldy;   // row strides of X and Y as stored, in floats
@@ -90,10 +109,44 @@ layout(push_constant) uniform Params {
   uint bias_mode;  // 0: no bias; 1: bias[q] (along Z's columns); 2: bias[r] (along its rows)
   uint k_chunk;    // k-steps per workgroup z (K when K is not split)
   uint z_slice;    // floats between the partial Zs of consecutive z (a multiple of 4)
+  uint c_offset;   // C's flat index of Z's first element (a column strip's dispatch binds Z from its first column)
+  uint seed_lo, seed_hi, layer, threshold;  // EPILOGUE_RELU_DROPOUT: the mask contract (dropout_mask.glsl)
+  float scale;     // EPILOGUE_RELU_DROPOUT, _RELU_SCALE, _GATE: kept values' factor
 };
 
 // This workgroup's k-steps, [k_begin, k_end), and where its Z starts: set first thing in main().
 uint k_begin, k_end, z_base;
+
+// ---------------------------------------------------------------------------------------------------------
+// The epilogue. Its push constants and the step are read once, first thing in main(): inside control flow
+// lavapipe would read them lane by lane.
+uvec2 mask_seed, mask_step;
+uint mask_layer, mask_threshold, element_base;
+float factor;
+
+// The epilogue of C's values element .. element + 3 (element a multiple of 4, within one row of C: one Philox draw).
+vec4 epilogue_quad(vec4 v, uint element) {
+  if (EPILOGUE == EPILOGUE_GATE) {
+    return mix(vec4(0.0), v * factor, greaterThan(imageLoad(G4, int(element / 4)), vec4(0.0)));
+  }
+  if (EPILOGUE != EPILOGUE_NONE) v = mix(vec4(0.0), v, greaterThan(v, vec4(0.0)));
+  if (EPILOGUE == EPILOGUE_RELU_SCALE) v = v * factor;
+  if (EPILOGUE == EPILOGUE_RELU_DROPOUT) {
+    v = mix(vec4(0.0), v * factor, dropout_keep4(mask_seed, mask_step, mask_layer, element / 4, mask_threshold));
+  }
+  return v;
+}
+
+// The epilogue of C's value `element` (one Philox draw of its quad each).
+float epilogue_one(float v, uint element) {
+  if (EPILOGUE == EPILOGUE_GATE) return imageLoad(G1, int(element)).x > 0.0 ? v * factor : 0.0;
+  if (EPILOGUE != EPILOGUE_NONE) v = v > 0.0 ? v : 0.0;
+  if (EPILOGUE == EPILOGUE_RELU_SCALE) v = v * factor;
+  if (EPILOGUE == EPILOGUE_RELU_DROPOUT) {
+    v = mix(0.0, v * factor, dropout_keep(mask_seed, mask_step, mask_layer, element, mask_threshold));
+  }
+  return v;
+}
 
 // Element (r, k) of X and (k, q) of Y.
 uint x_index(uint r, uint k) { return X_K == 1 ? r * ldx + k : k * ldx + r; }
@@ -295,20 +348,26 @@ void main_registers() {
     [[unroll]] for (uint e = 0; e < 4; ++e) {
       [[unroll]] for (uint j = 0; j < TN; ++j) v[e * TN + j] += column_bias[j] + row_bias[e];
     }
+    // A quad of Z4 is four consecutive elements of C (zq = 1, or zr = 1 for Cᵀ), starting at a multiple of 4.
     if (Z4 == 1 && Z_R == 0) {
       [[unroll]] for (uint e = 0; e < 4; ++e) {
         [[unroll]] for (uint jq = 0; jq < TN / 4; ++jq) {
-          store_z4((z_base + r[e] * zr + column_of(q0, lane, 4 * jq)) / 4,
-                   vec4(v[e * TN + 4 * jq], v[e * TN + 4 * jq + 1], v[e * TN + 4 * jq + 2], v[e * TN + 4 * jq + 3]));
+          const uint at = r[e] * zr + column_of(q0, lane, 4 * jq);
+          const vec4 quad = vec4(v[e * TN + 4 * jq], v[e * TN + 4 * jq + 1], v[e * TN + 4 * jq + 2], v[e * TN + 4 * jq + 3]);
+          store_z4((z_base + at) / 4, epilogue_quad(quad, element_base + at));
         }
       }
     } else if (Z4 == 1) {
       [[unroll]] for (uint j = 0; j < TN; ++j) {
-        store_z4((z_base + column_of(q0, lane, j) * zq + r[0]) / 4, vec4(v[j], v[TN + j], v[2 * TN + j], v[3 * TN + j]));
+        const uint at = column_of(q0, lane, j) * zq + r[0];
+        store_z4((z_base + at) / 4, epilogue_quad(vec4(v[j], v[TN + j], v[2 * TN + j], v[3 * TN + j]), element_base + at));
       }
     } else {
       [[unroll]] for (uint e = 0; e < 4; ++e) {
-        [[unroll]] for (uint j = 0; j < TN; ++j) z[z_base + r[e] * zr + column_of(q0, lane, j) * zq] = v[e * TN + j];
+        [[unroll]] for (uint j = 0; j < TN; ++j) {
+          const uint at = r[e] * zr + column_of(q0, lane, j) * zq;
+          z[z_base + at] = epilogue_one(v[e * TN + j], element_base + at);
+        }
       }
     }
   }
@@ -374,7 +433,7 @@ void main_shared() {
         float value = acc[i * TN + j];
         if (bias_mode == 1) value += bias[q];
         if (bias_mode == 2) value += bias[r];
-        z[z_base + r * zr + q * zq] = value;
+        z[z_base + r * zr + q * zq] = epilogue_one(value, element_base + r * zr + q * zq);
       }
     }
   }
@@ -384,6 +443,12 @@ void main() {
   k_begin = gl_WorkGroupID.z * k_chunk;
   k_end = min(K, k_begin + k_chunk);
   z_base = gl_WorkGroupID.z * z_slice;
+  mask_seed = uvec2(seed_lo, seed_hi);
+  mask_step = EPILOGUE == EPILOGUE_RELU_DROPOUT ? uvec2(step[0], step[1]) : uvec2(0);
+  mask_layer = layer;
+  mask_threshold = threshold;
+  element_base = c_offset;
+  factor = scale;
   if (SHARED == 1) {
     main_shared();
   } else {

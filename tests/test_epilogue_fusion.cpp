@@ -1,7 +1,9 @@
 // Fused epilogues (layers/layer.hpp, Epilogue): a Model folds a ReLU after a BatchNorm, and a Dropout2d after
-// that ReLU, into the BatchNorm's passes, and a Dropout into the ReLU before it. The fused model must compute exactly what the same model with every
-// layer in its own passes does (TrainConfig::fuse_epilogues = false): the same weights and running statistics
-// after training steps, the same eval and Monte Carlo predictions, bit for bit; and it must record fewer passes.
+// that ReLU, into the BatchNorm's passes; a ReLU after a Linear, and a Dropout after that ReLU, into the Linear's
+// product (and their backward into the next Linear's dx product); and a Dropout into a ReLU before it elsewhere.
+// The fused model must compute exactly what the same model with every layer in its own passes does
+// (TrainConfig::fuse_epilogues = false): the same weights and running statistics after training steps, the same
+// eval and Monte Carlo predictions, bit for bit; and it must record fewer passes.
 #include "gpu.hpp"
 #include "synthetic.hpp"
 
@@ -64,13 +66,18 @@ int count_labels(const std::vector<DispatchTiming>& timings, const std::string& 
 
 }  // namespace
 
-TEST_CASE("a ReLU and a Dropout2d folded into a BatchNorm, a Dropout into a ReLU: the bits of the separate passes") {
+TEST_CASE("a ReLU and a Dropout2d folded into a BatchNorm, a ReLU and a Dropout into a Linear: the bits of the separate passes") {
   Context& ctx = test::context();
   struct Case {
     std::string what;
     Sequential net;
     Shape sample;
-    int relus_folded, dropouts_folded, element_dropouts_folded = 0;
+    int relus_folded, dropouts_folded;  // into a BatchNorm
+    int element_dropouts_folded = 0;    // into a ReLU layer (relu + dropout passes)
+    int linear_relus = 0;               // ReLUs folded into a Linear's product
+    int linear_dropouts = 0;            // of those, with a Dropout after them folded too
+    int gates = 0;     // of those, whose backward runs in the next Linear's dx product
+    int in_place = 0;  // the others: the Linear's own backward pass over its gradient
   };
   // Planes of 64 values (a multiple of 4, as wide as lavapipe's workgroup), of 144 (36 quads: on a CPU device a
   // workgroup of 36), of 81 (not a multiple of 4), of 15 (shorter than a workgroup), and BatchNorm1d's single
@@ -94,13 +101,19 @@ TEST_CASE("a ReLU and a Dropout2d folded into a BatchNorm, a Dropout into a ReLU
       {"Linear-BatchNorm1d-ReLU-Dropout (element-wise dropout stays apart)",
        Sequential{Flatten(), Linear(12, 16), BatchNorm1d(16), ReLU(), Dropout(0.5), Linear(16, k_classes)},
        {1, 3, 4}, 1, 0},
+      {"Linear-ReLU-Linear-ReLU-Linear: ReLUs alone into the products, their backward into the next dx product",
+       Sequential{Flatten(), Linear(12, 16), ReLU(), Linear(16, 8), ReLU(), Linear(8, k_classes)},
+       {1, 3, 4}, 0, 0, 0, 2, 0, 2, 0},
+      {"Linear-ReLU-Dropout-BatchNorm1d-Linear: no Linear after the epilogue, so its backward is the Linear's own pass",
+       Sequential{Flatten(), Linear(12, 16), ReLU(), Dropout(0.5), BatchNorm1d(16), Linear(16, k_classes)},
+       {1, 3, 4}, 0, 0, 0, 1, 1, 0, 1},
       {"BatchNorm2d-Dropout2d-ReLU (dropout before the ReLU: nothing folds)",
        Sequential{Conv2d(1, 2, 3), BatchNorm2d(2), Dropout2d(0.3), ReLU(), Flatten(), Linear(18, k_classes)},
        {1, 5, 5}, 0, 0},
       {"Dropout-Linear-ReLU-Dropout-Linear-ReLU-Dropout (vanilla)-Linear: the dropout MLP; the input dropout stays",
        Sequential{Flatten(), Dropout(0.2), Linear(12, 16), ReLU(), Dropout(0.5), Linear(16, 15), ReLU(),
                   Dropout(0.4, DropoutScaling::Vanilla), Linear(15, k_classes)},
-       {1, 3, 4}, 0, 0, 2},
+       {1, 3, 4}, 0, 0, 0, 2, 2, 2, 0},
   };
   for (const Case& c : cases) {
     INFO(c.what);
@@ -117,11 +130,16 @@ TEST_CASE("a ReLU and a Dropout2d folded into a BatchNorm, a Dropout into a ReLU
     };
     for (const std::string pass : {"forward", "backward"}) {
       INFO(pass);
-      CHECK(gone("relu " + pass) == c.relus_folded + c.element_dropouts_folded);
+      CHECK(gone("relu " + pass) == c.relus_folded + c.element_dropouts_folded + c.linear_relus);
       CHECK(gone("dropout2d " + pass) == c.dropouts_folded);
-      CHECK(gone("dropout " + pass) == c.element_dropouts_folded);
-      CHECK(count_exact(fused_timings, "relu + dropout " + pass) == c.element_dropouts_folded);
+      CHECK(gone("dropout " + pass) == c.element_dropouts_folded + c.linear_dropouts);
     }
+    CHECK(count_exact(fused_timings, "relu + dropout forward") == c.element_dropouts_folded);
+    CHECK(count_exact(fused_timings, "relu + dropout backward") == c.element_dropouts_folded + c.in_place);
+    CHECK(count_labels(fused_timings, " bT + relu") == c.linear_relus);  // Linear's forward product: y = x·Wᵀ
+    CHECK(count_labels(fused_timings, " bT + relu + dropout") == c.linear_dropouts);
+    CHECK(count_labels(fused_timings, ", through relu") == c.gates);
+    CHECK(c.gates + c.in_place == c.linear_relus);
     CHECK(count_labels(fused_timings, "normalize + relu") == c.relus_folded);
     CHECK(count_labels(fused_timings, "+ relu + dropout2d") == c.dropouts_folded);
     CHECK(count_labels(fused_timings, "sums (through relu") == c.relus_folded);

@@ -56,9 +56,11 @@ TEST_CASE("texel-buffer bindings are read from the SPIR-V and bound as views of 
   CHECK_FALSE(sgd.bindings[1].writes);
   CHECK(sgd.bindings[4].texel_components == 1);  // w again, read
   ShaderInterface matmul = reflect_compute_shader(embedded_shader("matmul").spirv, "matmul");
-  REQUIRE(matmul.bindings.size() == 9);
+  REQUIRE(matmul.bindings.size() == 12);
   CHECK(matmul.bindings[2].texel_components == 4);  // X as rgba32f quads
   CHECK(matmul.bindings[7].texel_components == 1);  // X as r32f
+  CHECK_FALSE(matmul.bindings[9].texel_buffer());    // the step, a storage buffer
+  CHECK(matmul.bindings[11].texel_components == 4);  // the epilogue's gate as quads
   CHECK_FALSE(matmul.bindings[2].texel_uint);
   ShaderInterface pool = reflect_compute_shader(embedded_shader("max_pool2d_backward").spirv, "max_pool2d_backward");
   REQUIRE(pool.bindings.size() == 3);

@@ -28,7 +28,9 @@ LayerTensors Activations::layer(size_t i, const ParameterStore& store) const {
                       store.layer_gradients(i),
                       store.layer_state(i),
                       scratch[i],
-                      epilogue[i]};
+                      epilogue[i],
+                      grad_before_epilogue[i],
+                      input_epilogue[i]};
 }
 
 Activations make_activations(Arena& arena, const Sequential& net, const Shape& sample, int64_t batch,
@@ -39,6 +41,8 @@ Activations make_activations(Arena& arena, const Sequential& net, const Shape& s
   a.scratch.resize(net.size());
   a.epilogue.assign(net.size(), Epilogue{});
   a.folded.assign(net.size(), false);
+  a.input_epilogue.assign(net.size(), Epilogue{});
+  a.grad_before_epilogue.assign(net.size(), false);
   size_t fold_into = 0;  // the last layer so far that is not folded (meaningful from i = 1)
   // The gradient at boundary i is needed only if a layer before it has parameters: nobody needs dL/dx of
   // the data, nor of what parameter-free layers (an input Dropout) made of it.
@@ -68,6 +72,14 @@ Activations make_activations(Arena& arena, const Sequential& net, const Shape& s
         a.grad.push_back(a.grad[i]);
         continue;
       }
+    }
+    // The backward of the epilogue of the layer before (whose output, after the epilogue, is this one's input) in the
+    // pass that makes this layer's grad_input.
+    if (i > 0 && with_gradients && !a.grad[i].slice.empty() && !a.epilogue[fold_into].empty() &&
+        !net[fold_into].is_view() && !layer.is_view() && layer.applies_input_epilogue_backward(a.epilogue[fold_into]) &&
+        net[fold_into].takes_gradient_before_epilogue(a.epilogue[fold_into])) {
+      a.input_epilogue[i] = a.epilogue[fold_into];
+      a.grad_before_epilogue[fold_into] = true;
     }
     fold_into = i;
     if (layer.is_view()) {

@@ -24,6 +24,11 @@ struct Activations {
   // records nothing.
   std::vector<Epilogue> epilogue;
   std::vector<bool> folded;
+  // Backward folds across a pair of layers (Layer::applies_input_epilogue_backward): input_epilogue[j] is the
+  // epilogue of the layer before j whose backward layer j applies to its grad_input; grad_before_epilogue[i] says
+  // that layer i's grad_output already went back through its epilogue.
+  std::vector<Epilogue> input_epilogue;
+  std::vector<bool> grad_before_epilogue;
   Tensor labels;       // (batch) i32
   Tensor row_loss;     // (batch) f32
   Tensor row_correct;  // (batch) u32
@@ -34,7 +39,8 @@ struct Activations {
 
 // Allocates the activations of `net` for batches of `batch` samples of `sample` shape in `arena`; gradients
 // only when `with_gradients`. With `fuse`, layers that are an epilogue (ReLU, Dropout2d) the layer before them
-// applies (BatchNorm) are folded into that layer. Throws ShapeError when the layers do not chain, ArgumentError
+// applies (BatchNorm, Linear) are folded into that layer, and a layer whose backward can take such an epilogue's
+// backward into the pass that makes its grad_input (a Linear after a Linear) does so. Throws ShapeError when the layers do not chain, ArgumentError
 // naming the layer whose output or scratch is larger than one binding may cover.
 Activations make_activations(Arena& arena, const Sequential& net, const Shape& sample, int64_t batch,
                              bool with_gradients, bool fuse = true);
