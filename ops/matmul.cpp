@@ -269,6 +269,8 @@ std::string tiling_problem(const MatmulTiling& t, const DeviceInfo& device) {
   if (t.shared) {
     const uint64_t bytes = uint64_t(t.tile_k) * (t.tile_m + t.tile_n) * sizeof(float);
     if (bytes > device.max_shared_memory_bytes) return fmt::format("{} bytes of shared memory", bytes);
+    if (t.prefetch && (uint64_t(t.tile_k) * t.tile_m % threads != 0 || uint64_t(t.tile_k) * t.tile_n % threads != 0))
+      return "prefetching needs each K-slice of X and of Y to split evenly over the invocations";
   } else if (t.tile_m != t.thread_m) {
     return "the register path has one row of lanes (tile_m = thread_m)";
   } else if (t.thread_m % 4 != 0 || t.thread_n % 4 != 0) {
@@ -276,6 +278,7 @@ std::string tiling_problem(const MatmulTiling& t, const DeviceInfo& device) {
   }
   if (t.u64_stores && (t.shared || !device.shader_int64))
     return "64-bit stores need the register path and a device with shaderInt64";
+  if (t.prefetch && !t.shared) return "prefetching is for the shared-memory path";
   return "";
 }
 
@@ -289,8 +292,9 @@ void check_tiling(const MatmulTiling& t, const DeviceInfo& device) {
 
 std::string matmul_tiling_text(const MatmulTiling& t) {
   if (t.shared) {
-    return fmt::format("shared-memory tiles {}x{}, K-slice {}, {}x{} per invocation, {} invocations", t.tile_m,
-                       t.tile_n, t.tile_k, t.thread_m, t.thread_n, (t.tile_m / t.thread_m) * (t.tile_n / t.thread_n));
+    return fmt::format("shared-memory tiles {}x{}, K-slice {}, {}x{} per invocation, {} invocations{}", t.tile_m,
+                       t.tile_n, t.tile_k, t.thread_m, t.thread_n, (t.tile_m / t.thread_m) * (t.tile_n / t.thread_n),
+                       t.prefetch ? ", the next slice prefetched" : "");
   }
   return fmt::format("register blocks up to {}x{} per lane, {} lanes per workgroup, {}, no shared memory{}", t.thread_m,
                      t.thread_n, t.tile_n / std::max(1u, t.thread_n),
@@ -434,7 +438,8 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
                                         tiling.shared ? tiling.tile_k : 1,
                                         o.transposed ? 1u : 0u,
                                         z4,
-                                        mode};
+                                        mode,
+                                        tiling.shared && tiling.prefetch ? 1u : 0u};
     return rec.context().kernel(std::string(!tiling.shared && tiling.load_x ? "matmul_load" : "matmul") +
                                     (!tiling.shared && tiling.u64_stores ? "_u64" : ""),
                                 spec);
@@ -481,8 +486,8 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   // tests see which ran.
   const std::string tiling_note =
       tiling == matmul_untuned_tiling(device) ? ""
-      : tiling.shared   ? fmt::format(", tiles {}x{}x{} of {}x{}", tiling.tile_m, tiling.tile_n, tiling.tile_k,
-                                      tiling.thread_m, tiling.thread_n)
+      : tiling.shared   ? fmt::format(", tiles {}x{}x{} of {}x{}{}", tiling.tile_m, tiling.tile_n, tiling.tile_k,
+                                      tiling.thread_m, tiling.thread_n, tiling.prefetch ? " prefetched" : "")
                         : fmt::format(", blocks up to {}x{}", tiling.thread_m, tiling.thread_n);
   const std::string label = fmt::format("matmul {}x{}x{}{}{}{}", M, N, K, trans_a ? " aT" : "", trans_b ? " bT" : "",
                                         tiling_note);

@@ -91,6 +91,11 @@ struct MatmulTiling {
   // Register path only: store Z's quads as two 64-bit words each (the _u64 twins of matmul.comp and
   // matmul_load.comp), where ops::u64_stores says so; needs shaderInt64.
   bool u64_stores = false;
+  // Shared path only: each invocation loads the next K-slice of X and Y into registers while the workgroup computes
+  // the current one from shared memory (software pipelining), so that the global loads' latency hides behind the
+  // multiply-adds where few workgroups share a multiprocessor. The same bits; a tuner candidate. Needs the slices
+  // to split evenly over the invocations (tile_k·tile_m and tile_k·tile_n multiples of their count).
+  bool prefetch = false;
   bool operator==(const MatmulTiling&) const = default;
 };
 MatmulTiling matmul_tiling(const DeviceInfo& device);

@@ -57,8 +57,11 @@ std::filesystem::path tuning_file(const Context& context) {
 }
 
 nlohmann::json to_json(const MatmulTiling& t) {
-  return {{"tile_m", t.tile_m},     {"tile_n", t.tile_n},         {"tile_k", t.tile_k},   {"thread_m", t.thread_m},
-          {"thread_n", t.thread_n}, {"shared_memory", t.shared}, {"load_x", t.load_x}, {"u64_stores", t.u64_stores}};
+  nlohmann::json j = {{"tile_m", t.tile_m},     {"tile_n", t.tile_n},         {"tile_k", t.tile_k},
+                      {"thread_m", t.thread_m}, {"thread_n", t.thread_n},     {"shared_memory", t.shared},
+                      {"load_x", t.load_x},     {"u64_stores", t.u64_stores}};
+  if (t.prefetch) j["prefetch"] = true;  // only when set: the files written before it existed still read
+  return j;
 }
 
 // The tiling an entry names, if it is exactly one of the candidates (anything else, a hand edit or another
@@ -91,6 +94,12 @@ std::vector<MatmulTiling> matmul_candidates(const DeviceInfo& device) {
              {128, 128, 8, 8, 8}, {128, 128, 16, 8, 8}, {128, 64, 16, 8, 4}, {64, 128, 16, 4, 8}, {64, 64, 16, 8, 8},
              {32, 32, 16, 2, 2}}) {
       all.push_back(MatmulTiling{tm, tn, tk, rm, rn, true});
+    }
+    // The next K-slice loaded into registers while this one is multiplied: for tiles that leave a multiprocessor few
+    // workgroups to hide the loads' latency behind (a batch of 128 rows gives a 1024-column product 32 tiles of 64 x 64).
+    for (const auto& [tm, tn, tk, rm, rn] : std::vector<std::array<uint32_t, 5>>{
+             {64, 64, 16, 4, 4}, {128, 128, 8, 8, 8}, {64, 64, 16, 8, 8}, {32, 32, 16, 2, 2}}) {
+      all.push_back(MatmulTiling{tm, tn, tk, rm, rn, true, false, false, /*prefetch=*/true});
     }
   } else {
     // Register blocks of 512 or 256 accumulators a lane; more take LLVM seconds to compile on lavapipe.

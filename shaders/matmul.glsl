@@ -76,6 +76,9 @@ const uint EPILOGUE_RELU_DROPOUT = 2;  // then keep ? c·scale : 0, the mask dra
 const uint EPILOGUE_RELU_SCALE = 3;    // then c·scale (eval with the paper's vanilla scaling: no mask)
 const uint EPILOGUE_GATE = 4;          // g > 0 ? c·scale : 0, g = G (the forward's output, shaped as C)
 layout(constant_id = 12) const uint EPILOGUE = EPILOGUE_NONE;
+// SHARED = 1: each invocation loads the next K-slice into registers while the workgroup computes the current one
+// (MatmulTiling::prefetch; TILE_K·TILE_M and TILE_K·TILE_N are multiples of the workgroup size).
+layout(constant_id = 13) const uint PREFETCH = 0;
 
 layout(binding = 0) writeonly buffer Z { float z[]; };       // (R, Q) through zr, zq
 #if MATMUL_U64_STORES
@@ -379,6 +382,33 @@ void main_registers() {
 shared float xs[TILE_K * TILE_M];  // [kk][r]
 shared float ys[TILE_K * TILE_N];  // [kk][q]
 
+// Element e of the K-slice at k0 of X as staged in xs[kk * TILE_M + rr], and of Y in ys[kk * TILE_N + qq]: consecutive
+// invocations take consecutive e, and so read consecutive addresses along k when the operand is k-contiguous. Indices
+// are clamped so that the load stays inside the buffer even if the compiler evaluates both sides of the select;
+// elements past the edge become 0.
+uint x_slot(uint e) { return X_K == 1 ? (e % TILE_K) * TILE_M + e / TILE_K : e; }
+uint y_slot(uint e) { return Y_K == 1 ? (e % TILE_K) * TILE_N + e / TILE_K : e; }
+float x_slice_value(uint r0, uint k0, uint e) {
+  const uint kk = X_K == 1 ? e % TILE_K : e / TILE_M;
+  const uint rr = X_K == 1 ? e / TILE_K : e % TILE_M;
+  const uint r = r0 + rr, k = k0 + kk;
+  const float v = x1[x_index(min(r, R - 1), min(k, K - 1))];
+  return (r < R && k < k_end) ? v : 0.0;
+}
+float y_slice_value(uint q0, uint k0, uint e) {
+  const uint kk = Y_K == 1 ? e % TILE_K : e / TILE_N;
+  const uint qq = Y_K == 1 ? e / TILE_K : e % TILE_N;
+  const uint q = q0 + qq, k = k0 + kk;
+  const float v = y1[y_index(min(k, K - 1), min(q, Q - 1))];
+  // A k-step past the end multiplies +0 by -0: adding that exact -0 leaves every sum as it was, -0 included,
+  // so how many such steps a tile's last K-slice has (TILE_K) cannot change a bit.
+  return k >= k_end ? uintBitsToFloat(0x80000000u) : q < Q ? v : 0.0;
+}
+
+// PREFETCH: the slice's values this invocation stages, elements tid + i * threads.
+const uint X_PER_INVOCATION = PREFETCH == 1 ? TILE_K * TILE_M / gl_WorkGroupSize.x : 1;
+const uint Y_PER_INVOCATION = PREFETCH == 1 ? TILE_K * TILE_N / gl_WorkGroupSize.x : 1;
+
 void main_shared() {
   const uint threads = gl_WorkGroupSize.x;
   const uint tid = gl_LocalInvocationID.x;
@@ -392,27 +422,26 @@ void main_shared() {
   precise float acc[TM * TN];
   [[unroll]] for (uint i = 0; i < TM * TN; ++i) acc[i] = 0.0;
 
+  float x_next[X_PER_INVOCATION], y_next[Y_PER_INVOCATION];  // PREFETCH: the next slice's values
+  if (PREFETCH == 1) {
+    [[unroll]] for (uint i = 0; i < X_PER_INVOCATION; ++i) x_next[i] = x_slice_value(r0, k_begin, tid + i * threads);
+    [[unroll]] for (uint i = 0; i < Y_PER_INVOCATION; ++i) y_next[i] = y_slice_value(q0, k_begin, tid + i * threads);
+  }
   for (uint k0 = k_begin; k0 < k_end; k0 += TILE_K) {
-    // Consecutive invocations read consecutive addresses: along k when the operand is k-contiguous.
-    // Indices are clamped so that the load stays inside the buffer even if the compiler evaluates both
-    // sides of the select; elements past the edge become 0.
-    for (uint e = tid; e < TILE_K * TILE_M; e += threads) {
-      const uint kk = X_K == 1 ? e % TILE_K : e / TILE_M;
-      const uint rr = X_K == 1 ? e / TILE_K : e % TILE_M;
-      const uint r = r0 + rr, k = k0 + kk;
-      const float v = x1[x_index(min(r, R - 1), min(k, K - 1))];
-      xs[kk * TILE_M + rr] = (r < R && k < k_end) ? v : 0.0;
-    }
-    for (uint e = tid; e < TILE_K * TILE_N; e += threads) {
-      const uint kk = Y_K == 1 ? e % TILE_K : e / TILE_N;
-      const uint qq = Y_K == 1 ? e / TILE_K : e % TILE_N;
-      const uint q = q0 + qq, k = k0 + kk;
-      const float v = y1[y_index(min(k, K - 1), min(q, Q - 1))];
-      // A k-step past the end multiplies +0 by -0: adding that exact -0 leaves every sum as it was, -0 included,
-      // so how many such steps a tile's last K-slice has (TILE_K) cannot change a bit.
-      ys[kk * TILE_N + qq] = k >= k_end ? uintBitsToFloat(0x80000000u) : q < Q ? v : 0.0;
+    if (PREFETCH == 1) {
+      [[unroll]] for (uint i = 0; i < X_PER_INVOCATION; ++i) xs[x_slot(tid + i * threads)] = x_next[i];
+      [[unroll]] for (uint i = 0; i < Y_PER_INVOCATION; ++i) ys[y_slot(tid + i * threads)] = y_next[i];
+    } else {
+      for (uint e = tid; e < TILE_K * TILE_M; e += threads) xs[x_slot(e)] = x_slice_value(r0, k0, e);
+      for (uint e = tid; e < TILE_K * TILE_N; e += threads) ys[y_slot(e)] = y_slice_value(q0, k0, e);
     }
     barrier();
+    // The next slice's loads go out now and land while this one is multiplied (nothing reads them before the
+    // barrier that ends this iteration).
+    if (PREFETCH == 1 && k0 + TILE_K < k_end) {
+      [[unroll]] for (uint i = 0; i < X_PER_INVOCATION; ++i) x_next[i] = x_slice_value(r0, k0 + TILE_K, tid + i * threads);
+      [[unroll]] for (uint i = 0; i < Y_PER_INVOCATION; ++i) y_next[i] = y_slice_value(q0, k0 + TILE_K, tid + i * threads);
+    }
     [[unroll]] for (uint kk = 0; kk < TILE_K; ++kk) {
       float a[TM];
       float b[TN];
