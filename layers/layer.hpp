@@ -72,8 +72,9 @@ struct DropoutEpilogue {
 
 // Element-wise layers that the layer before them may apply to its own output in its own passes (a fused
 // epilogue), saving a pass over the activations each way: the Model folds a ReLU, and a Dropout2d after that
-// ReLU, into a BatchNorm before them, and a Dropout into a ReLU before it. The fused passes compute the same
-// bits as the separate ones.
+// ReLU, into a BatchNorm before them; a ReLU, and a Dropout after it, into a Linear before them (its product's
+// epilogue); and elsewhere a Dropout into a ReLU before it. The fused passes compute the same bits as the
+// separate ones.
 struct Epilogue {
   bool relu = false;                         // max(y, 0)
   std::optional<DropoutEpilogue> dropout;    // then element-wise dropout

@@ -56,7 +56,9 @@ EpilogueSetup setup_epilogue(const MatmulEpilogue& e, const Tensor& c) {
     try {
       s.threshold = ref::keep_threshold(e.dropout->p);
       // Rounded to float once on the host, as ops::dropout_forward does.
-      s.scale = static_cast<float>(ref::dropout_scale(e.dropout->p, e.dropout->scaling, e.training));
+      // A gate scales as the dropout's backward does: by the training scale, whatever `training` says.
+      const bool training = e.training || e.kind == Kind::ReLUBackward;
+      s.scale = static_cast<float>(ref::dropout_scale(e.dropout->p, e.dropout->scaling, training));
     } catch (const ArgumentError& err) {
       throw ArgumentError(fmt::format("matmul: the epilogue's dropout: {}", err.what()));
     }
@@ -388,6 +390,12 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
     if (bias != nullptr) check_disjoint("matmul", {{"partials", *partials}, {"bias", *bias}});
   }
   const EpilogueSetup post = setup_epilogue(epilogue, c);
+  // The step is read and the gate read last: neither may be what this product writes.
+  if (epilogue.step != nullptr) check_disjoint("matmul", {{"c", c}, {"step", *epilogue.step}});
+  if (partials != nullptr) {
+    if (epilogue.step != nullptr) check_disjoint("matmul", {{"partials", *partials}, {"step", *epilogue.step}});
+    if (epilogue.gate != nullptr) check_disjoint("matmul", {{"partials", *partials}, {"gate", *epilogue.gate}});
+  }
   const DeviceInfo& device = rec.context().info();
   check_tiling(tiling, device);
   const uint32_t lanes = tiling.tile_n / tiling.thread_n;
@@ -444,7 +452,6 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
                                     (!tiling.shared && tiling.u64_stores ? "_u64" : ""),
                                 spec);
   };
-  const Kernel& kernel = kernel_for(tn, post.mode);
 
   MatmulParams p{};
   p.R = o.R;
@@ -510,7 +517,8 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
   const uint32_t chunk = ceil_div(ceil_div(k32, std::max(slices, 1u)), k_split_granule) * k_split_granule;
   if (slices > 1) slices = ceil_div(k32, chunk);
   if (slices < 2 && strip == 0) {
-    rec.dispatch(kernel, {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y, step, gate, gate4}, p, groups, fused_label);
+    rec.dispatch(kernel_for(tn, post.mode), {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y, step, gate, gate4}, p,
+                 groups, fused_label);
     return;
   }
   if (slices < 2) {
@@ -518,8 +526,8 @@ void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bo
     MatmulParams main_part = p;
     main_part.Q = strip;
     groups[0] = strip / tile_q;
-    rec.dispatch(kernel, {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y, step, gate, gate4}, main_part, groups,
-                 fused_label);
+    rec.dispatch(kernel_for(tn, post.mode), {c.slice, c.slice, x4, y4, x, y, bias_slice, x, y, step, gate, gate4},
+                 main_part, groups, fused_label);
     MatmulParams last = p;
     last.Q = o.Q - strip;
     last.c_offset = strip * p.zq;

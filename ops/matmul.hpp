@@ -26,7 +26,7 @@ struct MatmulEpilogue {
     // the dropout is the identity, or x·(1-p) with vanilla scaling.
     ReLU,
     // c = gate > 0 ? c·scale : 0, gate the forward output of a ReLU (and `dropout` after it), shaped as c, scale the
-    // dropout's (1 without one): relu_backward / relu_dropout_backward with c as their dy.
+    // dropout's in training (1 without one): relu_backward / relu_dropout_backward with c as their dy.
     ReLUBackward,
   };
   Kind kind = Kind::None;
@@ -42,6 +42,8 @@ struct MatmulEpilogue {
   static MatmulEpilogue relu_backward(const Tensor& gate, std::optional<DropoutConfig> dropout = std::nullopt) {
     return {Kind::ReLUBackward, std::move(dropout), true, nullptr, &gate};
   }
+  // The epilogue keeps a pointer to the gate: not to a temporary.
+  static MatmulEpilogue relu_backward(const Tensor&& gate, std::optional<DropoutConfig> dropout = std::nullopt) = delete;
 };
 
 // c: (M, N); a: (M, K), or (K, M) when trans_a; b: (K, N), or (N, K) when trans_b;
@@ -60,8 +62,8 @@ struct MatmulEpilogue {
 //
 // epilogue: applied to every value of c after the bias (MatmulEpilogue). Where K is split it runs as its own
 // element-wise pass after the slices are summed (the same bits). Throws ArgumentError for a dropout p outside
-// [0, 1], a dropout without the ReLU or without the step it needs, and a gate that is c; ShapeError for a gate not
-// shaped as c.
+// [0, 1], a dropout without the ReLU or without the step it needs, and a gate or step that overlaps c or partials;
+// ShapeError for a gate not shaped as c and a step that is not a u32 (2) counter.
 void matmul(Recorder& rec, const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
             const Tensor* bias = nullptr, const Tensor* partials = nullptr, const MatmulEpilogue& epilogue = {});
 

@@ -423,7 +423,7 @@ void main_shared() {
   [[unroll]] for (uint i = 0; i < TM * TN; ++i) acc[i] = 0.0;
 
   float x_next[X_PER_INVOCATION], y_next[Y_PER_INVOCATION];  // PREFETCH: the next slice's values
-  if (PREFETCH == 1) {
+  if (PREFETCH == 1 && k_begin < k_end) {  // K = 0 (c = the bias): nothing to load, and K - 1 would not clamp
     [[unroll]] for (uint i = 0; i < X_PER_INVOCATION; ++i) x_next[i] = x_slice_value(r0, k_begin, tid + i * threads);
     [[unroll]] for (uint i = 0; i < Y_PER_INVOCATION; ++i) y_next[i] = y_slice_value(q0, k_begin, tid + i * threads);
   }

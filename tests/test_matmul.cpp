@@ -162,6 +162,8 @@ TEST_CASE("matmul with empty sizes records nothing, or the bias for K = 0") {
   check_case({4, 0, 3, false, true, false});
   check_case({3, 5, 0, false, false, false});  // an empty sum: c = 0
   check_case({3, 5, 0, true, true, true});     // c = bias in every row
+  // The prefetching shared path loads nothing when K = 0 (K - 1 does not clamp there).
+  check_case({3, 5, 0, false, true, true}, ops::MatmulTiling{64, 64, 16, 4, 4, true, false, false, /*prefetch=*/true});
   Context& ctx = test::context();
   Arena arena(ctx, 1 << 20);
   Tensor a = make_tensor(arena, {0, 3}), b = make_tensor(arena, {3, 4}), c = make_tensor(arena, {0, 4});

@@ -83,7 +83,7 @@ std::vector<float> check_epilogue(const Product& pr, Epi epi, const std::optiona
     case Epi::ReLUDropoutEvalVanilla: epilogue = ops::MatmulEpilogue::relu(vanilla, false, &step); break;
     case Epi::ReLUDropoutEvalInverted: epilogue = ops::MatmulEpilogue::relu(drop, false, &step); break;
     case Epi::Gate: epilogue = ops::MatmulEpilogue::relu_backward(gate); break;
-    case Epi::GateDropout: epilogue = ops::MatmulEpilogue::relu_backward(gate, vanilla); break;
+    case Epi::GateDropout: epilogue = ops::MatmulEpilogue::relu_backward(gate, drop); break;  // scale 1 / 0.6
   }
   const Tensor* bias_ptr = pr.bias ? &bias : nullptr;
   const Tensor* scratch = split ? &partials : nullptr;
@@ -109,7 +109,7 @@ std::vector<float> check_epilogue(const Product& pr, Epi epi, const std::optiona
     case Epi::ReLUDropoutEvalVanilla: ops::relu_dropout_forward(two, apart, apart, vanilla, false, step); break;
     case Epi::ReLUDropoutEvalInverted: ops::relu_dropout_forward(two, apart, apart, drop, false, step); break;
     case Epi::Gate: ops::relu_backward(two, apart, apart, gate); break;
-    case Epi::GateDropout: ops::relu_dropout_backward(two, apart, apart, gate, vanilla); break;
+    case Epi::GateDropout: ops::relu_dropout_backward(two, apart, apart, gate, drop); break;
   }
   two.run();
   const std::vector<float> got = download_f32(ctx, fused), want = download_f32(ctx, apart);
@@ -141,7 +141,8 @@ TEST_CASE("matmul's epilogues give the bits of the product and then the separate
   for (Epi epi : k_all) {
     for (const Product& pr : {Product{7, 9, 13, false, true, true}, Product{33, 17, 20, true, false, false},
                               Product{16, 32, 40, false, true, true}, Product{40, 12, 24, true, true, false},
-                              Product{12, 64, 36, false, false, true}}) {
+                              Product{12, 64, 36, false, false, true}, Product{70, 6, 30, false, true, false},
+                              Product{9, 130, 17, true, false, true}}) {
       check_epilogue(pr, epi, small_blocks());
     }
   }
@@ -153,9 +154,12 @@ TEST_CASE("matmul's epilogues give the bits of the product and then the separate
 }
 
 TEST_CASE("matmul's epilogues on the shared-memory (GPU) path") {
+  ops::MatmulTiling prefetching = k_shared;
+  prefetching.prefetch = true;
   for (Epi epi : k_all) {
     check_epilogue({7, 9, 13, false, true, true}, epi, k_shared);
     check_epilogue({70, 68, 33, true, false, false}, epi, k_shared);  // more than one tile each way
+    check_epilogue({70, 68, 33, false, true, true}, epi, prefetching);
   }
 }
 
@@ -205,5 +209,15 @@ TEST_CASE("matmul refuses an epilogue it cannot apply, naming what is wrong") {
   CHECK_THROWS_WITH(run({ops::MatmulEpilogue::Kind::None, drop, true, &step, nullptr}), Contains("takes no dropout"));
   CHECK_THROWS_WITH(run(ops::MatmulEpilogue::relu_backward(gate_bad)), Contains("gate") && Contains("(8, 16)"));
   CHECK_THROWS_AS(run(ops::MatmulEpilogue::relu_backward(c)), ArgumentError);  // the gate is what is written
+  // A step or gate in memory the product writes (c, or the partial sums of split K).
+  Tensor partials = make_tensor(arena, {256}, DType::f32, "partials");
+  const Tensor step_in_partials{partials.slice.sub(0, 8), {2}, DType::u32, "step in partials"};
+  const Tensor gate_in_partials{partials.slice.sub(0, 8 * 16 * 4), {8, 16}, DType::f32, "gate in partials"};
+  CHECK_THROWS_AS(ops::matmul(rec, c, a, b, false, false, nullptr, &partials,
+                              ops::MatmulEpilogue::relu_backward(gate_in_partials)),
+                  ArgumentError);
+  CHECK_THROWS_AS(ops::matmul(rec, c, a, b, false, false, nullptr, &partials,
+                              ops::MatmulEpilogue::relu(drop, true, &step_in_partials)),
+                  ArgumentError);
   CHECK(rec.dispatch_count() == 0);  // nothing recorded by a refused call
 }

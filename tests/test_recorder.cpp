@@ -87,10 +87,11 @@ TEST_CASE("texel-buffer bindings are read from the SPIR-V and bound as views of 
   // An rgba32f binding needs at least one whole quad.
   const std::vector<uint32_t> spec = {ctx.info().subgroup_size, 1, 1, 1, 0, 4, 4, 1, 1, 1, 0, 0};
   const BufferSlice three_floats = g.slice.sub(0, 12);
-  CHECK_THROWS_AS(rec.dispatch(ctx.kernel("matmul", spec),
-                               {w.slice, w.slice, three_floats, g.slice, g.slice, g.slice, g.slice, g.slice, g.slice},
-                               std::array<uint32_t, 10>{}, {1, 1, 1}),
-                  ArgumentError);
+  CHECK_THROWS_WITH(rec.dispatch(ctx.kernel("matmul", spec),
+                                 {w.slice, w.slice, three_floats, g.slice, g.slice, g.slice, g.slice, g.slice, g.slice,
+                                  g.slice, g.slice, g.slice},
+                                 std::array<uint32_t, 16>{}, {1, 1, 1}),
+                    Catch::Matchers::Contains("quad") || Catch::Matchers::Contains("texel"));
 }
 
 TEST_CASE("a dispatch computes what the CPU loop computes") {

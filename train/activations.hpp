@@ -38,10 +38,11 @@ struct Activations {
 };
 
 // Allocates the activations of `net` for batches of `batch` samples of `sample` shape in `arena`; gradients
-// only when `with_gradients`. With `fuse`, layers that are an epilogue (ReLU, Dropout2d) the layer before them
-// applies (BatchNorm, Linear) are folded into that layer, and a layer whose backward can take such an epilogue's
-// backward into the pass that makes its grad_input (a Linear after a Linear) does so. Throws ShapeError when the layers do not chain, ArgumentError
-// naming the layer whose output or scratch is larger than one binding may cover.
+// only when `with_gradients`. With `fuse`, layers that are an epilogue (ReLU, Dropout, Dropout2d) the layer before
+// them applies (BatchNorm, Linear, ReLU) are folded into that layer, and a layer whose backward can take such an
+// epilogue's backward into the pass that makes its grad_input (a Linear after a Linear) does so. Throws ShapeError
+// when the layers do not chain, ArgumentError naming the layer whose output or scratch is larger than one binding
+// may cover.
 Activations make_activations(Arena& arena, const Sequential& net, const Shape& sample, int64_t batch,
                              bool with_gradients, bool fuse = true);
 
