@@ -13,6 +13,7 @@
 #include <vkdrop/layers/relu.hpp>
 #include <vkdrop/ops/elementwise.hpp>
 #include <vkdrop/ops/matmul.hpp>
+#include <vkdrop/ops/optimizers.hpp>
 #include <vkdrop/runtime/error.hpp>
 #include <vkdrop/train/model.hpp>
 
@@ -137,6 +138,29 @@ TEST_CASE("a layer's declared parameters, state and scratch: max-norm by axis, s
   CHECK_THROWS_WITH(restored.load(path), Contains("missing 0.marker (3,)") && Contains("missing 0.last_output"));
   std::filesystem::remove(path);
   std::filesystem::remove(path.string() + ".optim");
+}
+
+TEST_CASE("the capped weights lie first in the parameters: one update per capped matrix and one for all the rest") {
+  // ParameterStore puts the matrices max-norm caps before the biases, so SGD updates all biases in one dispatch
+  // (train/sgd.cpp) where it took one per range between capped matrices.
+  Context& ctx = test::context();
+  if (!ops::fused_max_norm_runs(ctx.info())) {
+    WARN("this device has no fused update-and-cap kernel; the update is one pass, then the caps");
+    return;
+  }
+  TrainConfig c = config();
+  c.profile = true;
+  Model model(ctx, Sequential{Linear(k_features, 32), ReLU(), Linear(32, 16), ReLU(), Linear(16, k_classes)},
+              {k_features}, c);
+  model.train_epoch(synthetic(ctx, 64, 5));
+  const auto timings = model.step_timings();
+  const auto count = [&](const std::string& prefix, bool exact) {
+    return std::count_if(timings.begin(), timings.end(), [&](const DispatchTiming& t) {
+      return exact ? t.label == prefix : t.label.rfind(prefix, 0) == 0;
+    });
+  };
+  CHECK(count("sgd_step + max_norm", false) == 3);
+  CHECK(count("sgd_step", true) == 1);
 }
 
 TEST_CASE("samples of any shape and a Flatten that is a view: the same training as flat vectors") {

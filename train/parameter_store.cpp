@@ -39,6 +39,7 @@ ParameterStore::ParameterStore(Context& context, Arena& arena, const Sequential&
   const uint64_t align = device.binding_offset_alignment();
   const std::vector<Shape> shapes = net.shapes(input);
   uint64_t param_floats = 0, state_floats = 0;
+  std::vector<bool> capped;  // per entry: max-norm caps it
   for (size_t i = 0; i < net.size(); ++i) {
     for (const BufferSpec& spec : net[i].buffers(shapes[i])) {
       if (spec.kind == BufferKind::Scratch) continue;
@@ -54,12 +55,24 @@ ParameterStore::ParameterStore(Context& context, Arena& arena, const Sequential&
       if (floats * 4 > device.max_storage_buffer_range)
         refuse(fmt::format("{} bytes, more than one binding may cover on {} ({} bytes)", floats * 4, device.name,
                            device.max_storage_buffer_range));
-      uint64_t& total = spec.kind == BufferKind::Parameter ? param_floats : state_floats;
-      entries_.push_back({i, name, spec.shape, spec.kind, total});
-      // Every buffer starts at an offset a shader may bind (minStorageBufferOffsetAlignment); the padding
-      // stays zero and no update moves it away from zero.
-      total = aligned_floats(total + floats, align);
+      entries_.push_back({i, name, spec.shape, spec.kind, 0});
+      capped.push_back(spec.max_norm_axis.has_value());
       if (spec.kind == BufferKind::Parameter) parameter_count_ += element_count(spec.shape);
+    }
+  }
+  // Offsets: the parameters max-norm caps first, then the others (biases, BatchNorm's weights), so that the
+  // optimizer updates all of those in one dispatch beside one fused update-and-cap per capped matrix
+  // (train/sgd.cpp), not one per range between capped matrices. Every buffer starts at an offset a shader may bind
+  // (minStorageBufferOffsetAlignment); the padding stays zero and no update moves it away from zero. Checkpoints
+  // name every buffer, so the layout is free to change.
+  for (bool first_pass : {true, false}) {
+    for (size_t k = 0; k < entries_.size(); ++k) {
+      Entry& e = entries_[k];
+      const bool parameter = e.kind == BufferKind::Parameter;
+      if (parameter ? capped[k] != first_pass : !first_pass) continue;
+      uint64_t& total = parameter ? param_floats : state_floats;
+      e.offset = total;
+      total = aligned_floats(total + static_cast<uint64_t>(element_count(e.shape)), align);
     }
   }
   // An optimizer updates all parameters through one binding.
