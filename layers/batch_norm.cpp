@@ -66,7 +66,7 @@ namespace {
 ops::BatchNormEpilogue epilogue_of(const Epilogue& e, const PassState& state) {
   ops::BatchNormEpilogue out{e.relu, std::nullopt, state.dropout, state.step};
   if (e.dropout2d) {
-    out.dropout2d = ops::DropoutConfig{e.dropout2d->p, e.dropout2d->scaling, state.seed, e.dropout2d->layer_id};
+    out.dropout2d = dropout_config(*e.dropout2d, state);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 // Conventions (as in llm.c): forward and backward sit side by side in each layer's .cpp; backward WRITES
 // (=) the gradients of its inputs and parameters, it never accumulates; shapes include the batch dimension.
 
+#include <vkdrop/ops/dropout.hpp>
 #include <vkdrop/reference/dropout_scaling.hpp>
 #include <vkdrop/runtime/recorder.hpp>
 #include <vkdrop/runtime/tensor.hpp>
@@ -127,6 +128,11 @@ struct PassState {
   bool training = true;
   bool dropout = true;
 };
+
+// A folded Dropout's or Dropout2d's configuration for this pass: what the ops that apply it take.
+inline ops::DropoutConfig dropout_config(const DropoutEpilogue& d, const PassState& state) {
+  return ops::DropoutConfig{d.p, d.scaling, state.seed, d.layer_id};
+}
 
 class Layer {
  public:

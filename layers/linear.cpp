@@ -53,10 +53,10 @@ namespace {
 // (*, features) as the matrix (rows, features) matmul takes.
 Tensor as_matrix(const Tensor& t) { return reshaped(t, {t.numel() / std::max<int64_t>(t.shape.back(), 1), t.shape.back()}); }
 
-// A folded Dropout's configuration for this pass.
+// A folded Dropout's configuration for this pass, if the epilogue has one.
 std::optional<ops::DropoutConfig> dropout_of(const Epilogue& e, const PassState& state) {
   if (!e.dropout) return std::nullopt;
-  return ops::DropoutConfig{e.dropout->p, e.dropout->scaling, state.seed, e.dropout->layer_id};
+  return dropout_config(*e.dropout, state);
 }
 
 }  // namespace

@@ -5,18 +5,9 @@
 
 namespace vkdrop {
 
-namespace {
-
-// The folded Dropout's configuration for this pass.
-ops::DropoutConfig dropout_of(const DropoutEpilogue& d, const PassState& state) {
-  return ops::DropoutConfig{d.p, d.scaling, state.seed, d.layer_id};
-}
-
-}  // namespace
-
 void ReLU::forward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
   if (t.epilogue.dropout) {
-    ops::relu_dropout_forward(rec, t.output, t.input, dropout_of(*t.epilogue.dropout, state), state.dropout,
+    ops::relu_dropout_forward(rec, t.output, t.input, dropout_config(*t.epilogue.dropout, state), state.dropout,
                               *state.step);
   } else {
     ops::relu_forward(rec, t.output, t.input);
@@ -28,7 +19,7 @@ void ReLU::forward(Recorder& rec, const LayerTensors& t, const PassState& state)
 void ReLU::backward(Recorder& rec, const LayerTensors& t, const PassState& state) const {
   if (t.grad_input.slice.empty()) return;
   if (t.epilogue.dropout) {
-    ops::relu_dropout_backward(rec, t.grad_input, t.grad_output, t.output, dropout_of(*t.epilogue.dropout, state));
+    ops::relu_dropout_backward(rec, t.grad_input, t.grad_output, t.output, dropout_config(*t.epilogue.dropout, state));
   } else {
     ops::relu_backward(rec, t.grad_input, t.grad_output, t.output);
   }
