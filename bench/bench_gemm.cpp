@@ -2,7 +2,9 @@
 // against OpenBLAS's result, then both are timed in alternating rounds, so that whatever else runs on the
 // machine slows both alike. Prints one markdown table.
 //
-//   bench_gemm [--block TMxTN] [--shared] [--samples N]
+//   bench_gemm [--block TMxTN] [--shared] [--samples N] [--shape MxNxK]
+//
+// --shape keeps only the products of that shape (for a profile of one kernel: bench/jit_profile.py).
 //
 // Each product runs with the tiling matmul would take: where the device's matmul tuner is on (GPUs by default,
 // VKDROP_MATMUL_AUTOTUNE=1 elsewhere) the one it measured fastest for that shape, printed in the row; else
@@ -78,12 +80,21 @@ uint32_t reps_for(double flops, double rate = 5e9) {
   return static_cast<uint32_t>(std::clamp(2e-2 / (flops / rate), 1.0, 1000.0));
 }
 
+// The products to run: all of them, or those of one shape (--shape).
+std::vector<Product> selected_products(int M, int N, int K) {
+  std::vector<Product> chosen;
+  for (const Product& p : k_products) {
+    if (M == 0 || (p.M == M && p.N == N && p.K == K)) chosen.push_back(p);
+  }
+  return chosen;
+}
+
 // OpenBLAS alone, with the kernels it chose, median GFLOP/s per product.
-void print_openblas_alone(int samples) {
+void print_openblas_alone(const std::vector<Product>& products, int samples) {
   fmt::print("OpenBLAS alone, as it detects this CPU: {} (core {}, {} threads)\n\n", openblas_get_config(),
              openblas_get_corename(), openblas_get_num_threads());
   fmt::print("| M | N | K | op | OpenBLAS GFLOP/s (detected kernels) | shape |\n|---|---|---|---|---|---|\n");
-  for (const Product& p : k_products) {
+  for (const Product& p : products) {
     const auto av = random_floats(size_t(p.M) * p.K, 1), bv = random_floats(size_t(p.K) * p.N, 2);
     std::vector<float> c(size_t(p.M) * p.N);
     const double flops = 2.0 * p.M * p.N * p.K;
@@ -106,6 +117,7 @@ int main(int argc, char** argv) {
   int samples = 5;
   uint32_t block_m = 0, block_n = 0;
   bool shared = false;
+  int shape_m = 0, shape_n = 0, shape_k = 0;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--block") == 0 && i + 1 < argc) {
       if (std::sscanf(argv[++i], "%ux%u", &block_m, &block_n) != 2) {
@@ -116,11 +128,21 @@ int main(int argc, char** argv) {
       shared = true;
     } else if (std::strcmp(argv[i], "--samples") == 0 && i + 1 < argc) {
       samples = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
+      const char* text = argv[++i];
+      if (std::sscanf(text, "%dx%dx%d", &shape_m, &shape_n, &shape_k) != 3 ||
+          selected_products(shape_m, shape_n, shape_k).empty()) {
+        std::string shapes;
+        for (const Product& p : k_products) shapes += fmt::format(" {}x{}x{}", p.M, p.N, p.K);
+        fmt::print(stderr, "--shape {}: bench_gemm has no such product; it has{}\n", text, shapes);
+        return 2;
+      }
     } else {
-      fmt::print(stderr, "usage: bench_gemm [--block TMxTN] [--shared] [--samples N]\n");
+      fmt::print(stderr, "usage: bench_gemm [--block TMxTN] [--shared] [--samples N] [--shape MxNxK]\n");
       return 2;
     }
   }
+  const std::vector<Product> products = selected_products(shape_m, shape_n, shape_k);
 
   try {
     Context ctx;
@@ -129,7 +151,7 @@ int main(int argc, char** argv) {
     const bool choose_kernels = std::getenv("OPENBLAS_CORETYPE") == nullptr && !best.empty();
     if (choose_kernels || bench::per_lane_width(lavapipe)) {
       if (choose_kernels) {
-        print_openblas_alone(samples);
+        print_openblas_alone(products, samples);
         fmt::print("\nvkdrop against OpenBLAS with the best kernels this CPU has (OPENBLAS_CORETYPE={}):\n", best);
       }
       std::fflush(stdout);
@@ -161,7 +183,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> rows;
     std::string cuda_peer;
     bool all_correct = true;
-    for (const Product& p : k_products) {
+    for (const Product& p : products) {
       const int64_t M = p.M, N = p.N, K = p.K;
       const auto av = random_floats(size_t(M * K), 1), bv = random_floats(size_t(K * N), 2);
       Arena arena(ctx);
