@@ -86,7 +86,10 @@ def main():
             fail(f"{tool} is not installed (Debian: apt-get install {'linux-perf' if tool == 'perf' else 'binutils'})")
 
     work = tempfile.mkdtemp(prefix="jit_profile.")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    except OSError as error:
+        fail(f"cannot run {command[0]}: {error}")
     try:
         time.sleep(args.delay)
         if process.poll() is not None:
