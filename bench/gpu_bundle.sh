@@ -26,7 +26,7 @@ source_root=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.t
   exit 2
 }
 programs=("$build/vkdrop-info" "$build/samples/mnist_mlp" "$build"/bench/bench_* "$build"/tests/test_*
-          "$build/tests/lane_width_fingerprint")
+          "$build/tests/lane_width_fingerprint" "$build"/tests/fuzz/fuzz_replay_*)
 for p in "${programs[@]}"; do
   [[ -x "$p" ]] || { echo "gpu_bundle.sh: $p is missing: build everything first (./vkdrop.sh build)" >&2; exit 2; }
 done
@@ -65,7 +65,7 @@ rm -rf "$out"
 mkdir -p "$out/debs"
 echo "packing (xz, about a minute) ..."
 tar -C "$stage" -cf - build gpu-bundle | xz -T0 -6 --lzma2=dict=128MiB >"$out/bundle.tar.xz"
-(cd "$out/debs" && apt-get download -q libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
+(cd "$out/debs" && apt-get download -q -o APT::Sandbox::User=root libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
 {
   echo "SOURCE_ROOT=$source_root"
   echo "COMMIT=$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo -dirty)"

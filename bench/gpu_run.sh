@@ -3,16 +3,16 @@
 # that bench/gpu_bundle.sh made on the build machine: the device as vkdrop sees it, the suite, the three benchmarks
 # against PyTorch CUDA, both samples' training, and the tilings the matmul tuner chose.
 #
-#   bash bench/gpu_run.sh [SECONDS]        (default 420: what run_on_gpu.sh's parts may take together)
+#   bash bench/gpu_run.sh [SECONDS]        (default 480: what run_on_gpu.sh's parts may take together)
 #
-# From this machine, with the device tool: run `bash bench/gpu_run.sh 420` with carry ["gpu-bundle"] and a
-# timeout_s of 540 (unpacking takes a few seconds). What comes back: the summary on stdout and
+# From this machine, with the device tool: run `bash bench/gpu_run.sh 480` with carry ["gpu-bundle"] and a
+# timeout_s of 570 (unpacking takes a few seconds). What comes back: the summary on stdout and
 # $OUT/gpu-logs.tar.gz (every part's whole log); unpack it into bench/results/<device>-<date>/.
 set -uo pipefail
 
 root=$(pwd)
 bundle=$root/gpu-bundle
-seconds=${1:-420}
+seconds=${1:-480}
 if [[ ! -f $bundle/bundle.tar.xz || ! -f $bundle/manifest.env ]]; then
   echo "gpu_run.sh: no gpu-bundle/ in $root: run bench/gpu_bundle.sh on the build machine, and carry gpu-bundle" >&2
   exit 2
