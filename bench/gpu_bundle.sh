@@ -11,7 +11,7 @@
 #                  against), layers/ (the Khronos validation layer: the tests run with it), mnist/ (the data)
 #   debs/          the Vulkan loader and GL dispatch packages the device tool's README names for that machine
 #   manifest.env   the commit, and the source root the build's absolute paths point into
-# gitignored; it travels with `carry: ["gpu-bundle"]` (under the tool's 64 MiB: about 35 MiB).
+# gitignored; it travels with `carry: ["gpu-bundle"]` (under the tool's 64 MiB: about 25 MiB).
 set -euo pipefail
 
 build=${1:-build}
