@@ -130,8 +130,9 @@ int main(int argc, char** argv) {
       samples = std::max(1, std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
       const char* text = argv[++i];
-      if (std::sscanf(text, "%dx%dx%d", &shape_m, &shape_n, &shape_k) != 3 ||
-          selected_products(shape_m, shape_n, shape_k).empty()) {
+      int end = 0;
+      if (std::sscanf(text, "%dx%dx%d%n", &shape_m, &shape_n, &shape_k, &end) != 3 || text[end] != '\0' ||
+          shape_m <= 0 || selected_products(shape_m, shape_n, shape_k).empty()) {
         std::string shapes;
         for (const Product& p : k_products) shapes += fmt::format(" {}x{}x{}", p.M, p.N, p.K);
         fmt::print(stderr, "--shape {}: bench_gemm has no such product; it has{}\n", text, shapes);

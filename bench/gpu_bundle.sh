@@ -3,9 +3,11 @@
 # device tool's machine: no Vulkan SDK, no glslc, no fmt, no network), so that one short call there runs the suite,
 # the benchmarks and the samples.
 #
-#   bench/gpu_bundle.sh [BUILD_DIR] [BUNDLE_DIR]        (defaults: build, gpu-bundle)
+#   bench/gpu_bundle.sh [BUILD_DIR]        (default: build)
 #
-# Run it here, in the repository's root, after ./vkdrop.sh build (and ./vkdrop.sh data). It writes BUNDLE_DIR/:
+# Run it here, in the repository's root, after ./vkdrop.sh build (and ./vkdrop.sh data); it brings the build up to
+# date first, so that the bundle holds the programs of the tree it names. It writes gpu-bundle/ (gpu_run.sh reads it
+# there):
 #   bundle.tar.xz  the built tree's programs and ctest files (paths relative to the source root), and under
 #                  gpu-bundle/unpacked/: lib/ (libfmt, OpenBLAS and its Fortran runtime, which Debian built them
 #                  against), layers/ (the Khronos validation layer: the tests run with it), mnist/ (the data)
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 build=${1:-build}
-out=${2:-gpu-bundle}
+out=gpu-bundle
 root=$(pwd)
 [[ -f "$root/bench/gpu_run.sh" ]] || { echo "gpu_bundle.sh: run it from the repository's root" >&2; exit 2; }
 [[ -f "$build/CMakeCache.txt" ]] || { echo "gpu_bundle.sh: $build is not a configured build (./vkdrop.sh build)" >&2; exit 2; }
@@ -25,6 +27,8 @@ source_root=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.t
   echo "gpu_bundle.sh: the build must be <source root>/build (it is $build, the source root $source_root)" >&2
   exit 2
 }
+echo "bringing $build up to date ..."
+cmake --build "$build" -j"$(nproc)" >/dev/null || { echo "gpu_bundle.sh: the build failed (cmake --build $build)" >&2; exit 2; }
 programs=("$build/vkdrop-info" "$build/samples/mnist_mlp" "$build"/bench/bench_* "$build"/tests/test_*
           "$build/tests/lane_width_fingerprint" "$build"/tests/fuzz/fuzz_replay_*)
 for p in "${programs[@]}"; do
@@ -63,13 +67,14 @@ cp "$data"/*-ubyte* "$unpacked/mnist/"
 
 rm -rf "$out"
 mkdir -p "$out/debs"
-echo "packing (xz, about a minute) ..."
+(cd "$out/debs" && apt-get download -q -o APT::Sandbox::User=root libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 \
+  libglx0 libgles2 >/dev/null) || { echo "gpu_bundle.sh: apt-get download failed (apt-get update?)" >&2; exit 2; }
+echo "packing (xz, about two minutes) ..."
 tar -C "$stage" -cf - build gpu-bundle | xz -T0 -6 --lzma2=dict=128MiB >"$out/bundle.tar.xz"
-(cd "$out/debs" && apt-get download -q -o APT::Sandbox::User=root libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
 {
-  echo "SOURCE_ROOT=$source_root"
-  echo "COMMIT=$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo -dirty)"
-  echo "PACKED=\"$(date -u '+%Y-%m-%d %H:%M UTC')\""
+  printf 'SOURCE_ROOT=%q\n' "$source_root"
+  printf 'COMMIT=%q\n' "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo -dirty)"
+  printf 'PACKED=%q\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 } >"$out/manifest.env"
 echo "$out: $(du -sh "$out" | cut -f1) ($(cat "$out/manifest.env" | tr '\n' ' '))"
 echo "on the device machine: bash bench/gpu_run.sh [SECONDS], with gpu-bundle carried"

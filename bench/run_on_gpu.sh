@@ -37,7 +37,7 @@ part() {
 }
 
 part info 30 "$build/vkdrop-info"
-part tests 150 ctest --test-dir "$build" -j 8 --timeout 120 -E '@lanes|find_package_vkdrop' --output-on-failure
+part tests 150 ctest --test-dir "$build" -j 8 -E '@lanes|find_package_vkdrop' --output-on-failure
 part bench_dropout 45 "$build/bench/bench_dropout"
 part bench_gemm 90 "$build/bench/bench_gemm" --samples 3
 part bench_train 90 "$build/bench/bench_train"
