@@ -44,7 +44,12 @@ if [[ $SOURCE_ROOT != "$root" ]]; then
 fi
 
 unpacked=$root/gpu-bundle/unpacked
-python=$(command -v python3) || { echo "gpu_run.sh: no python3 here" >&2; exit 2; }
+# The python3 that has PyTorch: the first on PATH (there, the one that holds it), else Debian's.
+python=
+for candidate in "$(command -v python3)" /usr/bin/python3; do
+  if [[ -x $candidate ]] && "$candidate" -c 'import torch' 2>/dev/null; then python=$candidate; break; fi
+done
+[[ -n $python ]] || python=$(command -v python3) || { echo "gpu_run.sh: no python3 here" >&2; exit 2; }
 cmake=$(command -v cmake) || { echo "gpu_run.sh: no cmake here (ctest comes with it)" >&2; exit 2; }
 machine_library_path=${LD_LIBRARY_PATH-}
 export LD_LIBRARY_PATH=$unpacked/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
@@ -60,10 +65,10 @@ else
 fi
 chmod +x "$unpacked/python3"
 export VKDROP_PYTHON=$unpacked/python3
-# ctest's script tests name the build machine's cmake and python3; and a hung test is stopped after 100 s, so that
+# ctest's script tests name the build machine's cmake and python3; and a hung test is stopped after 120 s, so that
 # the suite's summary still comes out within its part's time.
 find "$root/build" -name CTestTestfile.cmake -exec sed -i -e "s#\"/usr/bin/cmake\"#\"$cmake\"#g" \
-  -e "s#-DPYTHON=[^\"]*#-DPYTHON=$VKDROP_PYTHON#g" -e 's#TIMEOUT "[0-9]*"#TIMEOUT "100"#g' {} +
+  -e "s#-DPYTHON=[^\"]*#-DPYTHON=$VKDROP_PYTHON#g" -e 's#TIMEOUT "[0-9]*"#TIMEOUT "120"#g' {} +
 # NVIDIA's Vulkan driver where the loader does not look (the device tool's README).
 nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [[ -z ${VK_DRIVER_FILES:-} && -f $nvidia_icd ]] &&
